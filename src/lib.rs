@@ -1,0 +1,18 @@
+//! scribehook: webhooks from clinical transcription and AI-scribe providers (Daily, Bota,
+//! Nabla, Prosa), verified on their raw bytes, archived, normalized into one record format
+//! and merged per encounter.
+//!
+//! - [`signature`]: shared verification primitives (strict headers, window, digests).
+//! - [`providers`]: one module per provider: signature scheme, event model, mapping.
+//! - [`normalized`]: the public schema-v1 event format.
+//! - [`merge`]: the order-independent fold of events into a record.
+
+pub mod merge;
+pub mod normalized;
+pub mod providers;
+pub mod signature;
+
+pub use merge::{merge, Record};
+pub use normalized::{NormalizedEvent, Timestamp};
+pub use providers::{Provider, SignOptions};
+pub use signature::{VerifyError, Window};

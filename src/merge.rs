@@ -1,0 +1,380 @@
+//! The merged record of one (provider, subject): an order-independent fold of its events
+//! (contract §5.2). Every step is a commutative, idempotent join (a maximum per component,
+//! a set union of event ids, a maximum time), so any permutation of an event set, with any
+//! duplicates, folds to the same record; stores rely on that to retry conditional writes.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalized::{
+    Artifact, Category, DeviceInfo, ErrorInfo, NormalizedEvent, Note, RecordingInfo, Status,
+    Summary, Timestamp, Transcript, SCHEMA_VERSION,
+};
+use crate::providers::Provider;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema_version: String,
+    pub provider: Provider,
+    pub subject_id: String,
+    /// The latest `occurred_at` among the folded events (not wall-clock time, which would
+    /// make the record depend on processing order).
+    pub updated_at: Timestamp,
+    /// Set once the recording was deleted: the subject has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    pub components: Components,
+    pub events: BTreeSet<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Components {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Component>,
+}
+
+/// The state of one kind of output: the winning event's status and its content of that kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    pub status: Status,
+    pub updated_at: Timestamp,
+    pub event_id: String,
+    pub event_type: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub related: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Transcript>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concepts: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Vec<Artifact>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Recording,
+    Transcript,
+    Summary,
+    Note,
+    Job,
+    Device,
+}
+
+impl Component {
+    /// The part of `event` that belongs to a component of `kind`.
+    fn from_event(event: &NormalizedEvent, kind: Kind) -> Self {
+        let mut c = Component {
+            status: event.status,
+            updated_at: event.occurred_at,
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            related: event.related.clone(),
+            recording: None,
+            transcript: None,
+            summary: None,
+            note: None,
+            concepts: None,
+            device: None,
+            artifacts: None,
+            error: event.error.clone(),
+        };
+        match kind {
+            Kind::Recording => c.recording = event.recording.clone(),
+            Kind::Transcript => c.transcript = event.transcript.clone(),
+            Kind::Summary => c.summary = event.summary.clone(),
+            Kind::Note => {
+                c.note = event.note.clone();
+                c.concepts = event.concepts.clone();
+            }
+            Kind::Job => c.artifacts = event.artifacts.clone(),
+            Kind::Device => c.device = event.device.clone(),
+        }
+        c
+    }
+
+    /// Contract §5.2: the highest (status rank, occurred_at, event_id) wins. Two different
+    /// bodies under one event id (a conflict the ingest keeps out of records) still resolve
+    /// the same way in every order, by their serialized content.
+    fn precedence(&self, other: &Self) -> Ordering {
+        (self.status.rank(), self.updated_at, &self.event_id)
+            .cmp(&(other.status.rank(), other.updated_at, &other.event_id))
+            .then_with(|| {
+                let a = serde_json::to_vec(self).unwrap_or_default();
+                let b = serde_json::to_vec(other).unwrap_or_default();
+                a.cmp(&b)
+            })
+    }
+}
+
+fn join(slot: &mut Option<Component>, candidate: Component) {
+    match slot {
+        Some(current) if current.precedence(&candidate) != Ordering::Less => {}
+        _ => *slot = Some(candidate),
+    }
+}
+
+/// The components an event feeds: its own category's, plus any kind of content it
+/// carries (a Daily batch job's fetched transcript, SOAP note and summary).
+fn kinds_of(event: &NormalizedEvent) -> Vec<Kind> {
+    let mut kinds = Vec::with_capacity(3);
+    match event.category {
+        Category::Recording => kinds.push(Kind::Recording),
+        Category::Transcript => kinds.push(Kind::Transcript),
+        Category::Summary => kinds.push(Kind::Summary),
+        Category::Note => kinds.push(Kind::Note),
+        Category::Job => kinds.push(Kind::Job),
+        Category::Device => kinds.push(Kind::Device),
+        Category::Other => {}
+    }
+    let carried = [
+        (event.transcript.is_some(), Kind::Transcript),
+        (event.summary.is_some(), Kind::Summary),
+        (event.note.is_some() || event.concepts.is_some(), Kind::Note),
+    ];
+    for (present, kind) in carried {
+        if present && !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
+
+impl Record {
+    /// An empty record for the subject of `event`.
+    pub fn new(event: &NormalizedEvent) -> Self {
+        Record {
+            schema_version: SCHEMA_VERSION.to_owned(),
+            provider: event.provider,
+            subject_id: event.subject_id.clone(),
+            updated_at: event.occurred_at,
+            deleted_at: None,
+            components: Components::default(),
+            events: BTreeSet::new(),
+        }
+    }
+
+    /// Folds one event in. Events of another subject are refused (`false`).
+    pub fn fold(&mut self, event: &NormalizedEvent) -> bool {
+        if event.provider != self.provider || event.subject_id != self.subject_id {
+            return false;
+        }
+        self.updated_at = self.updated_at.max(event.occurred_at);
+        self.events.insert(event.event_id.clone());
+        for kind in kinds_of(event) {
+            let component = Component::from_event(event, kind);
+            let slot = match kind {
+                Kind::Recording => &mut self.components.recording,
+                Kind::Transcript => &mut self.components.transcript,
+                Kind::Summary => &mut self.components.summary,
+                Kind::Note => &mut self.components.note,
+                Kind::Job => &mut self.components.job,
+                Kind::Device => &mut self.components.device,
+            };
+            join(slot, component);
+        }
+        self.deleted_at = self
+            .components
+            .recording
+            .as_ref()
+            .filter(|r| r.status == Status::Deleted)
+            .map(|r| r.updated_at);
+        true
+    }
+
+    /// Whether `event` is already folded into this record.
+    pub fn contains(&self, event_id: &str) -> bool {
+        self.events.contains(event_id)
+    }
+}
+
+/// Folds events of one subject into a record; `None` for an empty input. Events of other
+/// subjects than the first are ignored.
+pub fn merge<'a>(events: impl IntoIterator<Item = &'a NormalizedEvent>) -> Option<Record> {
+    let mut events = events.into_iter();
+    let first = events.next()?;
+    let mut record = Record::new(first);
+    record.fold(first);
+    for event in events {
+        record.fold(event);
+    }
+    Some(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalized::{EventDraft, Segment};
+    use proptest::prelude::*;
+
+    fn event(id: &str, category: Category, status: Status, secs: i64) -> NormalizedEvent {
+        let mut draft = EventDraft::new(
+            id,
+            format!("{category:?}.{status:?}").to_lowercase(),
+            category,
+            "rec_1",
+            status,
+            Timestamp::from_unix(1_700_000_000 + secs),
+        );
+        draft.relate("marker", Some(id));
+        if category == Category::Transcript && status == Status::Completed {
+            draft.transcript = Some(Transcript {
+                text: Some(format!("text of {id}")),
+                segments: vec![Segment {
+                    start_ms: 0,
+                    end_ms: 1000,
+                    speaker: None,
+                    role: None,
+                    text: id.into(),
+                    confidence: None,
+                }],
+                ..Transcript::default()
+            });
+        }
+        draft.finish(
+            Provider::Bota,
+            Timestamp::from_unix(1_800_000_000).unwrap(),
+            None,
+        )
+    }
+
+    #[test]
+    fn late_started_never_hides_completed() {
+        let completed = event("evt_b", Category::Transcript, Status::Completed, 10);
+        let started = event("evt_a", Category::Transcript, Status::Processing, 20);
+        let r1 = merge([&completed, &started]).unwrap();
+        let r2 = merge([&started, &completed]).unwrap();
+        assert_eq!(r1, r2);
+        let t = r1.components.transcript.unwrap();
+        assert_eq!(t.status, Status::Completed);
+        assert_eq!(t.event_id, "evt_b");
+        assert_eq!(r1.updated_at, Timestamp::from_unix(1_700_000_020).unwrap());
+    }
+
+    #[test]
+    fn deletion_ends_the_subject_whatever_arrives_after() {
+        let deleted = event("evt_d", Category::Recording, Status::Deleted, 5);
+        let uploaded = event("evt_u", Category::Recording, Status::Uploaded, 50);
+        let r = merge([&deleted, &uploaded]).unwrap();
+        assert_eq!(
+            r.components.recording.as_ref().unwrap().status,
+            Status::Deleted
+        );
+        assert_eq!(r.deleted_at, Timestamp::from_unix(1_700_000_005));
+        assert_eq!(r, merge([&uploaded, &deleted]).unwrap());
+    }
+
+    #[test]
+    fn events_of_other_subjects_are_not_folded() {
+        let a = event("evt_a", Category::Recording, Status::Created, 0);
+        let mut b = event("evt_b", Category::Recording, Status::Uploaded, 1);
+        b.subject_id = "rec_2".into();
+        let mut r = Record::new(&a);
+        assert!(r.fold(&a));
+        assert!(!r.fold(&b));
+        assert!(!r.contains("evt_b"));
+    }
+
+    #[test]
+    fn content_carried_by_a_job_feeds_its_own_components() {
+        let mut job = event("bp-jf-1", Category::Job, Status::Completed, 0);
+        job.note = Some(Note {
+            title: None,
+            sections: vec![],
+        });
+        job.summary = Some(Summary {
+            text: "s".into(),
+            template: None,
+        });
+        let r = merge([&job]).unwrap();
+        assert!(r.components.job.is_some());
+        assert_eq!(r.components.note.unwrap().event_id, "bp-jf-1");
+        assert_eq!(r.components.summary.unwrap().summary.unwrap().text, "s");
+        assert!(r.components.transcript.is_none());
+    }
+
+    fn arb_event() -> impl Strategy<Value = NormalizedEvent> {
+        let categories = prop::sample::select(vec![
+            Category::Recording,
+            Category::Transcript,
+            Category::Summary,
+            Category::Device,
+            Category::Other,
+        ]);
+        let statuses = prop::sample::select(vec![
+            Status::Created,
+            Status::Uploaded,
+            Status::Processing,
+            Status::Completed,
+            Status::Failed,
+            Status::Deleted,
+            Status::Info,
+        ]);
+        // Few ids and few instants, so ties on rank and time are common.
+        (0u8..12, categories, statuses, 0i64..4).prop_map(|(id, category, status, secs)| {
+            event(&format!("evt_{id:02}"), category, status, secs)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_permutation_with_duplicates_folds_to_the_same_record(
+            // Unique event ids: ingest keeps a conflicting body out of records, so one id
+            // always carries one content.
+            events in prop::collection::btree_map("[a-z]{1,3}", arb_event(), 1..12)
+                .prop_map(|m| m.into_iter().map(|(k, mut e)| { e.event_id = format!("evt_{k}"); e }).collect::<Vec<_>>()),
+            duplicates in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+            seed in any::<u64>(),
+        ) {
+            let reference = merge(&events).unwrap();
+            let mut shuffled = events.clone();
+            for index in &duplicates {
+                shuffled.push(index.get(&events).clone());
+            }
+            // A deterministic Fisher-Yates driven by the seed.
+            let mut state = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let folded = merge(&shuffled).unwrap();
+            prop_assert_eq!(&folded, &reference);
+            prop_assert_eq!(folded.events.len(), events.len());
+        }
+
+        #[test]
+        fn folding_a_record_into_itself_changes_nothing(
+            events in prop::collection::vec(arb_event(), 1..10),
+        ) {
+            let mut record = merge(&events).unwrap();
+            let before = record.clone();
+            for event in &events {
+                record.fold(event);
+            }
+            prop_assert_eq!(record, before);
+        }
+    }
+}

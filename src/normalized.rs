@@ -1,0 +1,457 @@
+//! The product's public format, schema version "1" (contract §5): one normalized event per
+//! accepted delivery and one merged record per (provider, subject). Everything a provider
+//! module produces ends up in these types; stores and the CLI only ever see them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::providers::Provider;
+
+pub const SCHEMA_VERSION: &str = "1";
+
+/// An instant, always serialized as RFC 3339 in UTC (`…Z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(#[serde(with = "rfc3339_utc")] OffsetDateTime);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from(OffsetDateTime::now_utc())
+    }
+
+    /// Unix seconds, possibly fractional (Daily's `event_ts`). `None` when out of range.
+    pub fn from_unix_f64(secs: f64) -> Option<Self> {
+        if !secs.is_finite() {
+            return None;
+        }
+        // Millisecond precision: an f64 of unix seconds cannot carry more faithfully.
+        let nanos = (secs * 1e3).round() as i128 * 1_000_000;
+        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .map(Self::from)
+    }
+
+    pub fn from_unix(secs: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp(secs)
+            .ok()
+            .map(Self::from)
+    }
+
+    /// Strict RFC 3339 (an offset is required).
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        use time::format_description::well_known::Rfc3339;
+        OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .ok()
+            .map(Self::from)
+    }
+
+    /// RFC 3339 with any offset; also the zone-less ISO 8601 form some providers send
+    /// (Prosa's `2023-01-17T14:26:25.505439`), read as UTC.
+    pub fn parse(text: &str) -> Option<Self> {
+        use time::format_description::well_known::Iso8601;
+        Self::parse_rfc3339(text).or_else(|| {
+            time::PrimitiveDateTime::parse(text.trim(), &Iso8601::DEFAULT)
+                .ok()
+                .map(|t| Self::from(t.assume_utc()))
+        })
+    }
+
+    pub fn unix_seconds(self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    pub fn unix_millis(self) -> i64 {
+        (self.0.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+impl From<OffsetDateTime> for Timestamp {
+    fn from(t: OffsetDateTime) -> Self {
+        Self(t.to_offset(time::UtcOffset::UTC))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&rfc3339_utc::format(&self.0))
+    }
+}
+
+mod rfc3339_utc {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    pub fn format(t: &OffsetDateTime) -> String {
+        // Formatting a UTC instant inside the representable years cannot fail; the
+        // fallback keeps this total without a panic path.
+        t.format(&Rfc3339)
+            .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    }
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map(|t| t.to_offset(time::UtcOffset::UTC))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Recording,
+    Transcript,
+    Summary,
+    Note,
+    Job,
+    Device,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Created,
+    Uploaded,
+    Processing,
+    Completed,
+    Failed,
+    Deleted,
+    Info,
+}
+
+impl Status {
+    /// Contract §5.2: created 1 < uploaded 2 < processing 3 < completed = failed 4 < deleted 5.
+    /// `info` carries no lifecycle meaning and ranks lowest.
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Info => 0,
+            Status::Created => 1,
+            Status::Uploaded => 2,
+            Status::Processing => 3,
+            Status::Completed | Status::Failed => 4,
+            Status::Deleted => 5,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Clinician,
+    Patient,
+    Unknown,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub sections: Vec<Section>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    Soap,
+    Concepts,
+    Summary,
+    Transcript,
+}
+
+/// An output object an event points to. Listed with `fetched: false` by the provider
+/// mapping; the processor's fetcher fills in the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub kind: ArtifactKind,
+    /// Lower-cased as given by the provider (`json`, `txt`, `srt`, `vtt`).
+    pub format: String,
+    /// `s3://bucket/key`
+    pub location: String,
+    /// The bucket's region as the provider gave it; the fetcher talks to that region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub fetched: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Why the object was not fetched, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Artifact {
+    pub fn s3(
+        kind: ArtifactKind,
+        format: &str,
+        bucket: &str,
+        key: &str,
+        region: Option<&str>,
+    ) -> Self {
+        Self {
+            kind,
+            format: format.to_ascii_lowercase(),
+            location: format!("s3://{bucket}/{key}"),
+            region: region.filter(|r| !r.is_empty()).map(str::to_owned),
+            fetched: false,
+            bytes: None,
+            sha256: None,
+            reason: None,
+        }
+    }
+
+    /// `(bucket, key)` of the location.
+    pub fn bucket_key(&self) -> Option<(&str, &str)> {
+        self.location.strip_prefix("s3://")?.split_once('/')
+    }
+}
+
+/// Facts about the recording itself (Bota `recording.*`, Daily `recording.*`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_obtained: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Device health (Bota `device.*`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_offline: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+/// Contract §5.1: one per accepted delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedEvent {
+    pub schema_version: String,
+    pub provider: Provider,
+    pub event_id: String,
+    pub event_type: String,
+    pub category: Category,
+    pub subject_id: String,
+    pub status: Status,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    #[serde(default)]
+    pub related: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Transcript>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concepts: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Vec<Artifact>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_location: Option<String>,
+}
+
+/// What a provider mapping knows about one event, before the delivery context
+/// (`received_at`, `raw_location`) is attached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventDraft {
+    pub event_id: String,
+    pub event_type: String,
+    pub category: Category,
+    pub subject_id: String,
+    pub status: Status,
+    /// The provider's event time; `received_at` stands in when the provider sent none.
+    pub occurred_at: Option<Timestamp>,
+    pub related: BTreeMap<String, String>,
+    pub transcript: Option<Transcript>,
+    pub note: Option<Note>,
+    pub summary: Option<Summary>,
+    pub concepts: Option<serde_json::Value>,
+    pub recording: Option<RecordingInfo>,
+    pub device: Option<DeviceInfo>,
+    pub artifacts: Option<Vec<Artifact>>,
+    pub error: Option<ErrorInfo>,
+}
+
+impl EventDraft {
+    /// A draft with only the envelope facts; mappings fill in the rest.
+    pub fn new(
+        event_id: impl Into<String>,
+        event_type: impl Into<String>,
+        category: Category,
+        subject_id: impl Into<String>,
+        status: Status,
+        occurred_at: Option<Timestamp>,
+    ) -> Self {
+        Self {
+            event_id: event_id.into(),
+            event_type: event_type.into(),
+            category,
+            subject_id: subject_id.into(),
+            status,
+            occurred_at,
+            related: BTreeMap::new(),
+            transcript: None,
+            note: None,
+            summary: None,
+            concepts: None,
+            recording: None,
+            device: None,
+            artifacts: None,
+            error: None,
+        }
+    }
+
+    /// Adds `name → value` to `related` when the value is present and not empty.
+    pub fn relate(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            self.related.insert(name.to_owned(), v.to_owned());
+        }
+    }
+
+    pub fn finish(
+        self,
+        provider: Provider,
+        received_at: Timestamp,
+        raw_location: Option<String>,
+    ) -> NormalizedEvent {
+        NormalizedEvent {
+            schema_version: SCHEMA_VERSION.to_owned(),
+            provider,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            category: self.category,
+            subject_id: self.subject_id,
+            status: self.status,
+            occurred_at: self.occurred_at.unwrap_or(received_at),
+            received_at,
+            related: self.related,
+            transcript: self.transcript,
+            note: self.note,
+            summary: self.summary,
+            concepts: self.concepts,
+            recording: self.recording,
+            device: self.device,
+            artifacts: self.artifacts,
+            error: self.error,
+            raw_location,
+        }
+    }
+}
+
+/// Seconds (as providers send them) to integer milliseconds, rounded to the nearest.
+pub fn seconds_to_ms(secs: f64) -> i64 {
+    if secs.is_finite() {
+        (secs * 1000.0).round() as i64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_as_rfc3339_utc() {
+        let t = Timestamp::parse("2025-01-15T12:30:00+02:00").unwrap();
+        assert_eq!(t.to_string(), "2025-01-15T10:30:00Z");
+        let naive = Timestamp::parse("2023-01-17T14:26:25.505439").unwrap();
+        assert_eq!(naive.to_string(), "2023-01-17T14:26:25.505439Z");
+        let frac = Timestamp::from_unix_f64(1708972279.961).unwrap();
+        assert_eq!(frac.to_string(), "2024-02-26T18:31:19.961Z");
+        assert_eq!(
+            serde_json::to_string(&Timestamp::from_unix(0).unwrap()).unwrap(),
+            "\"1970-01-01T00:00:00Z\""
+        );
+    }
+
+    #[test]
+    fn seconds_become_rounded_milliseconds() {
+        assert_eq!(seconds_to_ms(6.470000009536743), 6470);
+        assert_eq!(seconds_to_ms(2.8), 2800);
+        assert_eq!(seconds_to_ms(f64::NAN), 0);
+    }
+
+    #[test]
+    fn status_ranks_follow_the_contract() {
+        assert!(Status::Created.rank() < Status::Uploaded.rank());
+        assert!(Status::Uploaded.rank() < Status::Processing.rank());
+        assert!(Status::Processing.rank() < Status::Completed.rank());
+        assert_eq!(Status::Completed.rank(), Status::Failed.rank());
+        assert!(Status::Failed.rank() < Status::Deleted.rank());
+    }
+}

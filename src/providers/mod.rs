@@ -1,0 +1,352 @@
+//! The four providers. Each module owns its signature scheme, its event model and its
+//! mapping to the normalized event; this file names them and dispatches.
+
+use std::fmt;
+use std::str::FromStr;
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::normalized::EventDraft;
+use crate::signature::{VerifyError, Window};
+
+pub mod bota;
+pub mod daily;
+pub mod nabla;
+pub mod prosa;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Daily,
+    Bota,
+    Nabla,
+    Prosa,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 4] = [
+        Provider::Daily,
+        Provider::Bota,
+        Provider::Nabla,
+        Provider::Prosa,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Daily => "daily",
+            Provider::Bota => "bota",
+            Provider::Nabla => "nabla",
+            Provider::Prosa => "prosa",
+        }
+    }
+
+    /// The environment variable holding this provider's comma-separated secrets.
+    pub fn secrets_env(self) -> &'static str {
+        match self {
+            Provider::Daily => "DAILY_WEBHOOK_SECRETS",
+            Provider::Bota => "BOTA_WEBHOOK_SECRETS",
+            Provider::Nabla => "NABLA_WEBHOOK_SECRETS",
+            Provider::Prosa => "PROSA_WEBHOOK_SECRETS",
+        }
+    }
+
+    /// Turns secrets exactly as the provider's console shows them into signing keys
+    /// (Daily's are base64 text; the others are used as their UTF-8 bytes).
+    pub fn keys<S: AsRef<str>>(self, secrets: &[S]) -> Result<Keys, KeyError> {
+        let mut keys = Vec::with_capacity(secrets.len());
+        for (index, secret) in secrets.iter().enumerate() {
+            let secret = secret.as_ref().trim();
+            if secret.is_empty() {
+                continue;
+            }
+            let bytes = match self {
+                Provider::Daily => daily::key_from_secret(secret),
+                Provider::Bota | Provider::Nabla | Provider::Prosa => {
+                    Ok(secret.as_bytes().to_vec())
+                }
+            }
+            .map_err(|reason| KeyError {
+                provider: self,
+                index,
+                reason,
+            })?;
+            keys.push(Key(bytes));
+        }
+        if keys.is_empty() {
+            return Err(KeyError {
+                provider: self,
+                index: 0,
+                reason: "no secret configured".into(),
+            });
+        }
+        Ok(Keys(keys))
+    }
+
+    /// Checks the delivery's signature headers over the exact raw `body`, trying every key.
+    pub fn verify(
+        self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+    ) -> Result<(), VerifyError> {
+        match self {
+            Provider::Daily => daily::verify(headers, body, keys, window),
+            Provider::Bota => bota::verify(headers, body, keys, window),
+            Provider::Nabla => nabla::verify(headers, body, keys, window),
+            Provider::Prosa => prosa::verify(headers, body, keys, window),
+        }
+    }
+
+    /// The headers this provider would send for `body`: what `scribehook sign` prints and
+    /// what the sample events carry.
+    pub fn sign(
+        self,
+        keys: &Keys,
+        body: &[u8],
+        opts: &SignOptions,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        match self {
+            Provider::Daily => daily::sign(keys.single(self)?, body, opts),
+            Provider::Bota => bota::sign(keys.single(self)?, body, opts),
+            Provider::Nabla => nabla::sign(keys, body, opts),
+            Provider::Prosa => prosa::sign(keys, body, opts),
+        }
+    }
+
+    /// Parses a verified body into the normalized event's provider-side facts.
+    pub fn normalize(self, headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+        match self {
+            Provider::Daily => daily::normalize(body),
+            Provider::Bota => bota::normalize(body),
+            Provider::Nabla => nabla::normalize(body),
+            Provider::Prosa => prosa::normalize(headers, body),
+        }
+    }
+
+    /// Identity of a delivery's content for duplicate/conflict detection: the body without
+    /// the fields that only describe the delivery attempt (Daily's `event_ts`), with JSON
+    /// canonicalized so a re-serialized retry still matches.
+    pub fn fingerprint(self, body: &[u8]) -> String {
+        let volatile: &[&str] = match self {
+            Provider::Daily => &["event_ts"],
+            Provider::Bota | Provider::Nabla | Provider::Prosa => &[],
+        };
+        fingerprint(body, volatile)
+    }
+
+    /// Daily's endpoint check (`{"test":"test"}`, whitespace-insensitive), answered 200
+    /// with nothing stored, signed or not.
+    pub fn is_endpoint_check(self, body: &[u8]) -> bool {
+        self == Provider::Daily && daily::is_endpoint_check(body)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider {0:?}; expected one of daily, bota, nabla, prosa")]
+pub struct UnknownProvider(pub String);
+
+/// A signing key. Its bytes never appear in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// Every key configured for one provider; verification tries each (rotation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys(Vec<Key>);
+
+impl Keys {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter().map(Key::bytes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn single(&self, provider: Provider) -> Result<&[u8], SignError> {
+        match self.0.as_slice() {
+            [only] => Ok(only.bytes()),
+            _ => Err(SignError(format!(
+                "{provider} signs with exactly one secret; got {}",
+                self.0.len()
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{provider} secret #{index}: {reason}")]
+pub struct KeyError {
+    pub provider: Provider,
+    pub index: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// Unix seconds; the caller's clock when unset.
+    pub timestamp: i64,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SignError(pub String);
+
+/// A verified body this release cannot read: not JSON, or not the provider's envelope.
+/// The delivery is still archived (contract §2) so a later fix can replay it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedEvent(pub String);
+
+impl MalformedEvent {
+    pub(crate) fn json(provider: Provider, err: &serde_json::Error) -> Self {
+        MalformedEvent(format!(
+            "{provider} event is not the documented JSON shape: {err}"
+        ))
+    }
+}
+
+/// `sha256-<hex>`: the id of a delivery that carries none (or cannot be read).
+pub fn body_event_id(body: &[u8]) -> String {
+    format!("sha256-{}", crate::signature::sha256_hex(body))
+}
+
+fn fingerprint(body: &[u8], volatile: &[&str]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            if let Some(object) = value.as_object_mut() {
+                for field in volatile {
+                    object.remove(*field);
+                }
+            }
+            value.sort_all_objects();
+            let canonical = serde_json::to_vec(&value).unwrap_or_else(|_| body.to_vec());
+            crate::signature::sha256_hex(&canonical)
+        }
+        Err(_) => crate::signature::sha256_hex(body),
+    }
+}
+
+/// Shared serde helpers for provider payloads, which are looser than their docs.
+pub(crate) mod de {
+    use serde::{Deserialize, Deserializer};
+
+    /// A JSON value that may arrive as a string or a number (ids, speaker tags).
+    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum IdLike {
+            Text(String),
+            Int(i64),
+            Float(f64),
+        }
+        Ok(match Option::<IdLike>::deserialize(d)? {
+            Some(IdLike::Text(s)) => Some(s),
+            Some(IdLike::Int(i)) => Some(i.to_string()),
+            Some(IdLike::Float(f)) => Some(f.to_string()),
+            None => None,
+        })
+    }
+
+    /// One object or a list of them (Daily documents `transcription` as an array, but
+    /// the other outputs are single objects; accept either everywhere).
+    pub fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany<T> {
+            Many(Vec<T>),
+            One(T),
+        }
+        Ok(match Option::<OneOrMany<T>>::deserialize(d)? {
+            Some(OneOrMany::Many(v)) => v,
+            Some(OneOrMany::One(t)) => vec![t],
+            None => Vec::new(),
+        })
+    }
+}
+
+/// Trimmed, non-empty text.
+pub(crate) fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_round_trip() {
+        for p in Provider::ALL {
+            assert_eq!(p.as_str().parse::<Provider>(), Ok(p));
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
+        }
+        assert_eq!("DAILY".parse::<Provider>(), Ok(Provider::Daily));
+        assert!("zoom".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_delivery_fields_and_key_order() {
+        let a = br#"{"id":"x","type":"t","event_ts":1.5,"payload":{"a":1,"b":2}}"#;
+        let b = br#"{ "payload": {"b":2, "a":1}, "type":"t", "id":"x", "event_ts": 9 }"#;
+        let c = br#"{"id":"x","type":"t","event_ts":1.5,"payload":{"a":1,"b":3}}"#;
+        assert_eq!(
+            Provider::Daily.fingerprint(a),
+            Provider::Daily.fingerprint(b)
+        );
+        assert_ne!(
+            Provider::Daily.fingerprint(a),
+            Provider::Daily.fingerprint(c)
+        );
+        // event_ts is only volatile for Daily.
+        assert_ne!(Provider::Bota.fingerprint(a), Provider::Bota.fingerprint(b));
+    }
+
+    #[test]
+    fn keys_are_redacted_and_validated() {
+        let keys = Provider::Bota.keys(&["whsec_abc", " "]).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(!format!("{keys:?}").contains("whsec"));
+        assert!(Provider::Bota.keys::<&str>(&[]).is_err());
+        assert!(Provider::Daily.keys(&["not base64!"]).is_err());
+    }
+}
