@@ -117,6 +117,12 @@ impl Provider {
 
     /// Parses a verified body into the normalized event's provider-side facts.
     pub fn normalize(self, headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+        // serde would also read a struct from a JSON array; every envelope is an object.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(MalformedEvent(format!(
+                "{self} event body is not a JSON object"
+            )));
+        }
         match self {
             Provider::Daily => daily::normalize(body),
             Provider::Bota => bota::normalize(body),

@@ -1,0 +1,522 @@
+//! Every documented example payload (events/payloads/, taken from the seeds and
+//! providers.md) normalizes to the field values the contract expects.
+
+use http::{HeaderMap, HeaderValue};
+use scribehook::normalized::{ArtifactKind, Category, Role, Status};
+use scribehook::{merge, NormalizedEvent, Provider, Timestamp};
+
+fn payload(provider: &str, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/events/payloads/{provider}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn received() -> Timestamp {
+    Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+}
+
+fn normalize_with(provider: Provider, headers: &HeaderMap, name: &str) -> NormalizedEvent {
+    let body = payload(provider.as_str(), name);
+    provider
+        .normalize(headers, &body)
+        .unwrap_or_else(|e| panic!("{provider}/{name}: {e}"))
+        .finish(provider, received(), None)
+}
+
+fn normalize(provider: Provider, name: &str) -> NormalizedEvent {
+    normalize_with(provider, &HeaderMap::new(), name)
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+// --- Daily ------------------------------------------------------------------------------
+
+#[test]
+fn daily_job_finished_lists_every_output_unfetched() {
+    let e = normalize(Provider::Daily, "batch-processor.job-finished");
+    assert_eq!(e.event_id, "bp-jf-1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10");
+    assert_eq!(e.event_type, "batch-processor.job-finished");
+    assert_eq!((e.category, e.status), (Category::Job, Status::Completed));
+    assert_eq!(e.subject_id, "1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10");
+    assert_eq!(e.occurred_at.to_string(), "2025-01-15T10:30:00.125Z");
+    assert_eq!(
+        e.related["recording_id"],
+        "c3d4e5f6-0000-4000-8000-000000000001"
+    );
+    assert_eq!(e.related["preset"], "soap-notes");
+    let artifacts = e.artifacts.unwrap();
+    let summary: Vec<_> = artifacts
+        .iter()
+        .map(|a| (a.kind, a.format.as_str(), a.fetched))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (ArtifactKind::Soap, "json", false),
+            (ArtifactKind::Concepts, "json", false),
+            (ArtifactKind::Summary, "txt", false),
+            (ArtifactKind::Transcript, "json", false),
+            (ArtifactKind::Transcript, "srt", false),
+            (ArtifactKind::Transcript, "txt", false),
+            (ArtifactKind::Transcript, "vtt", false),
+        ]
+    );
+    assert_eq!(
+        artifacts[2].location,
+        "s3://daily-co-batch-processor-qa-us-west-2/staging/1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10/transcript/soap"
+    );
+    assert_eq!(artifacts[0].region.as_deref(), Some("us-west-2"));
+    assert!(e.transcript.is_none() && e.note.is_none() && e.error.is_none());
+}
+
+#[test]
+fn daily_error_events_carry_the_error_text() {
+    let e = normalize(Provider::Daily, "batch-processor.error");
+    assert_eq!((e.category, e.status), (Category::Job, Status::Failed));
+    assert_eq!(e.subject_id, "7f1c2a9e-3b4d-4e5f-8a6b-9c0d1e2f3a4b");
+    let err = e.error.unwrap();
+    assert_eq!(err.code, "batch_processor_error");
+    assert_eq!(
+        err.message,
+        "Error: Failed to transcribe. May be invalid audio or silent file"
+    );
+    assert!(e.artifacts.is_none());
+
+    let e = normalize(Provider::Daily, "transcript.error");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Failed)
+    );
+    assert_eq!(e.subject_id, "5e6f7a8b-0000-4000-8000-0000000000aa");
+    assert_eq!(
+        e.error.unwrap().message,
+        "Transcription service disconnected"
+    );
+
+    // recording.error spells its text error_msg; it has no recording id, only an instance.
+    let e = normalize(Provider::Daily, "recording.error");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Recording, Status::Failed)
+    );
+    assert_eq!(e.subject_id, "9a9a9a9a-0000-4000-8000-000000000002");
+    assert_eq!(
+        e.error.unwrap().message,
+        "Recording stopped: storage credentials rejected"
+    );
+}
+
+#[test]
+fn daily_transcript_and_recording_ready() {
+    let e = normalize(Provider::Daily, "transcript.ready-to-download");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Completed)
+    );
+    assert_eq!(e.subject_id, "0c9a8b7c-1d2e-4f30-9a1b-2c3d4e5f6a7b");
+    assert_eq!(
+        e.related["mtg_session_id"],
+        "f0e1d2c3-0000-4000-8000-00000000000b"
+    );
+    let a = &e.artifacts.unwrap()[0];
+    assert_eq!(
+        (a.kind, a.format.as_str()),
+        (ArtifactKind::Transcript, "vtt")
+    );
+    assert_eq!(
+        a.location,
+        "s3://scribehook-demo-outputs/clinic/0c9a8b7c-1d2e-4f30-9a1b-2c3d4e5f6a7b.vtt"
+    );
+    assert_eq!(e.recording.unwrap().duration_ms, Some(1_210_500));
+
+    let e = normalize(Provider::Daily, "recording.ready-to-download");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Recording, Status::Completed)
+    );
+    assert_eq!(e.subject_id, "c3d4e5f6-0000-4000-8000-000000000001");
+    let r = e.recording.unwrap();
+    assert_eq!(r.duration_ms, Some(1_180_000));
+    assert_eq!(r.started_at, Some(ts("2025-01-15T10:10:00Z")));
+    assert_eq!(e.related["room_name"], "exam-room-4");
+}
+
+#[test]
+fn daily_unmodelled_types_are_other() {
+    let e = normalize(Provider::Daily, "meeting.started");
+    assert_eq!((e.category, e.status), (Category::Other, Status::Info));
+    assert_eq!(e.subject_id, "1f2e3d4c-0000-4000-8000-000000000003");
+    assert_eq!(e.related["room"], "exam-room-4");
+}
+
+// --- Bota -------------------------------------------------------------------------------
+
+#[test]
+fn bota_every_documented_type_maps_to_its_lifecycle() {
+    let cases = [
+        (
+            "recording.created",
+            Category::Recording,
+            Status::Created,
+            "rec_xyz789",
+        ),
+        (
+            "recording.uploaded",
+            Category::Recording,
+            Status::Uploaded,
+            "rec_xyz789",
+        ),
+        (
+            "recording.deleted",
+            Category::Recording,
+            Status::Deleted,
+            "rec_xyz789",
+        ),
+        (
+            "transcription.started",
+            Category::Transcript,
+            Status::Processing,
+            "rec_xyz789",
+        ),
+        (
+            "transcription.completed",
+            Category::Transcript,
+            Status::Completed,
+            "rec_xyz789",
+        ),
+        (
+            "transcription.failed",
+            Category::Transcript,
+            Status::Failed,
+            "rec_xyz789",
+        ),
+        (
+            "summary.started",
+            Category::Summary,
+            Status::Processing,
+            "rec_xyz789",
+        ),
+        (
+            "summary.completed",
+            Category::Summary,
+            Status::Completed,
+            "rec_xyz789",
+        ),
+        (
+            "summary.failed",
+            Category::Summary,
+            Status::Failed,
+            "rec_xyz789",
+        ),
+        (
+            "device.low_battery",
+            Category::Device,
+            Status::Info,
+            "dev_device456",
+        ),
+        (
+            "device.offline",
+            Category::Device,
+            Status::Info,
+            "dev_device456",
+        ),
+    ];
+    for (name, category, status, subject) in cases {
+        let e = normalize(Provider::Bota, name);
+        assert_eq!(e.event_type, name);
+        assert_eq!(
+            (e.category, e.status, e.subject_id.as_str()),
+            (category, status, subject),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn bota_transcription_completed_in_milliseconds() {
+    let e = normalize(Provider::Bota, "transcription.completed");
+    assert_eq!(e.event_id, "evt_ghi789");
+    assert_eq!(e.occurred_at, ts("2025-01-15T10:07:00Z"));
+    assert_eq!(e.related["transcription_id"], "txn_abc123");
+    let t = e.transcript.unwrap();
+    assert_eq!(t.language.as_deref(), Some("en"));
+    assert_eq!(t.duration_ms, Some(1_847_500));
+    assert_eq!(
+        t.text.as_deref(),
+        Some("Hello, thank you for coming in today. How can I help you?")
+    );
+    let s: Vec<_> = t
+        .segments
+        .iter()
+        .map(|s| (s.start_ms, s.end_ms, s.speaker.as_deref(), s.text.as_str()))
+        .collect();
+    assert_eq!(
+        s,
+        [
+            (
+                0,
+                2500,
+                Some("SPEAKER_00"),
+                "Hello, thank you for coming in today."
+            ),
+            (2800, 4200, Some("SPEAKER_00"), "How can I help you?"),
+        ]
+    );
+    assert_eq!(t.segments[1].confidence, Some(0.97));
+    assert_eq!(t.segments[0].role, Some(Role::Unknown));
+}
+
+#[test]
+fn bota_failures_summaries_recordings_and_devices() {
+    let e = normalize(Provider::Bota, "transcription.failed");
+    let err = e.error.unwrap();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        (
+            "audio_quality_insufficient",
+            "Audio quality is too low for accurate transcription"
+        )
+    );
+
+    let e = normalize(Provider::Bota, "summary.completed");
+    let s = e.summary.unwrap();
+    assert!(s
+        .text
+        .starts_with("The patient presented with symptoms of seasonal allergies."));
+    assert_eq!(s.template.as_deref(), Some("medical_note"));
+    assert_eq!(e.related["summary_id"], "sum_def456");
+    assert_eq!(e.related["transcription_id"], "txn_abc123");
+
+    let e = normalize(Provider::Bota, "summary.failed");
+    assert_eq!(e.error.unwrap().code, "content_policy_violation");
+
+    let e = normalize(Provider::Bota, "recording.created");
+    assert_eq!(e.related["device_id"], "dev_device456");
+    assert_eq!(e.related["end_user_id"], "eu_user123");
+    assert_eq!(e.recording.unwrap().consent_obtained, Some(true));
+
+    let e = normalize(Provider::Bota, "recording.uploaded");
+    let r = e.recording.unwrap();
+    assert_eq!(
+        (r.duration_ms, r.size_bytes, r.format.as_deref()),
+        (Some(1_847_500), Some(44_328_000), Some("wav"))
+    );
+    assert_eq!(r.ended_at, Some(ts("2025-01-15T10:00:47Z")));
+
+    let e = normalize(Provider::Bota, "device.low_battery");
+    assert_eq!(e.device.unwrap().battery_percent, Some(15.0));
+    let e = normalize(Provider::Bota, "device.offline");
+    assert_eq!(e.device.unwrap().hours_offline, Some(24.0));
+}
+
+#[test]
+fn bota_seed_timeline_merges_to_completed_components() {
+    let names = [
+        "summary.completed",
+        "transcription.started",
+        "recording.uploaded",
+        "transcription.completed",
+        "recording.created",
+        "summary.started",
+    ];
+    let events: Vec<_> = names.iter().map(|n| normalize(Provider::Bota, n)).collect();
+    let record = merge(&events).unwrap();
+    assert_eq!(record.subject_id, "rec_xyz789");
+    let c = &record.components;
+    assert_eq!(c.recording.as_ref().unwrap().status, Status::Uploaded);
+    assert_eq!(c.transcript.as_ref().unwrap().status, Status::Completed);
+    assert_eq!(c.summary.as_ref().unwrap().status, Status::Completed);
+    assert_eq!(record.events.len(), 6);
+    assert_eq!(record.updated_at, ts("2025-01-15T10:08:00Z"));
+}
+
+#[test]
+fn bota_unknown_types_are_other_not_errors() {
+    let body = br#"{"id":"evt_new","type":"consent.revoked","created_at":"2025-02-01T00:00:00Z","data":{"id":"rec_1"}}"#;
+    let e = Provider::Bota.normalize(&HeaderMap::new(), body).unwrap();
+    assert_eq!(
+        (e.category, e.status, e.subject_id.as_str()),
+        (Category::Other, Status::Info, "rec_1")
+    );
+}
+
+// --- Nabla ------------------------------------------------------------------------------
+
+#[test]
+fn nabla_note_sections_keep_keys_titles_and_text() {
+    let e = normalize(Provider::Nabla, "generate_note_async.succeeded");
+    assert_eq!((e.category, e.status), (Category::Note, Status::Completed));
+    assert_eq!(e.subject_id, "4b1f8c2e-6a7d-4e9b-8c3f-1a2b3c4d5e6f");
+    assert_eq!(e.related["client_request_id"], "visit-2025-03-04-0915");
+    assert_eq!(e.occurred_at.to_string(), "2025-03-04T09:15:02.12Z");
+    let note = e.note.unwrap();
+    assert_eq!(note.title.as_deref(), Some("Sleep disorder follow-up"));
+    let keys: Vec<_> = note.sections.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "CHIEF_COMPLAINT",
+            "HISTORY_OF_PRESENT_ILLNESS",
+            "ASSESSMENT_AND_PLAN"
+        ]
+    );
+    assert_eq!(note.sections[0].title.as_deref(), Some("Chief complaint"));
+    assert_eq!(note.sections[0].text, "Sleep disorder");
+}
+
+#[test]
+fn nabla_transcript_roles_and_milliseconds() {
+    let e = normalize(Provider::Nabla, "transcribe_async.succeeded");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Completed)
+    );
+    let t = e.transcript.unwrap();
+    let s: Vec<_> = t
+        .segments
+        .iter()
+        .map(|s| (s.start_ms, s.end_ms, s.role))
+        .collect();
+    assert_eq!(
+        s,
+        [
+            (0, 1800, Some(Role::Clinician)),
+            (2100, 5350, Some(Role::Patient)),
+            (5400, 5900, Some(Role::Unknown)),
+        ]
+    );
+    assert_eq!(t.segments[0].speaker.as_deref(), Some("DOCTOR"));
+    assert_eq!(t.duration_ms, Some(5900));
+}
+
+#[test]
+fn nabla_aliases_and_lowercase_statuses_of_older_api_versions() {
+    let body = br#"{"id":"w","type":"transcribe_async.succeeded","created_at":"2024-04-22T00:00:00Z","data":{"id":"r","status":"succeeded","payload":{"transcript":[{"text":"hi","speaker":"patient","start_time_ms":10,"end_time_ms":20}]}}}"#;
+    let e = Provider::Nabla.normalize(&HeaderMap::new(), body).unwrap();
+    let seg = &e.transcript.unwrap().segments[0];
+    assert_eq!(
+        (seg.start_ms, seg.end_ms, seg.role),
+        (10, 20, Some(Role::Patient))
+    );
+}
+
+#[test]
+fn nabla_failures() {
+    let e = normalize(Provider::Nabla, "generate_note_async.failed");
+    assert_eq!((e.category, e.status), (Category::Note, Status::Failed));
+    let err = e.error.unwrap();
+    assert_eq!(err.code, "transcript_too_short");
+    assert_eq!(
+        err.message,
+        "We can't generate the note when the transcript is too short"
+    );
+    let e = normalize(Provider::Nabla, "transcribe_async.failed");
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Failed)
+    );
+    assert_eq!(e.error.unwrap().code, "failed");
+    assert!(!e.related.contains_key("client_request_id"));
+}
+
+// --- Prosa ------------------------------------------------------------------------------
+
+fn prosa_headers(event: &str, uuid: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-prosa-event", HeaderValue::from_str(event).unwrap());
+    h.insert("x-prosa-event-uuid", HeaderValue::from_str(uuid).unwrap());
+    h
+}
+
+#[test]
+fn prosa_bare_job_and_envelope_normalize_alike() {
+    let uuid = "a7a26ff2-e851-45b6-9634-d595f45458b7";
+    let bare = normalize_with(
+        Provider::Prosa,
+        &prosa_headers("stt.jobs.completed", uuid),
+        "stt.jobs.completed",
+    );
+    let wrapped = normalize_with(
+        Provider::Prosa,
+        &prosa_headers("stt.jobs.completed", uuid),
+        "stt.jobs.completed.envelope",
+    );
+    assert_eq!(bare, wrapped);
+    assert_eq!(bare.event_id, uuid);
+    assert_eq!(
+        (bare.category, bare.status),
+        (Category::Transcript, Status::Completed)
+    );
+    assert_eq!(bare.subject_id, "063c64da-180d-731e-8000-d11a28529080");
+    assert_eq!(bare.occurred_at.to_string(), "2023-01-17T14:26:26.619771Z");
+    let t = bare.transcript.unwrap();
+    assert_eq!(t.language.as_deref(), Some("Bahasa Indonesia"));
+    assert_eq!(t.duration_ms, Some(6767));
+    let s = &t.segments[0];
+    assert_eq!(
+        (s.start_ms, s.end_ms, s.speaker.as_deref()),
+        (1000, 6470, Some("1"))
+    );
+    assert_eq!(s.text, "hasil dari pekerjaan ini cukup memuaskan");
+
+    // Without headers the envelope still names its id and type.
+    let e = normalize(Provider::Prosa, "stt.jobs.completed.envelope");
+    assert_eq!(e.event_id, "497f6eca-6276-4993-bfeb-53cbbbba6f08");
+    assert_eq!(e.event_type, "stt.jobs.completed");
+}
+
+#[test]
+fn prosa_failed_singular_spelling_and_unknown_types() {
+    let e = normalize_with(
+        Provider::Prosa,
+        &prosa_headers("stt.job.failed", "u-1"),
+        "stt.jobs.failed",
+    );
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Failed)
+    );
+    assert_eq!(e.subject_id, "063c64db-0000-7000-8000-aaaaaaaaaaaa");
+    assert_eq!(e.error.unwrap().message, "Audio could not be decoded");
+    let e = Provider::Prosa
+        .normalize(&prosa_headers("webhook.ping", "u-2"), b"{}")
+        .unwrap();
+    assert_eq!(
+        (e.category, e.status, e.subject_id.as_str()),
+        (Category::Other, Status::Info, "u-2")
+    );
+}
+
+#[test]
+fn partial_results_are_left_out() {
+    let body = br#"{"job_id":"j","result":{"data":[{"final":false,"time_start":0,"time_end":1,"transcript":"hel"},{"final":true,"time_start":0,"time_end":1.5,"transcript":"hello"}]}}"#;
+    let e = Provider::Prosa
+        .normalize(&prosa_headers("stt.jobs.completed", "u"), body)
+        .unwrap();
+    let t = e.transcript.unwrap();
+    assert_eq!(t.segments.len(), 1);
+    assert_eq!(t.text.as_deref(), Some("hello"));
+}
+
+// --- Malformed bodies -------------------------------------------------------------------
+
+#[test]
+fn malformed_bodies_are_errors_for_every_provider() {
+    for provider in Provider::ALL {
+        let h = prosa_headers("stt.jobs.completed", "u");
+        for body in [&b"not json"[..], b"[]", b"{\"id\":1}", b"\xff\xfe"] {
+            assert!(
+                provider.normalize(&h, body).is_err(),
+                "{provider}: {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+    // A known type whose payload has the wrong shape is malformed too.
+    let body = br#"{"id":"e","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{"segments":"nope"}}"#;
+    assert!(Provider::Bota.normalize(&HeaderMap::new(), body).is_err());
+}
