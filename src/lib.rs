@@ -7,6 +7,7 @@
 //! - [`normalized`]: the public schema-v1 event format.
 //! - [`merge`]: the order-independent fold of events into a record.
 
+pub mod cli;
 pub mod merge;
 pub mod normalized;
 pub mod providers;

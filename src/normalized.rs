@@ -18,8 +18,11 @@ pub const SCHEMA_VERSION: &str = "1";
 pub struct Timestamp(#[serde(with = "rfc3339_utc")] OffsetDateTime);
 
 impl Timestamp {
+    /// The current time, to the millisecond (records need no finer clock).
     pub fn now() -> Self {
-        Self::from(OffsetDateTime::now_utc())
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos % 1_000_000)
+            .map_or_else(|_| Self::from(OffsetDateTime::now_utc()), Self::from)
     }
 
     /// Unix seconds, possibly fractional (Daily's `event_ts`). `None` when out of range.

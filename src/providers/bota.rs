@@ -83,8 +83,12 @@ pub(super) fn sign(
         ),
         ("X-Bota-Timestamp".into(), timestamp),
     ];
-    if let Some(id) = &opts.event_id {
-        headers.push(("X-Bota-Event-Id".into(), id.clone()));
+    // Bota sends the signed body's id alongside; default to it.
+    let body_id = serde_json::from_slice::<IdOnly>(body)
+        .ok()
+        .and_then(|b| b.id);
+    if let Some(id) = opts.event_id.clone().or(body_id) {
+        headers.push(("X-Bota-Event-Id".into(), id));
     }
     Ok(headers)
 }

@@ -202,7 +202,6 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
         status,
         occurred_at,
     );
-    event.relate("request_id", data.id.as_deref());
     event.relate("client_request_id", data.client_request_id.as_deref());
 
     let payload = data.payload.map(RawValue::get);

@@ -1,0 +1,92 @@
+//! Small parsers shared by the command-line tool and the sample-event tooling.
+
+use http::{HeaderName, HeaderValue};
+
+use crate::normalized::Timestamp;
+use crate::providers::Provider;
+use crate::signature::Window;
+
+/// `Name: value` → a header pair.
+pub fn parse_header_line(line: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| format!("header {line:?} is not of the form 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of header {name} is not valid header text"))?;
+    Ok((name, value))
+}
+
+/// Unix seconds or an RFC 3339 date-time.
+pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<i64>() {
+        return Timestamp::from_unix(secs).ok_or_else(|| format!("{text} is out of range"));
+    }
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is neither unix seconds nor an RFC 3339 date-time"))
+}
+
+/// Splits a comma-separated secret list (the `*_WEBHOOK_SECRETS` format).
+pub fn split_secrets(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The given secrets, or else the provider's `*_WEBHOOK_SECRETS` variable.
+pub fn secrets_or_env(provider: Provider, given: Vec<String>) -> Result<Vec<String>, String> {
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    let var = provider.secrets_env();
+    match std::env::var(var) {
+        Ok(list) if !split_secrets(&list).is_empty() => Ok(split_secrets(&list)),
+        _ => Err(format!("pass --secret or set {var}")),
+    }
+}
+
+/// `SIGNATURE_TOLERANCE_SECONDS`, default 300.
+pub fn tolerance_from_env() -> Result<u64, String> {
+    match std::env::var("SIGNATURE_TOLERANCE_SECONDS") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
+            format!("SIGNATURE_TOLERANCE_SECONDS={v:?} is not a whole number of seconds")
+        }),
+        _ => Ok(Window::DEFAULT_TOLERANCE_SECS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_split_on_the_first_colon() {
+        let (n, v) = parse_header_line("X-Bota-Signature: v1=ab:cd").unwrap();
+        assert_eq!(
+            (n.as_str(), v.to_str().unwrap()),
+            ("x-bota-signature", "v1=ab:cd")
+        );
+        assert!(parse_header_line("no colon").is_err());
+        assert!(parse_header_line("bad name: x").is_err());
+    }
+
+    #[test]
+    fn instants_and_secret_lists() {
+        assert_eq!(
+            parse_instant("0").unwrap().to_string(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            parse_instant("2025-01-15T10:30:00Z")
+                .unwrap()
+                .unix_seconds(),
+            1_736_937_000
+        );
+        assert!(parse_instant("tomorrow").is_err());
+        assert_eq!(split_secrets(" a, ,b "), ["a", "b"]);
+    }
+}

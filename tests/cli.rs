@@ -1,0 +1,265 @@
+//! The `scribehook` binary end to end: `verify` against deliveries signed by independent
+//! implementations (Python's hmac/hashlib, pinned in tests/signatures.rs), `sign`, and
+//! `normalize` on the documented examples.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn scribehook(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scribehook"))
+        .args(args)
+        .env_remove("SIGNATURE_TOLERANCE_SECONDS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+const BOTA_BODY: &[u8] = br#"{"id":"evt_abc123","type":"recording.created","created_at":"2025-01-15T10:00:00Z","data":{"id":"rec_xyz789","status":"created"}}"#;
+const BOTA_SIG: &str =
+    "X-Bota-Signature: v1=0eb66a00e7536ca93d96e6f73f059b5b6bde9cb301c32d30f8bc93586571204b";
+
+fn verify_bota(headers: &[&str], body: &[u8], now: &str) -> Output {
+    let mut args = vec![
+        "verify",
+        "--provider",
+        "bota",
+        "--secret",
+        "whsec_scribehook_test_5f2b8c",
+        "--now",
+        now,
+    ];
+    for h in headers {
+        args.extend(["--header", h]);
+    }
+    scribehook(&args, body)
+}
+
+#[test]
+fn verify_accepts_independently_signed_deliveries() {
+    let o = verify_bota(
+        &[BOTA_SIG, "X-Bota-Timestamp: 1736937000"],
+        BOTA_BODY,
+        "1736937000",
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), "valid");
+
+    let daily_body = br#"{"id":"evt_1","type":"participant.joined","payload":{"room":"balo-abc"}}"#;
+    let o = scribehook(
+        &[
+            "verify",
+            "--provider",
+            "daily",
+            "--secret",
+            "YS0zMi1ieXRlLWRhaWx5LXdlYmhvb2stc2VjcmV0ISE=",
+            "--now",
+            "2026-08-14T10:01:00Z",
+            "-H",
+            "X-Webhook-Signature: zVwFNQPyiHPmH63FPrudklOf81G7/0w7r1P9kxaGh8k=",
+            "-H",
+            "X-Webhook-Timestamp: 1786701600",
+        ],
+        daily_body,
+    );
+    assert_eq!(stdout(&o), "valid", "{o:?}");
+
+    let prosa_body = br#"{"job_id":"063c64da-180d-731e-8000-d11a28529080","result":{"data":[{"final":true,"channel":0,"time_end":6.47,"time_start":1,"transcript":"hasil dari pekerjaan ini cukup memuaskan","speaker_tag":1}]},"created_at":"2023-01-17T14:26:25.505439","modified_at":"2023-01-17T14:26:26.619771"}"#;
+    let o = scribehook(
+        &[
+            "verify", "--provider", "prosa",
+            "--secret", "a35837907f71e9eaf52848b54ca11135187e9e30e23f2ac001eabbc3321e9bdd",
+            "--now", "1673940400",
+            "-H", "X-Prosa-Signature: t=1673940396,v1=256518eacabdbc6f971639524496a1cf5f9589001a5dea531892b12ac43f80e9",
+            "-H", "X-Prosa-Event: stt.jobs.completed",
+            "-H", "X-Prosa-Event-UUID: a7a26ff2-e851-45b6-9634-d595f45458b7",
+        ],
+        prosa_body,
+    );
+    assert_eq!(stdout(&o), "valid", "{o:?}");
+
+    let nabla_body = br#"{"id":"wh_1","type":"transcribe_async.failed","created_at":"2025-01-15T10:30:00Z","data":{"id":"req_1","status":"FAILED","payload":{}}}"#;
+    let o = scribehook(
+        &[
+            "verify", "--provider", "nabla", "--secret", "nabla-test-secret-7c1e", "--now", "1736937000",
+            "-H", "x-nabla-webhook-signature: 1742c363e73cc369af95771c6ea4fc4efbeda93c43720c01fb5329eae43cc529",
+            "-H", "x-nabla-webhook-timestamp: 2025-01-15T10:30:00Z",
+        ],
+        nabla_body,
+    );
+    assert_eq!(stdout(&o), "valid", "{o:?}");
+}
+
+#[test]
+fn verify_rejections_print_the_contract_code_and_exit_1() {
+    let ts = "X-Bota-Timestamp: 1736937000";
+    let mut tampered = BOTA_BODY.to_vec();
+    tampered[20] ^= 1;
+    let cases: Vec<(Vec<&str>, &[u8], &str, &str)> = vec![
+        (
+            vec![BOTA_SIG, ts],
+            &tampered,
+            "1736937000",
+            "invalid_signature",
+        ),
+        (
+            vec![BOTA_SIG, ts],
+            BOTA_BODY,
+            "1736937301",
+            "stale_timestamp",
+        ),
+        (
+            vec![BOTA_SIG, ts],
+            BOTA_BODY,
+            "1736936699",
+            "stale_timestamp",
+        ),
+        (
+            vec!["X-Bota-Signature: ", ts],
+            BOTA_BODY,
+            "1736937000",
+            "missing_signature",
+        ),
+        (
+            vec!["X-Bota-Signature: v1=0eb66a00e7536ca9", ts],
+            BOTA_BODY,
+            "1736937000",
+            "invalid_signature",
+        ),
+        (
+            vec![BOTA_SIG, BOTA_SIG, ts],
+            BOTA_BODY,
+            "1736937000",
+            "missing_signature",
+        ),
+        (vec![ts], BOTA_BODY, "1736937000", "missing_signature"),
+    ];
+    for (headers, body, now, code) in cases {
+        let o = verify_bota(&headers, body, now);
+        assert_eq!(o.status.code(), Some(1), "{headers:?} {o:?}");
+        assert_eq!(stdout(&o), code, "{headers:?}");
+        assert!(!o.stderr.is_empty());
+    }
+    let o = scribehook(
+        &[
+            "verify",
+            "--provider",
+            "bota",
+            "--secret",
+            "whsec_wrong",
+            "--now",
+            "1736937000",
+            "-H",
+            BOTA_SIG,
+            "-H",
+            ts,
+        ],
+        BOTA_BODY,
+    );
+    assert_eq!(stdout(&o), "invalid_signature");
+}
+
+#[test]
+fn sign_then_verify_round_trips_for_every_provider() {
+    let secrets = [
+        (
+            "daily",
+            "c2NyaWJlaG9vay1kYWlseS10ZXN0LXNlY3JldC0wMDAx",
+            "daily/batch-processor.job-finished",
+        ),
+        ("bota", "whsec_demo", "bota/transcription.completed"),
+        ("nabla", "nabla-demo", "nabla/generate_note_async.succeeded"),
+        ("prosa", "prosa-demo", "prosa/stt.jobs.completed"),
+    ];
+    for (provider, secret, payload) in secrets {
+        let body = std::fs::read(format!(
+            "{}/events/payloads/{payload}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let o = scribehook(
+            &[
+                "sign",
+                "--provider",
+                provider,
+                "--secret",
+                secret,
+                "--timestamp",
+                "1736937000",
+                "--event-type",
+                "stt.jobs.completed",
+                "--event-id",
+                "e-1",
+            ][..if provider == "prosa" { 11 } else { 7 }],
+            &body,
+        );
+        assert!(o.status.success(), "{o:?}");
+        let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+        let mut args = vec![
+            "verify",
+            "--provider",
+            provider,
+            "--secret",
+            secret,
+            "--now",
+            "1736937000",
+        ];
+        for l in &lines {
+            args.extend(["-H", l.as_str()]);
+        }
+        assert_eq!(
+            stdout(&scribehook(&args, &body)),
+            "valid",
+            "{provider}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn normalize_prints_schema_v1_events() {
+    let body = std::fs::read(format!(
+        "{}/events/payloads/bota/transcription.completed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let o = scribehook(&["normalize", "--provider", "bota"], &body);
+    assert!(o.status.success(), "{o:?}");
+    let event: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(event["schema_version"], "1");
+    assert_eq!(event["subject_id"], "rec_xyz789");
+    assert_eq!(event["transcript"]["segments"][1]["start_ms"], 2800);
+
+    let body = std::fs::read(format!(
+        "{}/events/payloads/prosa/stt.jobs.completed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let o = scribehook(
+        &[
+            "normalize",
+            "--provider",
+            "prosa",
+            "-H",
+            "X-Prosa-Event: stt.jobs.completed",
+            "-H",
+            "X-Prosa-Event-UUID: u-1",
+        ],
+        &body,
+    );
+    let event: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(event["event_id"], "u-1");
+    assert_eq!(event["transcript"]["segments"][0]["end_ms"], 6470);
+
+    let o = scribehook(&["normalize", "--provider", "nabla"], b"{not json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("malformed_event"));
+    let o = scribehook(&["normalize", "--provider", "zoom"], b"{}");
+    assert!(!o.status.success());
+}
