@@ -301,8 +301,6 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
                     text: t.text,
                     segments,
                 });
-            } else {
-                event.relate("language", t.language.as_deref());
             }
             event
         }

@@ -130,11 +130,8 @@ struct BatchOutput {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct BatchInput {
-    #[serde(rename = "sourceType")]
-    source_type: Option<String>,
     #[serde(rename = "recordingId")]
     recording_id: Option<String>,
-    language: Option<String>,
 }
 
 /// `batch-processor.job-finished` and `batch-processor.error`.
@@ -142,8 +139,6 @@ struct BatchInput {
 struct BatchJob {
     #[serde(default)]
     id: Option<String>,
-    #[serde(default)]
-    preset: Option<String>,
     #[serde(default)]
     input: Option<BatchInput>,
     #[serde(default)]
@@ -192,10 +187,6 @@ struct RecordingPayload {
     start_ts: Option<f64>,
     #[serde(default)]
     duration: Option<f64>,
-    #[serde(default, rename = "type")]
-    recording_type: Option<String>,
-    #[serde(default)]
-    s3_key: Option<String>,
     /// The error text: `error` in some receivers' models, `error_msg` in others.
     #[serde(default, alias = "error_msg")]
     error: Option<serde_json::Value>,
@@ -235,9 +226,6 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             );
             event.relate("job_id", job.id.as_deref());
             event.relate("recording_id", input.recording_id.as_deref());
-            event.relate("preset", job.preset.as_deref());
-            event.relate("source_type", input.source_type.as_deref());
-            event.relate("language", input.language.as_deref());
             if failed {
                 event.error = Some(error_info(
                     "batch_processor_error",
@@ -311,8 +299,6 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.relate("instance_id", r.instance_id.as_deref());
             event.relate("room_name", r.room_name.as_deref());
             event.relate("mtg_session_id", r.mtg_session_id.as_deref());
-            event.relate("recording_type", r.recording_type.as_deref());
-            event.relate("s3_key", r.s3_key.as_deref());
             if failed {
                 event.error = Some(error_info(
                     "recording_error",

@@ -164,7 +164,6 @@ struct Job {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Model {
-    name: Option<String>,
     language: Option<String>,
 }
 
@@ -172,7 +171,6 @@ struct Model {
 #[serde(default)]
 struct JobRequest {
     duration: Option<f64>,
-    label: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -263,11 +261,6 @@ pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, 
         occurred_at,
     );
     event.relate("job_id", job.job_id.as_deref());
-    event.relate("model", job.model.as_ref().and_then(|m| m.name.as_deref()));
-    event.relate(
-        "label",
-        job.request.as_ref().and_then(|r| r.label.as_deref()),
-    );
 
     match status {
         Status::Completed => {
