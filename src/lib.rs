@@ -8,10 +8,13 @@
 //! - [`merge`]: the order-independent fold of events into a record.
 
 pub mod cli;
+pub mod config;
 pub mod merge;
 pub mod normalized;
 pub mod providers;
 pub mod signature;
+pub mod storage;
+pub mod transcript;
 
 pub use merge::{merge, Record};
 pub use normalized::{NormalizedEvent, Timestamp};

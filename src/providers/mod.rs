@@ -51,6 +51,25 @@ impl Provider {
         }
     }
 
+    /// The headers that carry this provider's signature and event identity: what the
+    /// archive keeps beside the body so a delivery can be re-verified and re-parsed.
+    pub fn signature_headers(self) -> &'static [&'static str] {
+        match self {
+            Provider::Daily => &[daily::SIGNATURE_HEADER, daily::TIMESTAMP_HEADER],
+            Provider::Bota => &[
+                bota::SIGNATURE_HEADER,
+                bota::TIMESTAMP_HEADER,
+                bota::EVENT_ID_HEADER,
+            ],
+            Provider::Nabla => &[nabla::SIGNATURE_HEADER, nabla::TIMESTAMP_HEADER],
+            Provider::Prosa => &[
+                prosa::SIGNATURE_HEADER,
+                prosa::EVENT_HEADER,
+                prosa::EVENT_UUID_HEADER,
+            ],
+        }
+    }
+
     /// Turns secrets exactly as the provider's console shows them into signing keys
     /// (Daily's are base64 text; the others are used as their UTF-8 bytes).
     pub fn keys<S: AsRef<str>>(self, secrets: &[S]) -> Result<Keys, KeyError> {

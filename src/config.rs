@@ -1,0 +1,304 @@
+//! Configuration from the environment (contract §3), read once at start-up. Nothing here
+//! touches the network: Secrets Manager secrets are fetched on first use and cached for the
+//! life of the execution environment.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::OnceCell;
+
+use crate::cli::split_secrets;
+use crate::providers::{Keys, Provider};
+use crate::signature::Window;
+use crate::storage::Location;
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 104_857_600;
+/// Where ARCHIVE and STORE point outside Lambda when unset.
+pub const LOCAL_DATA_DIR: &str = "./data";
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where a provider's signing secrets come from.
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    /// `*_WEBHOOK_SECRETS`, already turned into keys.
+    Env(Keys),
+    /// `*_WEBHOOK_SECRETS_ARN`: a Secrets Manager secret holding the same list (or a JSON
+    /// array of strings).
+    SecretsManager(String),
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub secrets: BTreeMap<Provider, SecretSource>,
+    pub tolerance_secs: u64,
+    pub max_body_bytes: usize,
+    pub archive: Location,
+    pub stores: Vec<Location>,
+    pub queue_url: Option<String>,
+    pub allowed_output_buckets: Vec<String>,
+    pub max_output_bytes: u64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `lookup` stands in for the environment (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let location = |name: &str| -> Result<String, ConfigError> {
+            match get(name) {
+                Some(v) => Ok(v),
+                None if in_lambda => Err(ConfigError(format!(
+                    "{name} is not set; inside Lambda it must name where {} go (see the README's configuration table)",
+                    if name == "ARCHIVE" { "verified deliveries" } else { "normalized records" }
+                ))),
+                None => Ok(format!("file://{LOCAL_DATA_DIR}")),
+            }
+        };
+
+        // PROVIDERS narrows what this function serves (one function per provider in the
+        // SAM template); by default every provider with a secret configured.
+        let only: Option<Vec<Provider>> = get("PROVIDERS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        p.parse::<Provider>()
+                            .map_err(|e| ConfigError(format!("PROVIDERS: {e}")))
+                    })
+                    .collect()
+            })
+            .transpose()?;
+        let mut secrets = BTreeMap::new();
+        for provider in Provider::ALL {
+            if only.as_ref().is_some_and(|o| !o.contains(&provider)) {
+                continue;
+            }
+            let var = provider.secrets_env();
+            if let Some(list) = get(var) {
+                let keys = provider
+                    .keys(&split_secrets(&list))
+                    .map_err(|e| ConfigError(format!("{var}: {e}")))?;
+                secrets.insert(provider, SecretSource::Env(keys));
+            } else if let Some(arn) = get(&format!("{var}_ARN")) {
+                secrets.insert(provider, SecretSource::SecretsManager(arn));
+            } else if only.is_some() {
+                return Err(ConfigError(format!(
+                    "PROVIDERS names {provider} but neither {var} nor {var}_ARN is set"
+                )));
+            }
+        }
+
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| ConfigError(format!("{name}={v:?} is not a whole number")))
+                })
+                .transpose()
+                .map(|v| v.unwrap_or(default))
+        };
+        let archive = Location::parse(&location("ARCHIVE")?)
+            .map_err(|e| ConfigError(format!("ARCHIVE: {e}")))?;
+        if matches!(archive, Location::DynamoDb { .. }) {
+            return Err(ConfigError(
+                "ARCHIVE must be s3:// or file://, not dynamodb://".into(),
+            ));
+        }
+        let stores = location("STORE")?
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| Location::parse(s).map_err(|e| ConfigError(format!("STORE: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if stores.is_empty() {
+            return Err(ConfigError("STORE names no store".into()));
+        }
+        Ok(Config {
+            secrets,
+            tolerance_secs: number(
+                "SIGNATURE_TOLERANCE_SECONDS",
+                Window::DEFAULT_TOLERANCE_SECS,
+            )?,
+            max_body_bytes: usize::try_from(number(
+                "MAX_BODY_BYTES",
+                DEFAULT_MAX_BODY_BYTES as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+            archive,
+            stores,
+            queue_url: get("QUEUE_URL"),
+            allowed_output_buckets: get("ALLOWED_OUTPUT_BUCKETS")
+                .map(|l| split_secrets(&l))
+                .unwrap_or_default(),
+            max_output_bytes: number("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("provider {0} is not enabled here")]
+    NotEnabled(Provider),
+    #[error("reading {arn}: {message}")]
+    Fetch { arn: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Signing keys per provider, from the environment at once or from Secrets Manager on
+/// first use (then cached: one read per cold start).
+pub struct Secrets {
+    sources: BTreeMap<Provider, (SecretSource, OnceCell<Keys>)>,
+    client: Option<aws_sdk_secretsmanager::Client>,
+}
+
+impl Secrets {
+    pub fn new(
+        sources: BTreeMap<Provider, SecretSource>,
+        client: Option<aws_sdk_secretsmanager::Client>,
+    ) -> Self {
+        Self {
+            sources: sources
+                .into_iter()
+                .map(|(p, s)| (p, (s, OnceCell::new())))
+                .collect(),
+            client,
+        }
+    }
+
+    pub fn serves(&self, provider: Provider) -> bool {
+        self.sources.contains_key(&provider)
+    }
+
+    pub async fn keys(&self, provider: Provider) -> Result<&Keys, SecretsError> {
+        let (source, cell) = self
+            .sources
+            .get(&provider)
+            .ok_or(SecretsError::NotEnabled(provider))?;
+        match source {
+            SecretSource::Env(keys) => Ok(keys),
+            SecretSource::SecretsManager(arn) => {
+                cell.get_or_try_init(|| self.fetch(provider, arn)).await
+            }
+        }
+    }
+
+    async fn fetch(&self, provider: Provider, arn: &str) -> Result<Keys, SecretsError> {
+        let client = self.client.as_ref().ok_or_else(|| SecretsError::Fetch {
+            arn: arn.to_owned(),
+            message: "no Secrets Manager client".into(),
+        })?;
+        let output = client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| SecretsError::Fetch {
+                arn: arn.to_owned(),
+                message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        let text = output.secret_string().unwrap_or_default();
+        let list = parse_secret_list(text);
+        provider.keys(&list).map_err(|e| {
+            SecretsError::Invalid(format!("{}_ARN ({arn}): {e}", provider.secrets_env()))
+        })
+    }
+}
+
+/// A Secrets Manager value: a JSON array of strings, or a comma-separated list.
+pub fn parse_secret_list(text: &str) -> Vec<String> {
+    match serde_json::from_str::<Vec<String>>(text.trim()) {
+        Ok(list) => list,
+        Err(_) => split_secrets(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn local_defaults_are_file_stores_under_data() {
+        let c = config(&[("BOTA_WEBHOOK_SECRETS", "whsec_a, whsec_b")]).unwrap();
+        assert_eq!(c.archive, Location::parse("file://./data").unwrap());
+        assert_eq!(c.stores, vec![Location::parse("file://./data").unwrap()]);
+        assert_eq!(c.tolerance_secs, 300);
+        assert_eq!(c.max_body_bytes, 6_291_456);
+        assert_eq!(c.max_output_bytes, 104_857_600);
+        assert!(matches!(&c.secrets[&Provider::Bota], SecretSource::Env(k) if k.len() == 2));
+        assert!(!c.secrets.contains_key(&Provider::Daily));
+    }
+
+    #[test]
+    fn inside_lambda_archive_and_store_are_required() {
+        let err =
+            config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("STORE", "dynamodb://t")]).unwrap_err();
+        assert!(err.to_string().contains("ARCHIVE is not set"), "{err}");
+        let err = config(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("ARCHIVE", "s3://b")]).unwrap_err();
+        assert!(err.to_string().contains("STORE is not set"), "{err}");
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("ARCHIVE", "s3://b/archive"),
+            ("STORE", "dynamodb://t, s3://b"),
+            ("PROVIDERS", "daily"),
+            ("DAILY_WEBHOOK_SECRETS_ARN", "arn:aws:secretsmanager:x"),
+            ("BOTA_WEBHOOK_SECRETS", "whsec_ignored"),
+            ("ALLOWED_OUTPUT_BUCKETS", "a, b"),
+        ])
+        .unwrap();
+        assert_eq!(c.stores.len(), 2);
+        assert_eq!(c.allowed_output_buckets, ["a", "b"]);
+        assert_eq!(
+            c.secrets.keys().copied().collect::<Vec<_>>(),
+            [Provider::Daily]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        for (vars, needle) in [
+            (
+                vec![("SIGNATURE_TOLERANCE_SECONDS", "5m")],
+                "SIGNATURE_TOLERANCE_SECONDS",
+            ),
+            (
+                vec![("DAILY_WEBHOOK_SECRETS", "%%%")],
+                "DAILY_WEBHOOK_SECRETS",
+            ),
+            (vec![("STORE", "mysql://x")], "STORE"),
+            (vec![("ARCHIVE", "dynamodb://t")], "ARCHIVE"),
+            (vec![("PROVIDERS", "zoom")], "PROVIDERS"),
+            (vec![("PROVIDERS", "nabla")], "NABLA_WEBHOOK_SECRETS"),
+        ] {
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_values_are_lists_or_json_arrays() {
+        assert_eq!(parse_secret_list("a,b"), ["a", "b"]);
+        assert_eq!(parse_secret_list(r#"["a","b,c"]"#), ["a", "b,c"]);
+        assert_eq!(parse_secret_list(" whsec_x \n"), ["whsec_x"]);
+    }
+}

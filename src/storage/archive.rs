@@ -1,0 +1,181 @@
+//! The archive: every verified delivery, byte for byte, under
+//! `raw/<provider>/<event_id>.json` (contract §4). Written create-only, so a redelivery
+//! never overwrites the first; a conflicting variant is kept beside it as
+//! `<event_id>~<fingerprint>.json` (`~` never appears in an encoded id).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use super::{decode_key_segment, key_segment, Blobs, Condition, Put, StoreError};
+use crate::normalized::Timestamp;
+use crate::providers::Provider;
+
+/// The archive object of one delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedDelivery {
+    pub provider: Provider,
+    pub event_id: String,
+    pub received_at: Timestamp,
+    /// The signature-relevant headers, lower-cased names.
+    pub headers: BTreeMap<String, String>,
+    pub body_base64: String,
+}
+
+impl ArchivedDelivery {
+    pub fn new(
+        provider: Provider,
+        event_id: &str,
+        received_at: Timestamp,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        let headers = provider
+            .signature_headers()
+            .iter()
+            .filter_map(|name| {
+                let values: Vec<&str> = headers
+                    .get_all(*name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                (!values.is_empty()).then(|| ((*name).to_owned(), values.join(",")))
+            })
+            .collect();
+        Self {
+            provider,
+            event_id: event_id.to_owned(),
+            received_at,
+            headers,
+            body_base64: STANDARD.encode(body),
+        }
+    }
+
+    pub fn body(&self) -> Result<Vec<u8>, StoreError> {
+        STANDARD.decode(&self.body_base64).map_err(|e| {
+            StoreError::new(format!("archive of {}/{}", self.provider, self.event_id), e)
+        })
+    }
+
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                map.append(n, v);
+            }
+        }
+        map
+    }
+}
+
+/// What creating an archive object found.
+#[derive(Debug)]
+pub enum Created {
+    New,
+    /// An object already holds this event id: the earlier delivery.
+    Existing(ArchivedDelivery),
+}
+
+#[derive(Clone)]
+pub struct Archive {
+    blobs: Arc<dyn Blobs>,
+}
+
+impl Archive {
+    pub fn new(blobs: Arc<dyn Blobs>) -> Self {
+        Self { blobs }
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn Blobs> {
+        &self.blobs
+    }
+
+    pub fn key(provider: Provider, event_id: &str) -> String {
+        format!("raw/{provider}/{}.json", key_segment(event_id))
+    }
+
+    pub fn location(&self, provider: Provider, event_id: &str) -> String {
+        self.blobs.location(&Self::key(provider, event_id))
+    }
+
+    /// Writes the delivery unless its event id is archived already.
+    pub async fn create(&self, delivery: &ArchivedDelivery) -> Result<Created, StoreError> {
+        let key = Self::key(delivery.provider, &delivery.event_id);
+        match self
+            .blobs
+            .put(&key, encode(delivery)?, Condition::IfAbsent)
+            .await?
+        {
+            Put::Written => Ok(Created::New),
+            Put::ConditionFailed => match self.get(delivery.provider, &delivery.event_id).await? {
+                Some(existing) => Ok(Created::Existing(existing)),
+                // Conditional create refused yet nothing readable: let the caller retry.
+                None => Err(StoreError::new(
+                    format!("archive {key}"),
+                    "exists but could not be read",
+                )),
+            },
+        }
+    }
+
+    /// Keeps a conflicting body beside the first, keyed by its content fingerprint.
+    pub async fn create_variant(
+        &self,
+        delivery: &ArchivedDelivery,
+        fingerprint: &str,
+    ) -> Result<String, StoreError> {
+        let key = format!(
+            "raw/{}/{}~{}.json",
+            delivery.provider,
+            key_segment(&delivery.event_id),
+            fingerprint.get(..16).unwrap_or(fingerprint)
+        );
+        self.blobs
+            .put(&key, encode(delivery)?, Condition::IfAbsent)
+            .await?;
+        Ok(self.blobs.location(&key))
+    }
+
+    pub async fn get(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Option<ArchivedDelivery>, StoreError> {
+        let key = Self::key(provider, event_id);
+        match self.blobs.get(&key).await? {
+            Some((bytes, _)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StoreError::new(format!("archive {key} is not an archived delivery"), e)
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The event ids archived for `provider` (variants excluded), in key order.
+    pub async fn list(&self, provider: Provider) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("raw/{provider}/");
+        Ok(self
+            .blobs
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|key| {
+                let name = key.strip_prefix(&prefix)?.strip_suffix(".json")?;
+                (!name.contains('~') && !name.contains('/')).then(|| decode_key_segment(name))
+            })
+            .collect())
+    }
+}
+
+fn encode(delivery: &ArchivedDelivery) -> Result<Bytes, StoreError> {
+    serde_json::to_vec(delivery)
+        .map(Bytes::from)
+        .map_err(|e| StoreError::new("archive encode", e))
+}

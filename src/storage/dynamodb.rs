@@ -1,0 +1,256 @@
+//! The DynamoDB record store (contract §4): one item per event (`sk = event#<id>`) and one
+//! merged item per subject (`sk = record`) under `pk = <provider>#<subject>`. Documents
+//! are stored as JSON strings; one that would push an item past DynamoDB's 400 KB limit is
+//! written to S3 instead and the item keeps its `…_location`. Merges are conditional on a
+//! `version` attribute.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::records::{backoff, decode_record, encode, RecordStore, Update, MAX_ATTEMPTS};
+use super::{key_segment, Blobs, Condition, StoreError};
+use crate::merge::Record;
+use crate::normalized::NormalizedEvent;
+use crate::providers::Provider;
+
+/// Documents above this go to S3: DynamoDB's item limit is 400 KB including attribute
+/// names and the other attributes, so keep a margin.
+pub const INLINE_LIMIT: usize = 350 * 1024;
+
+pub struct DynamoDbStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    overflow: Option<Arc<dyn Blobs>>,
+}
+
+fn pk(provider: Provider, subject_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("{provider}#{}", key_segment(subject_id)))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn sdk_error<E>(operation: String, err: &aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    StoreError::new(operation, DisplayErrorContext(err))
+}
+
+impl DynamoDbStore {
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: String,
+        overflow: Option<Arc<dyn Blobs>>,
+    ) -> Self {
+        Self {
+            client,
+            table,
+            overflow,
+        }
+    }
+
+    /// The document inline (`name`) or, when too large, in S3 (`name_location`).
+    async fn document(
+        &self,
+        name: &str,
+        key: String,
+        json: bytes::Bytes,
+    ) -> Result<(String, AttributeValue), StoreError> {
+        if json.len() <= INLINE_LIMIT {
+            let text = String::from_utf8(json.to_vec())
+                .map_err(|e| StoreError::new("encode document", e))?;
+            return Ok((name.to_owned(), s(text)));
+        }
+        let Some(overflow) = &self.overflow else {
+            return Err(StoreError::new(
+                format!("dynamodb put {name}"),
+                format!("{} bytes exceed the item limit and no s3:// ARCHIVE is configured for large values", json.len()),
+            ));
+        };
+        // Content-addressed, so concurrent writers never clobber each other's object.
+        let key = format!("{key}-{}.json", crate::signature::sha256_hex(&json));
+        overflow.put(&key, json, Condition::Always).await?;
+        Ok((format!("{name}_location"), s(overflow.location(&key))))
+    }
+
+    async fn read_document(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+        name: &str,
+    ) -> Result<Option<bytes::Bytes>, StoreError> {
+        if let Some(AttributeValue::S(text)) = item.get(name) {
+            return Ok(Some(bytes::Bytes::from(text.clone().into_bytes())));
+        }
+        let Some(AttributeValue::S(location)) = item.get(&format!("{name}_location")) else {
+            return Ok(None);
+        };
+        let overflow = self.overflow.as_ref().ok_or_else(|| {
+            StoreError::new(
+                "dynamodb read",
+                format!("{location} needs an s3:// ARCHIVE to read"),
+            )
+        })?;
+        // The location was written by `overflow.location(key)`; recover the key.
+        let prefix = overflow.location("");
+        let key = location.strip_prefix(&prefix).unwrap_or(location);
+        Ok(overflow.get(key).await?.map(|(bytes, _)| bytes))
+    }
+
+    async fn read_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Option<(Record, i64)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(provider, subject_id))
+            .key("sk", s("record"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("dynamodb get {}", self.table), &e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let version = match item.get("version") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let bytes = self.read_document(&item, "record").await?.ok_or_else(|| {
+            StoreError::new(
+                "dynamodb get record",
+                "item has neither record nor record_location",
+            )
+        })?;
+        Ok(Some((decode_record("dynamodb record", &bytes)?, version)))
+    }
+}
+
+#[async_trait]
+impl RecordStore for DynamoDbStore {
+    async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
+        let overflow_key = format!(
+            "large/{}/{}/event-{}",
+            event.provider,
+            key_segment(&event.subject_id),
+            key_segment(&event.event_id)
+        );
+        let (name, document) = self
+            .document("event", overflow_key, encode("event", event)?)
+            .await?;
+        let category = serde_json::to_value(event.category).ok();
+        let status = serde_json::to_value(event.status).ok();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(event.provider, &event.subject_id))
+            .item("sk", s(format!("event#{}", key_segment(&event.event_id))))
+            .item("provider", s(event.provider.as_str()))
+            .item("subject_id", s(event.subject_id.clone()))
+            .item("event_id", s(event.event_id.clone()))
+            .item("event_type", s(event.event_type.clone()))
+            .item(
+                "category",
+                s(category
+                    .as_ref()
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()),
+            )
+            .item(
+                "status",
+                s(status.as_ref().and_then(|v| v.as_str()).unwrap_or_default()),
+            )
+            .item("occurred_at", s(event.occurred_at.to_string()))
+            .item("received_at", s(event.received_at.to_string()))
+            .item(name, document)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("dynamodb put event in {}", self.table), &e))?;
+        Ok(())
+    }
+
+    async fn update_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+        update: &Update<'_>,
+    ) -> Result<Option<Record>, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let current = self.read_record(provider, subject_id).await?;
+            let Some(next) = update(current.as_ref().map(|(r, _)| r))? else {
+                return Ok(current.map(|(r, _)| r));
+            };
+            let version = current.as_ref().map_or(0, |(_, v)| *v);
+            let overflow_key = format!("large/{provider}/{}/record", key_segment(subject_id));
+            let (name, document) = self
+                .document("record", overflow_key, encode("record", &next)?)
+                .await?;
+            let mut request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", pk(provider, subject_id))
+                .item("sk", s("record"))
+                .item("provider", s(provider.as_str()))
+                .item("subject_id", s(subject_id))
+                .item("updated_at", s(next.updated_at.to_string()))
+                .item(
+                    "event_count",
+                    AttributeValue::N(next.events.len().to_string()),
+                )
+                .item("version", AttributeValue::N((version + 1).to_string()))
+                .item(name, document);
+            request = if current.is_some() {
+                request
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            } else {
+                request.condition_expression("attribute_not_exists(pk)")
+            };
+            match request.send().await {
+                Ok(_) => return Ok(Some(next)),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    backoff(attempt).await;
+                }
+                Err(err) => {
+                    return Err(sdk_error(
+                        format!("dynamodb put record in {}", self.table),
+                        &err,
+                    ))
+                }
+            }
+        }
+        Err(StoreError::new(
+            format!("merge {provider}#{subject_id} in {}", self.table),
+            format!("the record kept changing under {MAX_ATTEMPTS} attempts"),
+        ))
+    }
+
+    async fn get_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .read_record(provider, subject_id)
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    fn describe(&self) -> String {
+        format!("dynamodb://{}", self.table)
+    }
+}

@@ -1,0 +1,223 @@
+//! Where bytes live. Every store is a key → object space with conditional writes
+//! ([`Blobs`]: S3 or a local directory), or DynamoDB for records. The archive, the S3 and
+//! file record stores and DynamoDB's overflow objects are all built on [`Blobs`].
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub mod archive;
+pub mod dynamodb;
+pub mod file;
+pub mod records;
+pub mod s3;
+
+pub use archive::{Archive, ArchivedDelivery};
+pub use records::RecordStore;
+
+/// A failure of one of our own dependencies (S3, DynamoDB, SQS, the disk). Always
+/// retryable from the caller's point of view: it becomes 503 at the ingest and a failed
+/// batch item at the processor.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct StoreError {
+    pub operation: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(operation: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self {
+            operation: operation.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Opaque object version for compare-and-swap (an S3 ETag, a content hash on disk).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version(pub String);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Overwrite whatever is there.
+    Always,
+    /// Create only; never overwrite (S3 `If-None-Match: *`).
+    IfAbsent,
+    /// Replace only the version that was read (S3 `If-Match`).
+    IfMatch(Version),
+}
+
+/// Outcome of a conditional write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    /// The condition did not hold: the object exists (IfAbsent) or changed (IfMatch).
+    ConditionFailed,
+}
+
+#[async_trait]
+pub trait Blobs: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError>;
+    async fn put(&self, key: &str, bytes: Bytes, condition: Condition) -> Result<Put, StoreError>;
+    /// Keys under `prefix`, in lexicographic order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// A URI for the object, for records and logs (`s3://bucket/key`, `file:///dir/key`).
+    fn location(&self, key: &str) -> String;
+}
+
+/// A storage location from the configuration: `s3://bucket[/prefix]`, `file:///dir` (or a
+/// relative `file://./dir`), `dynamodb://table`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    S3 { bucket: String, prefix: String },
+    File { dir: std::path::PathBuf },
+    DynamoDb { table: String },
+}
+
+impl Location {
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        let uri = uri.trim();
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("{uri:?}: no bucket after s3://"));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.trim_matches('/').to_owned(),
+            });
+        }
+        if let Some(path) = uri.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(format!("{uri:?}: no directory after file://"));
+            }
+            return Ok(Location::File { dir: path.into() });
+        }
+        if let Some(table) = uri.strip_prefix("dynamodb://") {
+            if table.is_empty() || table.contains('/') {
+                return Err(format!("{uri:?}: expected dynamodb://<table>"));
+            }
+            return Ok(Location::DynamoDb {
+                table: table.to_owned(),
+            });
+        }
+        Err(format!(
+            "{uri:?}: expected s3://bucket[/prefix], file:///dir or dynamodb://table"
+        ))
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Location::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            Location::File { dir } => write!(f, "file://{}", dir.display()),
+            Location::DynamoDb { table } => write!(f, "dynamodb://{table}"),
+        }
+    }
+}
+
+/// An id as one path segment (contract §4): percent-encoded outside `[A-Za-z0-9._-]`, and
+/// never `.` or `..`, so no id can climb out of its directory or prefix.
+pub fn key_segment(id: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'-');
+    if !id.is_empty() && id.bytes().all(|b| b == b'.') {
+        return "%2E".repeat(id.len());
+    }
+    percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+}
+
+/// Reverses [`key_segment`].
+pub fn decode_key_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `prefix/key`, or `key` when there is no prefix.
+pub(crate) fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}/{key}")
+    }
+}
+
+/// Builds the blob store for an `s3://` or `file://` location.
+pub fn blobs_for(
+    location: &Location,
+    s3: &aws_sdk_s3::Client,
+) -> Option<std::sync::Arc<dyn Blobs>> {
+    match location {
+        Location::S3 { bucket, prefix } => Some(std::sync::Arc::new(s3::S3Blobs::new(
+            s3.clone(),
+            bucket.clone(),
+            prefix.clone(),
+        ))),
+        Location::File { dir } => Some(std::sync::Arc::new(file::FileBlobs::new(dir.clone()))),
+        Location::DynamoDb { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_safe_single_segments() {
+        assert_eq!(key_segment("evt_abc-1.2"), "evt_abc-1.2");
+        assert_eq!(key_segment("a/b"), "a%2Fb");
+        assert_eq!(key_segment("../x"), "..%2Fx");
+        assert_eq!(key_segment(".."), "%2E%2E");
+        assert_eq!(key_segment("."), "%2E");
+        assert_eq!(key_segment("ü ?"), "%C3%BC%20%3F");
+        for id in ["a/b", "..", "ü ?", "rec-rtd-x-1"] {
+            assert_eq!(decode_key_segment(&key_segment(id)), id);
+        }
+    }
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            Location::parse("s3://b/p/q/").unwrap(),
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("s3://b").unwrap(),
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("file:///tmp/x").unwrap(),
+            Location::File {
+                dir: "/tmp/x".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("dynamodb://t").unwrap(),
+            Location::DynamoDb { table: "t".into() }
+        );
+        for bad in [
+            "",
+            "s3://",
+            "file://",
+            "dynamodb://",
+            "http://x",
+            "dynamodb://a/b",
+        ] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Location::parse("s3://b/p").unwrap().to_string(), "s3://b/p");
+    }
+}
