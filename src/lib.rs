@@ -6,14 +6,24 @@
 //! - [`providers`]: one module per provider: signature scheme, event model, mapping.
 //! - [`normalized`]: the public schema-v1 event format.
 //! - [`merge`]: the order-independent fold of events into a record.
+//! - [`transcript`]: Daily's output files (Deepgram JSON, WebVTT, SRT, txt, SOAP JSON).
+//! - [`storage`]: archive and record stores (S3, DynamoDB, local files).
+//! - [`ingest`], [`process`], [`fetch`]: the delivery path; [`lambda`] and [`app`] wire it
+//!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
 
+pub mod app;
 pub mod cli;
 pub mod config;
+pub mod fetch;
+pub mod ingest;
+pub mod lambda;
 pub mod merge;
 pub mod normalized;
+pub mod process;
 pub mod providers;
 pub mod signature;
 pub mod storage;
+pub mod telemetry;
 pub mod transcript;
 
 pub use merge::{merge, Record};

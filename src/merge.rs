@@ -65,6 +65,8 @@ pub struct Component {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concepts: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<Artifact>>,
@@ -96,6 +98,7 @@ impl Component {
             summary: None,
             note: None,
             concepts: None,
+            soap: None,
             device: None,
             artifacts: None,
             error: event.error.clone(),
@@ -107,6 +110,7 @@ impl Component {
             Kind::Note => {
                 c.note = event.note.clone();
                 c.concepts = event.concepts.clone();
+                c.soap = event.soap.clone();
             }
             Kind::Job => c.artifacts = event.artifacts.clone(),
             Kind::Device => c.device = event.device.clone(),
@@ -151,7 +155,10 @@ fn kinds_of(event: &NormalizedEvent) -> Vec<Kind> {
     let carried = [
         (event.transcript.is_some(), Kind::Transcript),
         (event.summary.is_some(), Kind::Summary),
-        (event.note.is_some() || event.concepts.is_some(), Kind::Note),
+        (
+            event.note.is_some() || event.concepts.is_some() || event.soap.is_some(),
+            Kind::Note,
+        ),
     ];
     for (present, kind) in carried {
         if present && !kinds.contains(&kind) {

@@ -315,6 +315,9 @@ pub struct NormalizedEvent {
     pub summary: Option<Summary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concepts: Option<serde_json::Value>,
+    /// The provider's SOAP note JSON, verbatim (Daily); `note` holds its sections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,6 +346,7 @@ pub struct EventDraft {
     pub note: Option<Note>,
     pub summary: Option<Summary>,
     pub concepts: Option<serde_json::Value>,
+    pub soap: Option<serde_json::Value>,
     pub recording: Option<RecordingInfo>,
     pub device: Option<DeviceInfo>,
     pub artifacts: Option<Vec<Artifact>>,
@@ -371,6 +375,7 @@ impl EventDraft {
             note: None,
             summary: None,
             concepts: None,
+            soap: None,
             recording: None,
             device: None,
             artifacts: None,
@@ -406,6 +411,7 @@ impl EventDraft {
             note: self.note,
             summary: self.summary,
             concepts: self.concepts,
+            soap: self.soap,
             recording: self.recording,
             device: self.device,
             artifacts: self.artifacts,

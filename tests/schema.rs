@@ -317,6 +317,7 @@ fn complete_record() -> Record {
         template: Some("soap-notes".into()),
     });
     job.concepts = Some(json!({"concepts": [{"code": "C0231749", "text": "knee pain"}]}));
+    job.soap = Some(json!({"subjective": "Knee pain for two weeks", "plan": "Physiotherapy"}));
 
     let subject = job.subject_id.clone();
     let mut recording = job.clone();
@@ -329,6 +330,7 @@ fn complete_record() -> Record {
     recording.note = None;
     recording.summary = None;
     recording.concepts = None;
+    recording.soap = None;
     recording.artifacts = None;
     recording.recording = Some(RecordingInfo {
         duration_ms: Some(6_470),

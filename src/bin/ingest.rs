@@ -1,0 +1,15 @@
+//! The ingest Lambda function: API Gateway (REST v1 or HTTP v2) → contract §2 answer.
+
+use scribehook::{app, config::Config, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_logging();
+    let config = Config::from_env()?;
+    let clients = app::Clients::from_env().await;
+    let ingest = app::ingest(&config, &clients, app::system_clock());
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        lambda::ingest_handler(&ingest, event)
+    }))
+    .await
+}

@@ -1,0 +1,16 @@
+//! The processor Lambda function: SQS batches of archived deliveries → records, with
+//! partial batch failures so only the failed messages are retried.
+
+use scribehook::{app, config::Config, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_logging();
+    let config = Config::from_env()?;
+    let clients = app::Clients::from_env().await;
+    let processor = app::processor(&config, &clients);
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        lambda::processor_handler(&processor, event)
+    }))
+    .await
+}

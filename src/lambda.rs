@@ -1,0 +1,197 @@
+//! Lambda glue: API Gateway (REST v1 and HTTP v2) events into the ingest, SQS batches
+//! into the processor. Everything else lives in the library proper.
+//!
+//! The ingest takes `LambdaEvent<LambdaRequest>` itself instead of `lambda_http::run`,
+//! because lambda_http's conversion panics on a body flagged base64 that is not base64
+//! (and release builds built with `panic = "abort"` die on that panic). Here the body is
+//! decoded first (once: the decoded bytes are what the ingest verifies) and a bad one is
+//! answered 400, then lambda_http turns the rest of the event into an `http::Request`.
+
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, StatusCode};
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+
+use crate::ingest::{Ingest, Reply};
+use crate::normalized::Timestamp;
+use crate::process::{Job, ProcessError, Processor};
+use crate::telemetry;
+
+/// What API Gateway expects back, in the payload version it sent.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum GatewayResponse {
+    V1(ApiGatewayProxyResponse),
+    V2(ApiGatewayV2httpResponse),
+}
+
+impl GatewayResponse {
+    pub fn status(&self) -> i64 {
+        match self {
+            GatewayResponse::V1(r) => r.status_code,
+            GatewayResponse::V2(r) => r.status_code,
+        }
+    }
+
+    pub fn body(&self) -> &str {
+        let body = match self {
+            GatewayResponse::V1(r) => r.body.as_ref(),
+            GatewayResponse::V2(r) => r.body.as_ref(),
+        };
+        match body {
+            Some(Body::Text(text)) => text,
+            _ => "",
+        }
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        match self {
+            GatewayResponse::V1(r) => &r.headers,
+            GatewayResponse::V2(r) => &r.headers,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Version {
+    V1,
+    V2,
+}
+
+fn respond(version: Version, reply: &Reply) -> GatewayResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(secs) = reply.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(ALLOW, HeaderValue::from_static("POST"));
+    }
+    let body = Some(Body::Text(reply.body.to_string()));
+    let status = i64::from(reply.status.as_u16());
+    match version {
+        Version::V1 => {
+            let mut r = ApiGatewayProxyResponse::default();
+            r.status_code = status;
+            r.headers = headers;
+            r.body = body;
+            GatewayResponse::V1(r)
+        }
+        Version::V2 => {
+            let mut r = ApiGatewayV2httpResponse::default();
+            r.status_code = status;
+            r.headers = headers;
+            r.body = body;
+            GatewayResponse::V2(r)
+        }
+    }
+}
+
+/// Takes the body out of the event, decoded; `Err` when it is flagged base64 but is not.
+fn take_body(request: &mut LambdaRequest) -> Result<(Version, Vec<u8>), Version> {
+    let (version, encoded, body) = match request {
+        LambdaRequest::ApiGatewayV1(r) => (Version::V1, &mut r.is_base64_encoded, r.body.take()),
+        LambdaRequest::ApiGatewayV2(r) => (Version::V2, &mut r.is_base64_encoded, r.body.take()),
+        // Only the two API Gateway features are compiled in.
+        #[allow(unreachable_patterns)]
+        _ => return Err(Version::V2),
+    };
+    let bytes = match body {
+        None => Vec::new(),
+        Some(text) if *encoded => STANDARD.decode(text.as_bytes()).map_err(|_| version)?,
+        Some(text) => text.into_bytes(),
+    };
+    *encoded = false;
+    Ok((version, bytes))
+}
+
+/// The ingest function's handler. Never returns `Err`: every outcome is an HTTP answer.
+pub async fn ingest_handler(
+    ingest: &Ingest,
+    event: LambdaEvent<LambdaRequest>,
+) -> Result<GatewayResponse, lambda_runtime::Error> {
+    let mut request = event.payload;
+    let (version, body) = match take_body(&mut request) {
+        Ok(taken) => taken,
+        Err(version) => {
+            let reply = Reply::invalid_base64();
+            tracing::warn!(
+                outcome = "malformed_event",
+                status = 400,
+                "request body flagged base64 is not base64"
+            );
+            return Ok(respond(version, &reply));
+        }
+    };
+    let request: http::Request<lambda_http::Body> = request.into();
+    let reply = ingest
+        .handle(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+            &body,
+        )
+        .await;
+    Ok(respond(version, &reply))
+}
+
+/// The processor function's handler: each SQS message names one archived delivery. A
+/// message that fails for a reason a retry can fix is reported back (partial batch
+/// response) and SQS redelivers it; after the queue's maxReceiveCount it moves to the DLQ.
+pub async fn processor_handler(
+    processor: &Processor,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let work = event.payload.records.into_iter().map(|message| async move {
+        let started = Instant::now();
+        let id = message.message_id.clone().unwrap_or_default();
+        let job: Job = match message.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            _ => {
+                tracing::error!(message_id = %id, outcome = "unreadable_message", "SQS message is not a scribehook job; leaving it for the DLQ");
+                return Some(id);
+            }
+        };
+        let result = processor.process(&job).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let provider = job.provider.as_str();
+        match result {
+            Ok(event) => {
+                let end_to_end_ms = (Timestamp::now().unix_millis() - event.received_at.unix_millis()) as f64;
+                tracing::info!(provider, event_id = %job.event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
+                telemetry::emit(
+                    &[("Processed", 1.0, "Count"), ("EndToEndLatency", end_to_end_ms, "Milliseconds")],
+                    &[("Provider", provider)],
+                );
+                None
+            }
+            Err(err) => {
+                let retry = err.is_retryable() || matches!(err, ProcessError::NotArchived { .. });
+                tracing::error!(provider, event_id = %job.event_id, outcome = "failed", retry, latency_ms = elapsed_ms, error = %err, "processing failed");
+                telemetry::emit(&[("Failed", 1.0, "Count")], &[("Provider", provider)]);
+                retry.then_some(id)
+            }
+        }
+    });
+    let failures = futures_util::future::join_all(work)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|item_identifier| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = item_identifier;
+            failure
+        })
+        .collect();
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    Ok(response)
+}

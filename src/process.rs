@@ -1,0 +1,205 @@
+//! From an archived delivery to records: parse, fetch what the event points to, normalize,
+//! then write the event and fold it into its subject's record in every configured store.
+//! Used by the SQS processor, by the ingest when no queue is configured, and by replay.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::{FetchError, Fetcher};
+use crate::merge::{merge, Record};
+use crate::normalized::{NormalizedEvent, Timestamp};
+use crate::providers::{MalformedEvent, Provider};
+use crate::storage::archive::{Archive, ArchivedDelivery};
+use crate::storage::records::{merge_event, RecordStore};
+use crate::storage::StoreError;
+
+/// The SQS message body: which archived delivery to process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub provider: Provider,
+    pub event_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Retryable: a dependency failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Retryable: an output could not be read for a reason a retry may fix.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Not retryable: the queued delivery is not in the archive.
+    #[error("{provider}/{event_id} is not in the archive")]
+    NotArchived {
+        provider: Provider,
+        event_id: String,
+    },
+    /// Not retryable until the parser changes (then: replay).
+    #[error("{0}")]
+    Malformed(#[from] MalformedEvent),
+}
+
+impl ProcessError {
+    /// Whether retrying the same message can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProcessError::Store(_) | ProcessError::Fetch(_))
+    }
+}
+
+pub struct Processor {
+    archive: Archive,
+    stores: Vec<Arc<dyn RecordStore>>,
+    fetcher: Fetcher,
+}
+
+impl Processor {
+    pub fn new(archive: Archive, stores: Vec<Arc<dyn RecordStore>>, fetcher: Fetcher) -> Self {
+        Self {
+            archive,
+            stores,
+            fetcher,
+        }
+    }
+
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    pub fn stores(&self) -> &[Arc<dyn RecordStore>] {
+        &self.stores
+    }
+
+    /// Processes the archived delivery named by `job`.
+    pub async fn process(&self, job: &Job) -> Result<NormalizedEvent, ProcessError> {
+        let delivery = self
+            .archive
+            .get(job.provider, &job.event_id)
+            .await?
+            .ok_or_else(|| ProcessError::NotArchived {
+                provider: job.provider,
+                event_id: job.event_id.clone(),
+            })?;
+        let event = self.normalize(&delivery).await?;
+        self.write(&event).await?;
+        Ok(event)
+    }
+
+    /// The normalized event of an archived delivery, with its outputs fetched.
+    pub async fn normalize(
+        &self,
+        delivery: &ArchivedDelivery,
+    ) -> Result<NormalizedEvent, ProcessError> {
+        let body = delivery.body()?;
+        let mut draft = delivery.provider.normalize(&delivery.header_map(), &body)?;
+        // The archive key is the identity the ingest decided on; keep them equal.
+        draft.event_id.clone_from(&delivery.event_id);
+        let mut event = draft.finish(
+            delivery.provider,
+            delivery.received_at,
+            Some(self.archive.location(delivery.provider, &delivery.event_id)),
+        );
+        self.fetcher.enrich(&mut event).await?;
+        Ok(event)
+    }
+
+    /// Writes the event and folds it into its record, in every store.
+    pub async fn write(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
+        for store in &self.stores {
+            store.put_event(event).await?;
+            merge_event(store.as_ref(), event).await?;
+        }
+        Ok(())
+    }
+
+    /// Re-processes archived deliveries (after a parser fix or a schema change): every
+    /// subject touched by a delivery received at or after `since` gets its events rewritten
+    /// and its record rebuilt from all of its archived deliveries. Idempotent.
+    pub async fn replay(
+        &self,
+        providers: &[Provider],
+        since: Option<Timestamp>,
+    ) -> Result<ReplayReport, StoreError> {
+        let mut report = ReplayReport::default();
+        for &provider in providers {
+            let mut events: Vec<NormalizedEvent> = Vec::new();
+            let mut touched = BTreeSet::new();
+            for event_id in self.archive.list(provider).await? {
+                let Some(delivery) = self.archive.get(provider, &event_id).await? else {
+                    continue;
+                };
+                report.deliveries += 1;
+                match self.normalize(&delivery).await {
+                    Ok(event) => {
+                        if since.is_none_or(|s| delivery.received_at >= s) {
+                            touched.insert(event.subject_id.clone());
+                        }
+                        events.push(event);
+                    }
+                    Err(ProcessError::Store(e)) => return Err(e),
+                    Err(e) => report.skipped.push(format!("{provider}/{event_id}: {e}")),
+                }
+            }
+            let mut by_subject: BTreeMap<&str, Vec<&NormalizedEvent>> = BTreeMap::new();
+            for event in &events {
+                if touched.contains(&event.subject_id) {
+                    by_subject.entry(&event.subject_id).or_default().push(event);
+                }
+            }
+            for (subject, subject_events) in by_subject {
+                for store in &self.stores {
+                    for event in &subject_events {
+                        store.put_event(event).await?;
+                    }
+                    self.rebuild(store.as_ref(), provider, subject, &subject_events)
+                        .await?;
+                }
+                report.events += subject_events.len();
+                report.records += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn rebuild(
+        &self,
+        store: &dyn RecordStore,
+        provider: Provider,
+        subject: &str,
+        events: &[&NormalizedEvent],
+    ) -> Result<Option<Record>, StoreError> {
+        let rebuilt = merge(events.iter().copied());
+        store
+            .update_record(provider, subject, &|current| {
+                // An event folded in by live processing since the archive was listed would
+                // be lost by replacing the record; fold it back instead of dropping it.
+                let mut next = rebuilt.clone();
+                if let (Some(current), Some(next)) = (current, next.as_mut()) {
+                    if current.events.iter().any(|id| !next.events.contains(id)) {
+                        return Err(StoreError::new(
+                            format!("replay {provider}/{subject}"),
+                            "the record received new events during replay; run replay again",
+                        ));
+                    }
+                    if current == next {
+                        return Ok(None);
+                    }
+                }
+                Ok(next)
+            })
+            .await
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// Archived deliveries read.
+    pub deliveries: usize,
+    /// Events rewritten.
+    pub events: usize,
+    /// Records rebuilt.
+    pub records: usize,
+    /// Deliveries that still cannot be parsed, with the reason.
+    pub skipped: Vec<String>,
+}

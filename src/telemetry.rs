@@ -1,0 +1,190 @@
+//! One structured log line per delivery (provider, event id, type, outcome, status,
+//! latency; never a secret or a body) and CloudWatch Embedded Metric Format lines, which
+//! CloudWatch turns into metrics without a single API call from the function.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::providers::Provider;
+
+pub const NAMESPACE: &str = "scribehook";
+
+/// What happened to one delivery at the ingest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Conflict,
+    EndpointCheck,
+    /// Answered with this contract error code.
+    Rejected(&'static str),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Conflict => "conflict",
+            Outcome::EndpointCheck => "endpoint_check",
+            Outcome::Rejected(code) => code,
+        }
+    }
+
+    fn metric(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "Accepted",
+            Outcome::Duplicate => "Duplicate",
+            Outcome::Conflict => "Conflict",
+            Outcome::EndpointCheck => "EndpointCheck",
+            Outcome::Rejected("unavailable") => "Unavailable",
+            Outcome::Rejected(_) => "Rejected",
+        }
+    }
+}
+
+/// The facts of one delivery, filled in as the ingest learns them.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub path: String,
+    pub provider: Option<Provider>,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+}
+
+impl Delivery {
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: path.chars().take(200).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn finish(&self, reply: &crate::ingest::Reply, elapsed: Duration) {
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let provider = self.provider.map(Provider::as_str).unwrap_or("none");
+        let outcome = reply.outcome.as_str();
+        let message = reply
+            .body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let status = reply.status.as_u16();
+        let event_id = self.event_id.as_deref().unwrap_or("");
+        let event_type = self.event_type.as_deref().unwrap_or("");
+        if status >= 500 {
+            tracing::error!(provider, event_id, event_type, outcome, status, latency_ms, path = %self.path, "delivery");
+        } else if status >= 400 {
+            tracing::warn!(provider, event_id, event_type, outcome, status, latency_ms, path = %self.path, reason = message, "delivery");
+        } else {
+            tracing::info!(provider, event_id, event_type, outcome, status, latency_ms, "delivery");
+        }
+        let mut dimensions = vec![("Provider", provider)];
+        if let Outcome::Rejected(code) = reply.outcome {
+            dimensions.push(("Reason", code));
+        }
+        emit(
+            &[
+                (reply.outcome.metric(), 1.0, "Count"),
+                ("IngestLatency", latency_ms, "Milliseconds"),
+            ],
+            &dimensions,
+        );
+    }
+}
+
+/// Whether EMF lines are printed: inside Lambda, or when `SCRIBEHOOK_EMF=1`.
+fn emf_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+            || std::env::var("SCRIBEHOOK_EMF").is_ok_and(|v| v == "1")
+    })
+}
+
+/// An EMF document for `metrics` under every prefix of `dimensions`, from none at all
+/// (what the alarms watch) to all of them.
+pub fn emf_line(
+    metrics: &[(&str, f64, &str)],
+    dimensions: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
+    let dimension_sets: Vec<Vec<&str>> = (0..=dimensions.len())
+        .map(|n| dimensions[..n].iter().map(|(k, _)| *k).collect())
+        .collect();
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": dimension_sets,
+                "Metrics": metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    for (key, value) in dimensions {
+        doc.insert((*key).into(), json!(value));
+    }
+    for (name, value, _) in metrics {
+        doc.insert((*name).into(), json!(value));
+    }
+    Value::Object(doc).to_string()
+}
+
+/// Prints one EMF line to stdout, where the Lambda service picks it up.
+pub fn emit(metrics: &[(&str, f64, &str)], dimensions: &[(&str, &str)]) {
+    if emf_enabled() {
+        println!(
+            "{}",
+            emf_line(
+                metrics,
+                dimensions,
+                crate::normalized::Timestamp::now().unix_millis()
+            )
+        );
+    }
+}
+
+/// Logging set-up for every binary: Lambda's JSON format and level controls inside Lambda
+/// (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`), readable text on a terminal.
+pub fn init_logging() {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        lambda_runtime::tracing::init_default_subscriber();
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_lines_declare_every_dimension_prefix() {
+        let line = emf_line(
+            &[("Rejected", 1.0, "Count")],
+            &[("Provider", "daily"), ("Reason", "invalid_signature")],
+            42,
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["Timestamp"], 42);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "scribehook");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[], ["Provider"], ["Provider", "Reason"]])
+        );
+        assert_eq!(v["Provider"], "daily");
+        assert_eq!(v["Reason"], "invalid_signature");
+        assert_eq!(v["Rejected"], 1.0);
+    }
+}
