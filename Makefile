@@ -1,11 +1,25 @@
-# scribehook: `make test` is what CI runs (.ci/run); `make demo` runs the product locally.
+# scribehook. Two commands do everything on a fresh machine:
+#   make demo   signed sample webhooks from every provider through the real handlers,
+#               into local file stores, then a summary of the records
+#   make test   formatting, lints, every test (moto_server and cfn-lint come from .venv)
 SHELL := /bin/bash
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
 
-.PHONY: test fmt-check clippy unit check
+.PHONY: setup test fmt-check clippy unit lint-template events demo clean-data
 
-## Everything CI checks: formatting, lints, all tests.
-test: fmt-check clippy unit
+## Python tools (moto_server, cfn-lint) in a project-local virtualenv.
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Everything CI checks.
+test: setup fmt-check clippy lint-template unit
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -13,8 +27,9 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-unit:
-	$(CARGO) test --all-targets --locked
-	$(CARGO) test --doc --locked
+lint-template: setup
+	$(VENV)/bin/cfn-lint template.yaml
 
-check: test
+unit: setup
+	SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --all-targets --locked
+	$(CARGO) test --doc --locked

@@ -1,0 +1,488 @@
+//! Shared harness for the integration tests: one `moto_server` per test binary on a free
+//! loopback port, real AWS SDK clients pointed at it, and helpers to build the real
+//! handlers and real API Gateway / SQS events.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use http::HeaderMap;
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::{Context, LambdaEvent};
+use scribehook::app::Clients;
+use scribehook::config::Secrets;
+use scribehook::fetch::Fetcher;
+use scribehook::ingest::{Clock, Dispatch, Ingest};
+use scribehook::lambda::{self, GatewayResponse};
+use scribehook::process::Processor;
+use scribehook::providers::Keys;
+use scribehook::storage::archive::Archive;
+use scribehook::storage::dynamodb::DynamoDbStore;
+use scribehook::storage::records::{BlobRecordStore, RecordStore};
+use scribehook::storage::s3::S3Blobs;
+use scribehook::{Provider, SignOptions, Timestamp};
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+}
+
+/// The Python that has moto: `SCRIBEHOOK_PYTHON` (set by `make test`), else the
+/// project's `.venv`, else `python3`.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("SCRIBEHOOK_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+/// moto's threaded server, exiting as soon as this test process is gone (it watches its
+/// parent), so no server outlives the tests.
+const SERVER: &str = r#"
+import os, sys, time
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("ready", flush=True)
+parent = os.getppid()
+while os.getppid() == parent:
+    time.sleep(0.2)
+server.stop()
+"#;
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut child = Command::new(python())
+            .args(["-c", SERVER, &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python with moto (run `make setup`)");
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        std::io::BufRead::read_line(&mut out, &mut line).expect("moto output");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "moto_server did not start; run `make setup` (it installs moto into .venv)"
+        );
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server never listened on {endpoint}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint,
+            _child: child,
+        }
+    })
+}
+
+/// The SDK configuration a deployed function would get, with moto as the endpoint (what
+/// `AWS_ENDPOINT_URL` does) and fixed credentials so nothing probes instance metadata.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
+pub async fn clients() -> Clients {
+    Clients::from_sdk_config(&sdk_config().await)
+}
+
+/// A name no other test in this run uses (moto keeps state for the whole binary).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn create_bucket(clients: &Clients, name: &str) {
+    clients
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("create bucket");
+}
+
+pub async fn create_table(clients: &Clients, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("sk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+}
+
+pub async fn create_queue(clients: &Clients, name: &str) -> String {
+    clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url")
+}
+
+/// The test secrets every provider's deliveries are signed with here (also documented in
+/// events/README.md for the sample events).
+pub fn secret(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Daily => "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
+        Provider::Bota => "whsec_scribehook_demo_bota",
+        Provider::Nabla => "scribehook-demo-nabla",
+        Provider::Prosa => "scribehook-demo-prosa",
+    }
+}
+
+pub fn keys(provider: Provider) -> Keys {
+    provider.keys(&[secret(provider)]).unwrap()
+}
+
+pub fn all_secrets() -> Secrets {
+    let sources = Provider::ALL
+        .into_iter()
+        .map(|p| (p, scribehook::config::SecretSource::Env(keys(p))))
+        .collect();
+    Secrets::new(sources, None)
+}
+
+/// A fixed "now" for every delivery signed in these tests.
+pub const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+pub fn clock() -> Clock {
+    Arc::new(|| Timestamp::from_unix(NOW).unwrap())
+}
+
+pub fn payload(provider: Provider, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/events/payloads/{provider}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The headers `provider` would send for `body` at [`NOW`].
+pub fn signed_headers(
+    provider: Provider,
+    body: &[u8],
+    event_type: Option<&str>,
+    event_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let opts = SignOptions {
+        timestamp: NOW,
+        event_id: event_id.map(str::to_owned),
+        event_type: event_type.map(str::to_owned),
+    };
+    provider.sign(&keys(provider), body, &opts).unwrap()
+}
+
+/// An API Gateway HTTP API (payload v2) event, as the Lambda service delivers it.
+pub fn apigw_v2(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    base64: bool,
+) -> LambdaEvent<LambdaRequest> {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
+        .collect();
+    let body = if base64 {
+        base64_encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    };
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "provider"},
+            "requestId": "req",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 1767225600000u64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    });
+    lambda_event(event)
+}
+
+/// An API Gateway REST API (payload v1) event; repeated headers are kept in
+/// `multiValueHeaders` as API Gateway does.
+pub fn apigw_v1(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    base64: bool,
+) -> LambdaEvent<LambdaRequest> {
+    let mut single = serde_json::Map::new();
+    let mut multi: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
+    for (k, v) in headers {
+        single.insert(k.clone(), serde_json::Value::String(v.clone()));
+        multi
+            .entry(k.clone())
+            .or_insert_with(|| serde_json::Value::Array(vec![]))
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::Value::String(v.clone()));
+    }
+    let body = if base64 {
+        base64_encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    };
+    let event = serde_json::json!({
+        "resource": "/webhooks/{provider}",
+        "path": path,
+        "httpMethod": method,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": {"provider": path.rsplit('/').next().unwrap_or_default()},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc",
+            "stage": "prod",
+            "requestId": "req",
+            "identity": {"sourceIp": "192.0.2.1"},
+            "resourcePath": "/webhooks/{provider}",
+            "httpMethod": method,
+            "apiId": "api",
+            "path": format!("/prod{path}")
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    });
+    lambda_event(event)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn lambda_event<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> LambdaEvent<T> {
+    let payload: T = serde_json::from_value(json).expect("a Lambda event of this shape");
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// Runs one request through the real ingest handler, as the Lambda runtime would.
+pub async fn invoke(
+    ingest: &Ingest,
+    event: LambdaEvent<LambdaRequest>,
+) -> (u16, serde_json::Value, GatewayResponse) {
+    let response = lambda::ingest_handler(ingest, event)
+        .await
+        .expect("the ingest never fails an invocation");
+    let status = u16::try_from(response.status()).unwrap();
+    let body = serde_json::from_str(response.body()).expect("a JSON body");
+    (status, body, response)
+}
+
+/// A complete AWS-backed deployment inside moto: archive bucket, DynamoDB table, S3 record
+/// store, SQS queue; the real ingest (queueing) and processor built on them.
+pub struct Stack {
+    pub clients: Clients,
+    pub bucket: String,
+    pub table: String,
+    pub queue_url: String,
+    pub ingest: Ingest,
+    pub processor: Arc<Processor>,
+    pub dynamodb: Arc<DynamoDbStore>,
+    pub s3_records: Arc<BlobRecordStore>,
+}
+
+impl Stack {
+    pub async fn new(allowed_output_buckets: Vec<String>) -> Self {
+        let clients = clients().await;
+        let bucket = unique("scribehook-data");
+        let table = unique("scribehook-records");
+        create_bucket(&clients, &bucket).await;
+        create_table(&clients, &table).await;
+        let queue_url = create_queue(&clients, &unique("scribehook-deliveries")).await;
+        let archive_blobs = Arc::new(S3Blobs::new(
+            clients.s3.clone(),
+            bucket.clone(),
+            "archive".into(),
+        ));
+        let archive = Archive::new(archive_blobs.clone());
+        let dynamodb = Arc::new(DynamoDbStore::new(
+            clients.dynamodb.clone(),
+            table.clone(),
+            Some(archive_blobs),
+        ));
+        let s3_records = Arc::new(BlobRecordStore::new(Arc::new(S3Blobs::new(
+            clients.s3.clone(),
+            bucket.clone(),
+            String::new(),
+        ))));
+        let stores: Vec<Arc<dyn RecordStore>> = vec![dynamodb.clone(), s3_records.clone()];
+        let fetcher = Fetcher::new(clients.s3.clone(), allowed_output_buckets, 1024 * 1024);
+        let processor = Arc::new(Processor::new(archive.clone(), stores, fetcher));
+        let ingest = Ingest {
+            secrets: all_secrets(),
+            tolerance_secs: 300,
+            max_body_bytes: 256 * 1024,
+            archive,
+            dispatch: Dispatch::Queue {
+                client: clients.sqs.clone(),
+                url: queue_url.clone(),
+            },
+            clock: clock(),
+        };
+        Stack {
+            clients,
+            bucket,
+            table,
+            queue_url,
+            ingest,
+            processor,
+            dynamodb,
+            s3_records,
+        }
+    }
+
+    /// Receives what the ingest queued, as the SQS event source would hand it over.
+    pub async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut messages = Vec::new();
+        loop {
+            let batch = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .expect("receive")
+                .messages
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            for m in &batch {
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            messages.extend(batch);
+        }
+    }
+}
+
+/// An SQS event for the processor from received messages.
+pub fn sqs_event(
+    messages: &[aws_sdk_sqs::types::Message],
+) -> LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id().unwrap_or_default(),
+                "receiptHandle": m.receipt_handle().unwrap_or_default(),
+                "body": m.body().unwrap_or_default(),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    lambda_event(serde_json::json!({ "Records": records }))
+}
+
+pub fn header_map(pairs: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    map
+}
