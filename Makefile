@@ -33,3 +33,9 @@ lint-template: setup
 unit: setup
 	SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --all-targets --locked
 	$(CARGO) test --doc --locked
+
+## Re-sign the sample events in events/ at the current time (they go stale after
+## SIGNATURE_TOLERANCE_SECONDS); pass SIGNED_AT=<unix seconds> to pin the instant.
+events:
+	$(CARGO) build --quiet --bin scribehook
+	$(PYTHON) scripts/make_events.py target/debug/scribehook $(SIGNED_AT)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Regenerates events/: every sample payload as API Gateway would hand it to the ingest
+function (HTTP API v2 and REST v1), signed with `scribehook sign` and the test secrets
+documented in events/README.md, plus SQS events for the processor and env.json for
+`sam local invoke --env-vars`.
+
+Signatures carry a timestamp, so samples go stale after SIGNATURE_TOLERANCE_SECONDS:
+run `make events` right before `cargo lambda invoke` / `sam local invoke`. The committed
+copies are signed at the instant in events/manifest.json, which the tests pin their clock to.
+
+usage: make_events.py SCRIBEHOOK_BINARY [UNIX_SECONDS]
+"""
+import base64
+import hashlib
+import json
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+SECRETS = {
+    "daily": "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
+    "bota": "whsec_scribehook_demo_bota",
+    "nabla": "scribehook-demo-nabla",
+    "prosa": "scribehook-demo-prosa",
+}
+
+
+def sign(binary, provider, body, timestamp, event_type=None, event_id=None):
+    args = [binary, "sign", "--provider", provider, "--secret", SECRETS[provider], "--timestamp", str(timestamp)]
+    if event_type:
+        args += ["--event-type", event_type]
+    if event_id:
+        args += ["--event-id", event_id]
+    out = subprocess.run(args, input=body, capture_output=True, check=True).stdout.decode()
+    return [tuple(part.strip() for part in line.split(":", 1)) for line in out.splitlines() if line]
+
+
+def prosa_ids(name):
+    """Prosa puts the event type and id in headers; derive both from the sample's name."""
+    event_type = name.removesuffix(".envelope")
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"scribehook:prosa:{name}"))
+    return event_type, event_id
+
+
+def v2(path, headers, body, timestamp):
+    return {
+        "version": "2.0",
+        "routeKey": f"ANY {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", **{k.lower(): v for k, v in headers}},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "scribehook",
+            "domainName": "scribehook.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "scribehook",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "provider-webhooks"},
+            "requestId": hashlib.sha256(body).hexdigest()[:16],
+            "routeKey": f"ANY {path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(timestamp)),
+            "timeEpoch": timestamp * 1000,
+        },
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def v1(path, headers, body, timestamp):
+    hdrs = {"Content-Type": "application/json", **dict(headers)}
+    return {
+        "resource": "/webhooks/{provider}",
+        "path": path,
+        "httpMethod": "POST",
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"provider": path.rsplit("/", 1)[-1]},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "webhooks",
+            "stage": "prod",
+            "requestId": hashlib.sha256(body).hexdigest()[:16],
+            "identity": {"sourceIp": "192.0.2.10", "userAgent": "provider-webhooks"},
+            "resourcePath": "/webhooks/{provider}",
+            "httpMethod": "POST",
+            "apiId": "scribehook",
+            "path": f"/prod{path}",
+            "requestTimeEpoch": timestamp * 1000,
+        },
+        # REST APIs with binary media types deliver bodies base64-encoded.
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def sqs(jobs):
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"scribehook:sqs:{p}:{e}")),
+                "receiptHandle": "sample",
+                "body": json.dumps({"provider": p, "event_id": e}),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scribehook-deliveries",
+                "awsRegion": "us-east-1",
+            }
+            for p, e in jobs
+        ]
+    }
+
+
+def write(path, doc):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def main():
+    binary = sys.argv[1]
+    timestamp = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())
+    jobs = {}
+    for payload in sorted((EVENTS / "payloads").glob("*/*.json")):
+        provider, name = payload.parent.name, payload.stem
+        body = payload.read_bytes()
+        event_type = event_id = None
+        if provider == "prosa":
+            event_type, event_id = prosa_ids(name)
+        headers = sign(binary, provider, body, timestamp, event_type, event_id)
+        path = f"/webhooks/{provider}"
+        write(EVENTS / "apigw-v2" / provider / f"{name}.json", v2(path, headers, body, timestamp))
+        write(EVENTS / "apigw-v1" / provider / f"{name}.json", v1(path, headers, body, timestamp))
+        doc = json.loads(body)
+        ident = event_id or doc.get("id")
+        jobs.setdefault(provider, []).append((provider, ident))
+    for provider, provider_jobs in jobs.items():
+        write(EVENTS / "sqs" / f"{provider}.json", sqs(provider_jobs))
+    # `sam local invoke --env-vars events/env.json`: the test secrets in place of the
+    # Secrets Manager ARNs, local files in place of the bucket, no queue (process inline).
+    local = {"ARCHIVE": "file:///tmp/scribehook/data", "STORE": "file:///tmp/scribehook/data", "QUEUE_URL": ""}
+    env = {f"{p.capitalize()}IngestFunction": {**local, f"{p.upper()}_WEBHOOK_SECRETS": s, f"{p.upper()}_WEBHOOK_SECRETS_ARN": ""} for p, s in SECRETS.items()}
+    env["ProcessorFunction"] = {"ARCHIVE": local["ARCHIVE"], "STORE": local["STORE"], "ALLOWED_OUTPUT_BUCKETS": ""}
+    write(EVENTS / "env.json", env)
+    write(EVENTS / "manifest.json", {"signed_at": timestamp, "secrets": SECRETS})
+    print(f"events/ signed at {timestamp} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))})")
+
+
+if __name__ == "__main__":
+    main()
