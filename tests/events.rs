@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lambda_runtime::{Context, LambdaEvent};
-use scribehook::storage::records::{BlobRecordStore, RecordStore};
 use scribehook::storage::file::FileBlobs;
+use scribehook::storage::records::{BlobRecordStore, RecordStore};
 use scribehook::{app, config::Config, lambda, Provider, Timestamp};
 
 fn events_dir() -> PathBuf {
@@ -31,7 +31,8 @@ fn samples(kind: &str) -> Vec<PathBuf> {
 }
 
 fn event<T: serde::de::DeserializeOwned>(path: &Path) -> LambdaEvent<T> {
-    let payload = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let payload = serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     LambdaEvent::new(payload, Context::default())
 }
 
@@ -39,7 +40,10 @@ async fn local(dir: &Path) -> (Config, app::Clients) {
     let m = manifest();
     let mut vars: HashMap<String, String> = HashMap::new();
     for p in Provider::ALL {
-        vars.insert(p.secrets_env().into(), m["secrets"][p.as_str()].as_str().unwrap().into());
+        vars.insert(
+            p.secrets_env().into(),
+            m["secrets"][p.as_str()].as_str().unwrap().into(),
+        );
     }
     let uri = format!("file://{}", dir.display());
     vars.insert("ARCHIVE".into(), uri.clone());
@@ -66,33 +70,60 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
         let (mut config, clients) = local(&dir).await;
         // Queue mode is what the samples model; here the queue is the SQS samples below.
         config.queue_url = None;
-        let ingest = app::ingest(&config, &clients, Arc::new(move || Timestamp::from_unix(signed_at).unwrap()));
+        let ingest = app::ingest(
+            &config,
+            &clients,
+            Arc::new(move || Timestamp::from_unix(signed_at).unwrap()),
+        );
         let files = samples(kind);
         assert!(files.len() >= 25, "{kind}: {} samples", files.len());
         for file in &files {
             let response = lambda::ingest_handler(&ingest, event(file)).await.unwrap();
-            assert_eq!(response.status(), 200, "{}: {}", file.display(), response.body());
+            assert_eq!(
+                response.status(),
+                200,
+                "{}: {}",
+                file.display(),
+                response.body()
+            );
             let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
             assert_eq!(body["status"], "accepted", "{}", file.display());
         }
 
         // Processing again through the SQS samples is idempotent: same records.
         let store = BlobRecordStore::new(Arc::new(FileBlobs::new(&dir)));
-        let before = store.get_record(Provider::Bota, "rec_xyz789").await.unwrap().expect("bota record");
+        let before = store
+            .get_record(Provider::Bota, "rec_xyz789")
+            .await
+            .unwrap()
+            .expect("bota record");
         let processor = app::processor(&config, &clients);
         for file in std::fs::read_dir(events_dir().join("sqs")).unwrap() {
-            let response = lambda::processor_handler(&processor, event(&file.unwrap().path())).await.unwrap();
+            let response = lambda::processor_handler(&processor, event(&file.unwrap().path()))
+                .await
+                .unwrap();
             assert!(response.batch_item_failures.is_empty());
         }
-        let after = store.get_record(Provider::Bota, "rec_xyz789").await.unwrap().unwrap();
+        let after = store
+            .get_record(Provider::Bota, "rec_xyz789")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(before, after);
-        assert_eq!(after.events.len(), 9, "the nine recording, transcription and summary samples");
+        assert_eq!(
+            after.events.len(),
+            9,
+            "the nine recording, transcription and summary samples"
+        );
         let nabla = store
             .get_record(Provider::Nabla, "4b1f8c2e-6a7d-4e9b-8c3f-1a2b3c4d5e6f")
             .await
             .unwrap()
             .expect("nabla record");
-        assert_eq!(nabla.components.note.unwrap().note.unwrap().sections.len(), 3);
+        assert_eq!(
+            nabla.components.note.unwrap().note.unwrap().sections.len(),
+            3
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -102,10 +133,17 @@ async fn samples_go_stale_and_are_refused_later() {
     let signed_at = manifest()["signed_at"].as_i64().unwrap();
     let dir = temp_dir("stale");
     let (config, clients) = local(&dir).await;
-    let ingest = app::ingest(&config, &clients, Arc::new(move || Timestamp::from_unix(signed_at + 301).unwrap()));
+    let ingest = app::ingest(
+        &config,
+        &clients,
+        Arc::new(move || Timestamp::from_unix(signed_at + 301).unwrap()),
+    );
     let file = events_dir().join("apigw-v2/bota/recording.created.json");
     let response = lambda::ingest_handler(&ingest, event(&file)).await.unwrap();
     assert_eq!(response.status(), 401);
     assert!(response.body().contains("stale_timestamp"));
-    assert!(!dir.join("raw").exists(), "nothing stored for a refused delivery");
+    assert!(
+        !dir.join("raw").exists(),
+        "nothing stored for a refused delivery"
+    );
 }

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use http::HeaderMap;
 use scribehook::cli::{parse_header_line, parse_instant, secrets_or_env};
-use scribehook::{Provider, SignOptions, Timestamp, Window};
+use scribehook::config::Config;
+use scribehook::storage::records::BlobRecordStore;
+use scribehook::storage::{blobs_for, Location};
+use scribehook::{app, local, report, telemetry, Provider, SignOptions, Timestamp, Window};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +31,63 @@ enum Command {
     Verify(VerifyArgs),
     /// Print the normalized event (schema v1) for the body on stdin. No network.
     Normalize(NormalizeArgs),
+    /// Sign the body on stdin as the provider would and POST it; prints status and body.
+    Send(SendArgs),
+    /// Re-process archived deliveries into the configured STORE (idempotent).
+    Replay(ReplayArgs),
+    /// Serve the real ingest handler over HTTP on this machine (POST /webhooks/<provider>),
+    /// configured from the environment like the Lambda function.
+    Serve(ServeArgs),
+    /// Print a readable summary of the records in a file:// or s3:// store.
+    Records(RecordsArgs),
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    who: ProviderSecret,
+    /// Where to POST, e.g. http://127.0.0.1:9000/webhooks/bota or the deployed URL.
+    #[arg(long)]
+    url: String,
+    /// Unix seconds or RFC 3339; defaults to now.
+    #[arg(long)]
+    timestamp: Option<String>,
+    #[arg(long)]
+    event_id: Option<String>,
+    #[arg(long)]
+    event_type: Option<String>,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The archive to read: s3://bucket[/prefix] or file:///dir (the ARCHIVE of the deployment).
+    #[arg(long)]
+    archive: String,
+    /// Only this provider (default: all).
+    #[arg(long)]
+    provider: Option<Provider>,
+    /// Only subjects with a delivery received at or after this instant (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    addr: std::net::SocketAddr,
+}
+
+#[derive(Args)]
+struct RecordsArgs {
+    /// s3://bucket[/prefix] or file:///dir; defaults to the first such STORE, else ./data.
+    #[arg(long)]
+    store: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    provider: Option<Provider>,
+    /// Print the records as JSON lines instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -93,9 +153,11 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    telemetry::init_logging();
+    match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if let Some(code) = failure.code {
@@ -124,7 +186,7 @@ fn header_map(lines: &[String]) -> Result<HeaderMap, Failure> {
     Ok(map)
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+async fn run(command: Command) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Sign(args) => {
@@ -185,6 +247,100 @@ fn run(command: Command) -> Result<(), Failure> {
                 .finish(args.provider, Timestamp::now(), None);
             serde_json::to_writer_pretty(&mut out, &event)?;
             writeln!(out)?;
+        }
+        Command::Send(args) => {
+            let keys = args
+                .who
+                .provider
+                .keys(&secrets_or_env(args.who.provider, args.who.secrets)?)?;
+            let timestamp = match args.timestamp {
+                Some(t) => parse_instant(&t)?,
+                None => Timestamp::now(),
+            };
+            let opts = SignOptions {
+                timestamp: timestamp.unix_seconds(),
+                event_id: args.event_id,
+                event_type: args.event_type,
+            };
+            let body = stdin_body()?;
+            let headers = args.who.provider.sign(&keys, &body, &opts)?;
+            let (status, response) = local::post(&args.url, &headers, body).await?;
+            writeln!(out, "{status}")?;
+            out.write_all(&response)?;
+            writeln!(out)?;
+            if !(200..300).contains(&status) {
+                return Err(format!("{} answered {status}", args.url).into());
+            }
+        }
+        Command::Replay(args) => {
+            let mut config = Config::from_env()?;
+            config.archive =
+                Location::parse(&args.archive).map_err(|e| format!("--archive: {e}"))?;
+            let since = args.since.as_deref().map(parse_instant).transpose()?;
+            let providers = match args.provider {
+                Some(p) => vec![p],
+                None => Provider::ALL.to_vec(),
+            };
+            let clients = app::Clients::from_env().await;
+            let processor = app::processor(&config, &clients);
+            let report = processor.replay(&providers, since).await?;
+            for skipped in &report.skipped {
+                eprintln!("scribehook: skipped {skipped}");
+            }
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        Command::Serve(args) => {
+            let config = Config::from_env()?;
+            let clients = app::Clients::from_env().await;
+            let ingest = std::sync::Arc::new(app::ingest(&config, &clients, app::system_clock()));
+            let listener = tokio::net::TcpListener::bind(args.addr).await?;
+            let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
+            eprintln!(
+                "scribehook: serving {} on http://{}/webhooks/<provider> (archive {}, store {})",
+                served.join(", "),
+                listener.local_addr()?,
+                config.archive,
+                config
+                    .stores
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            tokio::select! {
+                served = local::serve(listener, ingest) => served?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Records(args) => {
+            let uri = match args.store {
+                Some(uri) => uri,
+                None => std::env::var("STORE")
+                    .ok()
+                    .and_then(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .find(|s| !s.starts_with("dynamodb://"))
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| format!("file://{}", scribehook::config::LOCAL_DATA_DIR)),
+            };
+            let location = Location::parse(&uri)?;
+            let clients = app::Clients::from_env().await;
+            let blobs = blobs_for(&location, &clients.s3).ok_or_else(|| {
+                format!("{uri}: records can be listed from s3:// or file:// stores")
+            })?;
+            let mut records = BlobRecordStore::new(blobs).records().await?;
+            records.retain(|r| args.provider.is_none_or(|p| r.provider == p));
+            for record in &records {
+                if args.json {
+                    serde_json::to_writer(&mut out, record)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{}", report::summarize(record))?;
+                }
+            }
         }
     }
     Ok(())

@@ -95,6 +95,19 @@ impl BlobRecordStore {
         format!("records/{provider}/{}/record.json", key_segment(subject_id))
     }
 
+    /// Every record in the store (for `scribehook records`), in key order.
+    pub async fn records(&self) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        for key in self.blobs.list("records/").await? {
+            if key.ends_with("/record.json") {
+                if let Some((bytes, _)) = self.blobs.get(&key).await? {
+                    records.push(decode_record(&key, &bytes)?);
+                }
+            }
+        }
+        Ok(records)
+    }
+
     pub fn event_key(provider: Provider, subject_id: &str, event_id: &str) -> String {
         format!(
             "records/{provider}/{}/events/{}.json",

@@ -486,3 +486,230 @@ pub fn header_map(pairs: &[(String, String)]) -> HeaderMap {
     }
     map
 }
+
+// ---------------------------------------------------------------------------------------
+// Helpers added for aws_ingest.rs, aws_processor.rs and aws_faults.rs (append only).
+
+/// The headers `provider` would send for `body` at `timestamp`, signed with `secret`
+/// (exactly as the provider shows it) instead of the test secret.
+pub fn signed_headers_with(
+    provider: Provider,
+    secret: &str,
+    body: &[u8],
+    timestamp: i64,
+    event_type: Option<&str>,
+    event_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let opts = SignOptions {
+        timestamp,
+        event_id: event_id.map(str::to_owned),
+        event_type: event_type.map(str::to_owned),
+    };
+    let keys = provider.keys(&[secret]).unwrap();
+    provider.sign(&keys, body, &opts).unwrap()
+}
+
+/// The headers `provider` would send for `body` at `timestamp` with the test secret.
+pub fn signed_headers_at(
+    provider: Provider,
+    body: &[u8],
+    timestamp: i64,
+    event_type: Option<&str>,
+    event_id: Option<&str>,
+) -> Vec<(String, String)> {
+    signed_headers_with(
+        provider,
+        secret(provider),
+        body,
+        timestamp,
+        event_type,
+        event_id,
+    )
+}
+
+/// Every key in `bucket` under `prefix`, sorted.
+pub async fn list_keys(clients: &Clients, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for object in page.expect("list objects").contents() {
+            keys.extend(object.key().map(str::to_owned));
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// The bytes of `s3://bucket/key`, or `None` when there is no such key.
+pub async fn get_object(clients: &Clients, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match clients.s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => Some(
+            output
+                .body
+                .collect()
+                .await
+                .expect("read object")
+                .into_bytes()
+                .to_vec(),
+        ),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+        Err(err) => panic!(
+            "get s3://{bucket}/{key}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(err)
+        ),
+    }
+}
+
+pub async fn put_object(clients: &Clients, bucket: &str, key: &str, bytes: Vec<u8>) {
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+        .send()
+        .await
+        .expect("put object");
+}
+
+/// The raw DynamoDB item `(pk, sk)`, as the SDK returns it.
+pub async fn dynamodb_item(
+    clients: &Clients,
+    table: &str,
+    pk: &str,
+    sk: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
+
+/// Every item of partition `pk`, in sort-key order.
+pub async fn dynamodb_partition(
+    clients: &Clients,
+    table: &str,
+    pk: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut items = Vec::new();
+    let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+    loop {
+        let output = clients
+            .dynamodb
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .set_exclusive_start_key(start.take())
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query");
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return items,
+        }
+    }
+}
+
+/// A string attribute of a DynamoDB item.
+pub fn attr_s<'a>(
+    item: &'a std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// The merged record as the DynamoDB item `sk = "record"` holds it inline (the `record`
+/// attribute parsed as JSON); `None` when there is no item.
+pub async fn dynamodb_record_json(
+    clients: &Clients,
+    table: &str,
+    pk: &str,
+) -> Option<serde_json::Value> {
+    let item = dynamodb_item(clients, table, pk, "record").await?;
+    let text = attr_s(&item, "record").expect("the record item holds `record` inline");
+    Some(serde_json::from_str(text).expect("`record` is JSON"))
+}
+
+/// The ingest of `stack` rebuilt on the same archive with another dispatch and body bound
+/// (the Stack's own ingest is left as it is).
+pub fn ingest_on(stack: &Stack, dispatch: Dispatch, max_body_bytes: usize) -> Ingest {
+    Ingest {
+        secrets: all_secrets(),
+        tolerance_secs: 300,
+        max_body_bytes,
+        archive: stack.processor.archive().clone(),
+        dispatch,
+        clock: clock(),
+    }
+}
+
+/// Processes everything queued on `stack` in one batch; panics on any failed item.
+pub async fn process_queue(stack: &Stack) -> usize {
+    let messages = stack.receive().await;
+    if messages.is_empty() {
+        return 0;
+    }
+    let response = lambda::processor_handler(&stack.processor, sqs_event(&messages))
+        .await
+        .expect("the processor never fails an invocation");
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "failed items: {:?}",
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| &f.item_identifier)
+            .collect::<Vec<_>>()
+    );
+    messages.len()
+}
+
+/// A small deterministic generator (xorshift64*) for shuffles and splits in tests.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Running the product without AWS: an HTTP entry point that hands each request to the
+//! real ingest handler as the API Gateway HTTP API (v2) event the Lambda service would
+//! deliver, and a small client for `scribehook send`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::{Context, LambdaEvent};
+
+use crate::ingest::Ingest;
+use crate::lambda::{ingest_handler, GatewayResponse};
+
+/// API Gateway refuses bodies over 10 MB before Lambda sees them; so does this server.
+const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The v2 event for one HTTP request: text bodies as text, anything else base64, as API
+/// Gateway (and `cargo lambda watch`) do.
+pub fn to_event(
+    parts: &http::request::Parts,
+    body: Bytes,
+    source: SocketAddr,
+) -> LambdaEvent<LambdaRequest> {
+    let mut request = ApiGatewayV2httpRequest::default();
+    request.version = Some("2.0".into());
+    request.route_key = Some("$default".into());
+    request.raw_path = Some(parts.uri.path().to_owned());
+    request.raw_query_string = parts.uri.query().map(str::to_owned);
+    request.headers = parts.headers.clone();
+    let (text, base64) = match std::str::from_utf8(&body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (STANDARD.encode(&body), true),
+    };
+    request.body = Some(text);
+    request.is_base64_encoded = base64;
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = parts.method.clone();
+    http.path = Some(parts.uri.path().to_owned());
+    http.protocol = Some("HTTP/1.1".into());
+    http.source_ip = Some(source.ip().to_string());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = http;
+    context.stage = Some("$default".into());
+    context.route_key = Some("$default".into());
+    request.request_context = context;
+    LambdaEvent::new(LambdaRequest::ApiGatewayV2(request), Context::default())
+}
+
+fn to_http(response: &GatewayResponse) -> http::Response<Full<Bytes>> {
+    let mut builder =
+        http::Response::builder().status(u16::try_from(response.status()).unwrap_or(500));
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Full::new(Bytes::copy_from_slice(
+            response.body().as_bytes(),
+        )))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+}
+
+/// Serves the ingest on `listener` until the process is stopped.
+pub async fn serve(listener: tokio::net::TcpListener, ingest: Arc<Ingest>) -> std::io::Result<()> {
+    loop {
+        let (stream, source) = listener.accept().await?;
+        let ingest = Arc::clone(&ingest);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<Incoming>| {
+                let ingest = Arc::clone(&ingest);
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = match Limited::new(body, GATEWAY_BODY_LIMIT).collect().await {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(_) => {
+                            let mut too_large = http::Response::new(Full::new(Bytes::from_static(
+                                br#"{"message":"Request Entity Too Large"}"#,
+                            )));
+                            *too_large.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+                            return Ok::<_, Infallible>(too_large);
+                        }
+                    };
+                    let event = to_event(&parts, body, source);
+                    let response = match ingest_handler(&ingest, event).await {
+                        Ok(response) => to_http(&response),
+                        Err(_) => {
+                            let mut failed = http::Response::new(Full::new(Bytes::new()));
+                            *failed.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                            failed
+                        }
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let connection = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = connection
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SendError(pub String);
+
+/// POSTs `body` with `headers` to `url` (http or https); returns the status and body.
+pub async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Vec<u8>), SendError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| SendError(format!("{url:?} is not a URL: {e}")))?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| SendError(format!("loading the system's root certificates: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+    let mut request =
+        http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| SendError(format!("building the request: {e}")))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| SendError(format!("POST {url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| SendError(format!("reading the response: {e}")))?
+        .to_bytes();
+    Ok((status, body.to_vec()))
+}

@@ -1,0 +1,162 @@
+//! A readable summary of merged records, for people at a terminal (`scribehook records`
+//! and `make demo`). The records themselves stay JSON; this only reads them.
+
+use std::fmt::Write;
+
+use crate::merge::{Component, Record};
+
+fn clip(text: &str, max: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max {
+        text
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+fn clock(ms: i64) -> String {
+    format!(
+        "{:02}:{:02}.{:03}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
+}
+
+fn status_line(name: &str, c: &Component) -> String {
+    let mut line = format!(
+        "    {name:<11} {:<10} {} ({})",
+        format!("{:?}", c.status).to_lowercase(),
+        c.updated_at,
+        c.event_type
+    );
+    if let Some(error) = &c.error {
+        let _ = write!(line, "  error {}: {}", error.code, clip(&error.message, 80));
+    }
+    line
+}
+
+/// The summary of one record: header, component statuses, then the first transcript
+/// lines, note sections, summary and artifacts.
+pub fn summarize(record: &Record) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {}  (updated {}, {} event{}{})",
+        record.provider,
+        record.subject_id,
+        record.updated_at,
+        record.events.len(),
+        if record.events.len() == 1 { "" } else { "s" },
+        record
+            .deleted_at
+            .map(|t| format!(", deleted {t}"))
+            .unwrap_or_default()
+    );
+    let c = &record.components;
+    let named = [
+        ("recording", &c.recording),
+        ("transcript", &c.transcript),
+        ("summary", &c.summary),
+        ("note", &c.note),
+        ("job", &c.job),
+        ("device", &c.device),
+    ];
+    for (name, component) in named {
+        if let Some(component) = component {
+            let _ = writeln!(out, "{}", status_line(name, component));
+        }
+    }
+    if let Some(t) = c.transcript.as_ref().and_then(|c| c.transcript.as_ref()) {
+        for s in t.segments.iter().take(3) {
+            let who = match (&s.speaker, s.role) {
+                (Some(speaker), Some(role)) => {
+                    format!("{speaker} ({})", format!("{role:?}").to_lowercase())
+                }
+                (Some(speaker), None) => speaker.clone(),
+                (None, Some(role)) => format!("{role:?}").to_lowercase(),
+                (None, None) => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "      [{}] {who}: {}",
+                clock(s.start_ms),
+                clip(&s.text, 90)
+            );
+        }
+        if t.segments.len() > 3 {
+            let _ = writeln!(out, "      … {} more segments", t.segments.len() - 3);
+        }
+    }
+    if let Some(note) = c.note.as_ref().and_then(|c| c.note.as_ref()) {
+        if let Some(title) = &note.title {
+            let _ = writeln!(out, "      note: {}", clip(title, 80));
+        }
+        for s in &note.sections {
+            let _ = writeln!(out, "      {}: {}", s.key, clip(&s.text, 80));
+        }
+    }
+    if let Some(summary) = c.summary.as_ref().and_then(|c| c.summary.as_ref()) {
+        let _ = writeln!(out, "      summary: {}", clip(&summary.text, 160));
+    }
+    if let Some(artifacts) = c.job.as_ref().and_then(|c| c.artifacts.as_ref()) {
+        for a in artifacts {
+            let state = if a.fetched {
+                format!("fetched {} bytes", a.bytes.unwrap_or_default())
+            } else {
+                "not fetched".into()
+            };
+            let reason = a
+                .reason
+                .as_deref()
+                .map(|r| format!(": {}", clip(r, 90)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "      {:?}/{} {state}{reason}", a.kind, a.format);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalized::{Category, EventDraft, Role, Segment, Status, Timestamp, Transcript};
+    use crate::providers::Provider;
+
+    #[test]
+    fn summaries_show_statuses_and_the_first_lines() {
+        let mut draft = EventDraft::new(
+            "evt_1",
+            "transcription.completed",
+            Category::Transcript,
+            "rec_1",
+            Status::Completed,
+            Timestamp::from_unix(0),
+        );
+        draft.transcript = Some(Transcript {
+            segments: (0..5)
+                .map(|i| Segment {
+                    start_ms: i * 61_500,
+                    end_ms: i * 61_500 + 1000,
+                    speaker: Some("DOCTOR".into()),
+                    role: Some(Role::Clinician),
+                    text: format!("line {i}"),
+                    confidence: None,
+                })
+                .collect(),
+            ..Transcript::default()
+        });
+        let event = draft.finish(Provider::Nabla, Timestamp::from_unix(1).unwrap(), None);
+        let text = summarize(&crate::merge(&[event]).unwrap());
+        assert!(
+            text.starts_with("nabla rec_1  (updated 1970-01-01T00:00:00Z, 1 event)"),
+            "{text}"
+        );
+        assert!(text.contains("transcript  completed"), "{text}");
+        assert!(
+            text.contains("[01:01.500] DOCTOR (clinician): line 1"),
+            "{text}"
+        );
+        assert!(text.contains("… 2 more segments"), "{text}");
+    }
+}
