@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 
-.PHONY: setup test fmt-check clippy unit lint-template events demo clean-data
+.PHONY: setup test fmt-check clippy unit lint-template events demo
 
 ## Python tools (moto_server, cfn-lint) in a project-local virtualenv.
 setup: $(VENV)/.installed
@@ -39,3 +39,8 @@ unit: setup
 events:
 	$(CARGO) build --quiet --bin scribehook
 	$(PYTHON) scripts/make_events.py target/debug/scribehook $(SIGNED_AT)
+
+## The product's main job locally: signed samples from every provider through the real
+## handlers into ./data/demo, then the records.
+demo: setup
+	scripts/demo.sh

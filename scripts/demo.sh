@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# make demo: the product's main job on a laptop, no AWS account needed. Builds, serves the
+# real ingest handler locally (processing inline, ARCHIVE and STORE on local files), sends
+# every signed sample delivery for all four providers with `scribehook send` (plus a
+# duplicate, an out-of-order timeline and deliveries that must be refused), then prints
+# the merged records and what was rejected and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --bins
+BIN=target/debug/scribehook
+PY=.venv/bin/python  # from `make setup`: moto plays S3 for Daily's batch-processor outputs
+DATA="$PWD/data/demo"
+rm -rf "$DATA"
+mkdir -p "$DATA"
+
+# The test secrets the samples are signed with (events/README.md).
+export DAILY_WEBHOOK_SECRETS="c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="
+export BOTA_WEBHOOK_SECRETS="whsec_scribehook_demo_bota"
+export NABLA_WEBHOOK_SECRETS="scribehook-demo-nabla"
+export PROSA_WEBHOOK_SECRETS="scribehook-demo-prosa"
+export ARCHIVE="file://$DATA" STORE="file://$DATA"
+unset QUEUE_URL AWS_LAMBDA_FUNCTION_NAME PROVIDERS
+export RUST_LOG="${RUST_LOG:-warn}"
+
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+
+# A local S3 holding the outputs of one Daily batch-processor job (events/outputs/).
+S3_PORT=$(free_port)
+"$PY" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$DATA/moto.log" 2>&1 &
+PIDS+=($!)
+export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export ALLOWED_OUTPUT_BUCKETS=scribehook-demo-outputs
+wait_port "$S3_PORT"
+JOB=2e7f0c1d-4b5a-4c3e-9d8f-7a6b5c4d3e2f
+"$PY" - "$JOB" "$DATA" <<'PYEOF'
+import json, sys, pathlib, boto3
+job, data = sys.argv[1], pathlib.Path(sys.argv[2])
+s3 = boto3.client("s3")
+bucket = "scribehook-demo-outputs"
+s3.create_bucket(Bucket=bucket)
+outputs = pathlib.Path("events/outputs")
+keys = {"soap.json": f"clinic/{job}/soap/soap.json", "concepts.json": f"clinic/{job}/concepts/concepts.json",
+        "summary.txt": f"clinic/{job}/summary/summary", "transcript.json": f"clinic/{job}/transcript/transcript.json",
+        "transcript.vtt": f"clinic/{job}/transcript/transcript.vtt", "transcript.srt": f"clinic/{job}/transcript/transcript.srt",
+        "transcript.txt": f"clinic/{job}/transcript/transcript.txt"}
+for name, key in keys.items():
+    s3.put_object(Bucket=bucket, Key=key, Body=(outputs / name).read_bytes())
+# Daily's transcript.ready-to-download sample points at a WebVTT in this bucket too.
+s3.put_object(Bucket=bucket, Key="clinic/0c9a8b7c-1d2e-4f30-9a1b-2c3d4e5f6a7b.vtt", Body=(outputs / "transcript.vtt").read_bytes())
+event = json.loads(pathlib.Path("events/payloads/daily/batch-processor.job-finished.json").read_text())
+event["id"] = f"bp-jf-{job}"
+event["payload"]["id"] = job
+loc = lambda key, fmt: {"format": fmt, "s3Config": {"bucket": bucket, "key": key, "region": "us-east-1"}}
+event["payload"]["output"] = {
+    "soap": loc(keys["soap.json"], "JSON"), "concept": loc(keys["concepts.json"], "JSON"),
+    "summary": loc(keys["summary.txt"], "txt"),
+    "transcription": [loc(keys[f"transcript.{f}"], f) for f in ("json", "srt", "txt", "vtt")]}
+(data / "job-finished-own-bucket.json").write_text(json.dumps(event))
+PYEOF
+
+PORT="${DEMO_PORT:-$(free_port)}"
+URL="http://127.0.0.1:$PORT/webhooks"
+"$BIN" serve --addr "127.0.0.1:$PORT" 2>"$DATA/server.log" &
+PIDS+=($!)
+wait_port "$PORT"
+
+REJECTED=()
+# send LABEL PROVIDER FILE [scribehook send options…]
+send() {
+  local label=$1 provider=$2 file=$3
+  shift 3
+  local out status body
+  out=$("$BIN" send --provider "$provider" --url "$URL/$provider" "$@" <"$file" 2>/dev/null) || true
+  status=$(head -n1 <<<"$out")
+  body=$(tail -n +2 <<<"$out")
+  printf '  %-8s %-44s %s %s\n' "$provider" "$label" "${status:-???}" "$body"
+  if [[ "$status" != 2* ]]; then REJECTED+=("$provider $label → $status $body"); fi
+}
+p() { echo "events/payloads/$1/$2.json"; }
+
+echo "== Sending every sample delivery to $URL/<provider>"
+for f in events/payloads/daily/*.json; do send "$(basename "$f" .json)" daily "$f"; done
+send "job-finished, outputs in an allowed bucket" daily "$DATA/job-finished-own-bucket.json"
+for f in events/payloads/nabla/*.json; do send "$(basename "$f" .json)" nabla "$f"; done
+for f in events/payloads/prosa/*.json; do
+  name=$(basename "$f" .json)
+  send "$name" prosa "$f" --event-type "${name%.envelope}" --event-id "$("$PY" -c "import uuid,sys; print(uuid.uuid5(uuid.NAMESPACE_URL, 'scribehook:prosa:' + sys.argv[1]))" "$name")"
+done
+
+echo "== Bota's timeline, out of order (summary first, recording.created last)"
+for name in summary.completed transcription.completed recording.uploaded transcription.started summary.started recording.created; do
+  send "$name" bota "$(p bota "$name")"
+done
+echo "== Bota's failures (another recording), device events and a deletion (a third recording)"
+for name in transcription.failed summary.failed; do
+  sed 's/rec_xyz789/rec_failed01/' "$(p bota "$name")" >"$DATA/$name.json"
+  send "$name" bota "$DATA/$name.json"
+done
+for name in device.low_battery device.offline; do send "$name" bota "$(p bota "$name")"; done
+for name in recording.created recording.deleted; do
+  sed 's/rec_xyz789/rec_deleted01/; s/evt_abc123/evt_abc124/' "$(p bota "$name")" >"$DATA/$name.json"
+  send "$name" bota "$DATA/$name.json"
+done
+
+echo "== A retry of an accepted delivery, and Daily's endpoint check"
+send "transcription.completed (again)" bota "$(p bota transcription.completed)"
+echo '{"test":"test"}' >"$DATA/endpoint-check.json"
+send "endpoint check {\"test\":\"test\"}" daily "$DATA/endpoint-check.json"
+
+echo "== Deliveries that must be refused"
+send "signed with the wrong secret" bota "$(p bota recording.created)" --secret whsec_not_the_configured_one
+send "timestamp an hour old" nabla "$(p nabla transcribe_async.succeeded)" --timestamp "$(($(date +%s) - 3600))"
+echo 'this is not JSON' >"$DATA/not-json.txt"
+send "verified but not JSON" bota "$DATA/not-json.txt"
+out=$("$BIN" send --provider daily --url "$URL/zoom" <"$(p daily meeting.started)" 2>/dev/null) || true
+printf '  %-8s %-44s %s %s\n' zoom "unknown provider route" "$(head -n1 <<<"$out")" "$(tail -n +2 <<<"$out")"
+REJECTED+=("zoom unknown provider route → $(head -n1 <<<"$out") $(tail -n +2 <<<"$out")")
+
+echo
+echo "== Merged records in $DATA/records"
+echo
+"$BIN" records --store "file://$DATA"
+
+echo "== Rejected deliveries (nothing stored for them, except the unparseable body, archived for replay)"
+for r in "${REJECTED[@]}"; do echo "  $r"; done
+echo
+echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Server log: $DATA/server.log"
