@@ -45,17 +45,10 @@ enum Command {
 #[derive(Args)]
 struct SendArgs {
     #[command(flatten)]
-    who: ProviderSecret,
+    sign: SignArgs,
     /// Where to POST, e.g. http://127.0.0.1:9000/webhooks/bota or the deployed URL.
     #[arg(long)]
     url: String,
-    /// Unix seconds or RFC 3339; defaults to now.
-    #[arg(long)]
-    timestamp: Option<String>,
-    #[arg(long)]
-    event_id: Option<String>,
-    #[arg(long)]
-    event_type: Option<String>,
 }
 
 #[derive(Args)]
@@ -186,34 +179,37 @@ fn header_map(lines: &[String]) -> Result<HeaderMap, Failure> {
     Ok(map)
 }
 
+fn instant_or_now(text: Option<&str>) -> Result<Timestamp, Failure> {
+    Ok(match text {
+        Some(t) => parse_instant(t)?,
+        None => Timestamp::now(),
+    })
+}
+
+/// The headers the provider would send for `body` (`sign` prints them, `send` uses them).
+fn signed(args: SignArgs, body: &[u8]) -> Result<Vec<(String, String)>, Failure> {
+    let provider = args.who.provider;
+    let keys = provider.keys(&secrets_or_env(provider, args.who.secrets)?)?;
+    let opts = SignOptions {
+        timestamp: instant_or_now(args.timestamp.as_deref())?.unix_seconds(),
+        event_id: args.event_id,
+        event_type: args.event_type,
+    };
+    Ok(provider.sign(&keys, body, &opts)?)
+}
+
 async fn run(command: Command) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Sign(args) => {
-            let keys = args
-                .who
-                .provider
-                .keys(&secrets_or_env(args.who.provider, args.who.secrets)?)?;
-            let timestamp = match args.timestamp {
-                Some(t) => parse_instant(&t)?,
-                None => Timestamp::now(),
-            };
-            let opts = SignOptions {
-                timestamp: timestamp.unix_seconds(),
-                event_id: args.event_id,
-                event_type: args.event_type,
-            };
-            for (name, value) in args.who.provider.sign(&keys, &stdin_body()?, &opts)? {
+            for (name, value) in signed(args, &stdin_body()?)? {
                 writeln!(out, "{name}: {value}")?;
             }
         }
         Command::Verify(args) => {
             let provider = args.who.provider;
             let keys = provider.keys(&secrets_or_env(provider, args.who.secrets)?)?;
-            let now = match args.now {
-                Some(t) => parse_instant(&t)?,
-                None => Timestamp::now(),
-            };
+            let now = instant_or_now(args.now.as_deref())?;
             let tolerance = match args.tolerance {
                 Some(t) => t,
                 None => scribehook::cli::tolerance_from_env()?,
@@ -249,21 +245,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             writeln!(out)?;
         }
         Command::Send(args) => {
-            let keys = args
-                .who
-                .provider
-                .keys(&secrets_or_env(args.who.provider, args.who.secrets)?)?;
-            let timestamp = match args.timestamp {
-                Some(t) => parse_instant(&t)?,
-                None => Timestamp::now(),
-            };
-            let opts = SignOptions {
-                timestamp: timestamp.unix_seconds(),
-                event_id: args.event_id,
-                event_type: args.event_type,
-            };
             let body = stdin_body()?;
-            let headers = args.who.provider.sign(&keys, &body, &opts)?;
+            let headers = signed(args.sign, &body)?;
             let (status, response) = local::post(&args.url, &headers, body).await?;
             writeln!(out, "{status}")?;
             out.write_all(&response)?;

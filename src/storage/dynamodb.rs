@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::records::{backoff, decode_record, encode, RecordStore, Update, MAX_ATTEMPTS};
-use super::{key_segment, Blobs, Condition, StoreError};
+use super::records::{decode_record, encode, RecordStore};
+use super::{key_segment, Blobs, Condition, StoreError, Version};
 use crate::merge::Record;
 use crate::normalized::NormalizedEvent;
 use crate::providers::Provider;
@@ -101,37 +101,6 @@ impl DynamoDbStore {
         let key = location.strip_prefix(&prefix).unwrap_or(location);
         Ok(overflow.get(key).await?.map(|(bytes, _)| bytes))
     }
-
-    async fn read_record(
-        &self,
-        provider: Provider,
-        subject_id: &str,
-    ) -> Result<Option<(Record, i64)>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(provider, subject_id))
-            .key("sk", s("record"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(format!("dynamodb get {}", self.table), &e))?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        let version = match item.get("version") {
-            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-            _ => 0,
-        };
-        let bytes = self.read_document(&item, "record").await?.ok_or_else(|| {
-            StoreError::new(
-                "dynamodb get record",
-                "item has neither record nor record_location",
-            )
-        })?;
-        Ok(Some((decode_record("dynamodb record", &bytes)?, version)))
-    }
 }
 
 #[async_trait]
@@ -177,77 +146,90 @@ impl RecordStore for DynamoDbStore {
         Ok(())
     }
 
-    async fn update_record(
+    async fn read_record(
         &self,
         provider: Provider,
         subject_id: &str,
-        update: &Update<'_>,
-    ) -> Result<Option<Record>, StoreError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let current = self.read_record(provider, subject_id).await?;
-            let Some(next) = update(current.as_ref().map(|(r, _)| r))? else {
-                return Ok(current.map(|(r, _)| r));
-            };
-            let version = current.as_ref().map_or(0, |(_, v)| *v);
-            let overflow_key = format!("large/{provider}/{}/record", key_segment(subject_id));
-            let (name, document) = self
-                .document("record", overflow_key, encode("record", &next)?)
-                .await?;
-            let mut request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", pk(provider, subject_id))
-                .item("sk", s("record"))
-                .item("provider", s(provider.as_str()))
-                .item("subject_id", s(subject_id))
-                .item("updated_at", s(next.updated_at.to_string()))
-                .item(
-                    "event_count",
-                    AttributeValue::N(next.events.len().to_string()),
-                )
-                .item("version", AttributeValue::N((version + 1).to_string()))
-                .item(name, document);
-            request = if current.is_some() {
-                request
-                    .condition_expression("#v = :v")
-                    .expression_attribute_names("#v", "version")
-                    .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            } else {
-                request.condition_expression("attribute_not_exists(pk)")
-            };
-            match request.send().await {
-                Ok(_) => return Ok(Some(next)),
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    backoff(attempt).await;
-                }
-                Err(err) => {
-                    return Err(sdk_error(
-                        format!("dynamodb put record in {}", self.table),
-                        &err,
-                    ))
-                }
-            }
-        }
-        Err(StoreError::new(
-            format!("merge {provider}#{subject_id} in {}", self.table),
-            format!("the record kept changing under {MAX_ATTEMPTS} attempts"),
-        ))
+    ) -> Result<Option<(Record, Version)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(provider, subject_id))
+            .key("sk", s("record"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("dynamodb get {}", self.table), &e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let version = match item.get("version") {
+            Some(AttributeValue::N(n)) => Version(n.clone()),
+            _ => Version("0".into()),
+        };
+        let bytes = self.read_document(&item, "record").await?.ok_or_else(|| {
+            StoreError::new(
+                "dynamodb get record",
+                "item has neither record nor record_location",
+            )
+        })?;
+        Ok(Some((decode_record("dynamodb record", &bytes)?, version)))
     }
 
-    async fn get_record(
+    async fn write_record(
         &self,
         provider: Provider,
         subject_id: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        Ok(self
-            .read_record(provider, subject_id)
-            .await?
-            .map(|(r, _)| r))
+        record: &Record,
+        expected: Option<&Version>,
+    ) -> Result<bool, StoreError> {
+        let overflow_key = format!("large/{provider}/{}/record", key_segment(subject_id));
+        let (name, document) = self
+            .document("record", overflow_key, encode("record", record)?)
+            .await?;
+        let current: u64 = match expected {
+            Some(Version(n)) => n
+                .parse()
+                .map_err(|e| StoreError::new("dynamodb record version", e))?,
+            None => 0,
+        };
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(provider, subject_id))
+            .item("sk", s("record"))
+            .item("provider", s(provider.as_str()))
+            .item("subject_id", s(subject_id))
+            .item("updated_at", s(record.updated_at.to_string()))
+            .item(
+                "event_count",
+                AttributeValue::N(record.events.len().to_string()),
+            )
+            .item("version", AttributeValue::N((current + 1).to_string()))
+            .item(name, document);
+        request = match expected {
+            Some(Version(n)) => request
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(n.clone())),
+            None => request.condition_expression("attribute_not_exists(pk)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error(
+                format!("dynamodb put record in {}", self.table),
+                &err,
+            )),
+        }
     }
 
     fn describe(&self) -> String {

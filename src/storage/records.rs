@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{key_segment, Blobs, Condition, Put, StoreError};
+use super::{key_segment, Blobs, Condition, Put, StoreError, Version};
 use crate::merge::Record;
 use crate::normalized::NormalizedEvent;
 use crate::providers::Provider;
@@ -26,20 +26,64 @@ pub type Update<'a> =
 pub trait RecordStore: Send + Sync {
     /// Writes the normalized event (idempotent: an event id always carries one content).
     async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError>;
-    /// Applies `update` to the subject's record with optimistic concurrency.
+    /// The subject's record and the version it was read at.
+    async fn read_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Option<(Record, Version)>, StoreError>;
+    /// Writes `record` only if the stored version is still `expected` (`None`: only if
+    /// there is no record yet). `Ok(false)` when that condition did not hold.
+    async fn write_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+        record: &Record,
+        expected: Option<&Version>,
+    ) -> Result<bool, StoreError>;
+    /// `s3://…`, `file://…`, `dynamodb://…`, for logs.
+    fn describe(&self) -> String;
+
+    async fn get_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .read_record(provider, subject_id)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    /// Applies `update` to the subject's record: read it with its version, compute the new
+    /// one, write it if the version is unchanged, otherwise start over.
     async fn update_record(
         &self,
         provider: Provider,
         subject_id: &str,
         update: &Update<'_>,
-    ) -> Result<Option<Record>, StoreError>;
-    async fn get_record(
-        &self,
-        provider: Provider,
-        subject_id: &str,
-    ) -> Result<Option<Record>, StoreError>;
-    /// `s3://…`, `file://…`, `dynamodb://…`, for logs.
-    fn describe(&self) -> String;
+    ) -> Result<Option<Record>, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let (record, version) = match self.read_record(provider, subject_id).await? {
+                Some((record, version)) => (Some(record), Some(version)),
+                None => (None, None),
+            };
+            let Some(next) = update(record.as_ref())? else {
+                return Ok(record);
+            };
+            if self
+                .write_record(provider, subject_id, &next, version.as_ref())
+                .await?
+            {
+                return Ok(Some(next));
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::new(
+            format!("merge {provider}/{subject_id} in {}", self.describe()),
+            format!("the record kept changing under {MAX_ATTEMPTS} attempts"),
+        ))
+    }
 }
 
 /// Folds one event into its subject's record.
@@ -127,49 +171,35 @@ impl RecordStore for BlobRecordStore {
         Ok(())
     }
 
-    async fn update_record(
+    async fn read_record(
         &self,
         provider: Provider,
         subject_id: &str,
-        update: &Update<'_>,
-    ) -> Result<Option<Record>, StoreError> {
-        let key = Self::record_key(provider, subject_id);
-        for attempt in 0..MAX_ATTEMPTS {
-            let (current, condition) = match self.blobs.get(&key).await? {
-                Some((bytes, version)) => (
-                    Some(decode_record(&key, &bytes)?),
-                    Condition::IfMatch(version),
-                ),
-                None => (None, Condition::IfAbsent),
-            };
-            let Some(next) = update(current.as_ref())? else {
-                return Ok(current);
-            };
-            match self
-                .blobs
-                .put(&key, encode("record", &next)?, condition)
-                .await?
-            {
-                Put::Written => return Ok(Some(next)),
-                Put::ConditionFailed => backoff(attempt).await,
-            }
-        }
-        Err(StoreError::new(
-            format!("merge {}", self.blobs.location(&key)),
-            format!("the record kept changing under {MAX_ATTEMPTS} attempts"),
-        ))
-    }
-
-    async fn get_record(
-        &self,
-        provider: Provider,
-        subject_id: &str,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<Option<(Record, Version)>, StoreError> {
         let key = Self::record_key(provider, subject_id);
         match self.blobs.get(&key).await? {
-            Some((bytes, _)) => decode_record(&key, &bytes).map(Some),
+            Some((bytes, version)) => Ok(Some((decode_record(&key, &bytes)?, version))),
             None => Ok(None),
         }
+    }
+
+    async fn write_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+        record: &Record,
+        expected: Option<&Version>,
+    ) -> Result<bool, StoreError> {
+        let condition = match expected {
+            Some(version) => Condition::IfMatch(version.clone()),
+            None => Condition::IfAbsent,
+        };
+        let key = Self::record_key(provider, subject_id);
+        Ok(self
+            .blobs
+            .put(&key, encode("record", record)?, condition)
+            .await?
+            == Put::Written)
     }
 
     fn describe(&self) -> String {
