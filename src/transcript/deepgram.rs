@@ -212,6 +212,7 @@ fn fold_words(words: &[Word<'_>]) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transcript::test_support::timeline;
 
     /// Shaped like Deepgram's pre-recorded response with `diarize`, `punctuate` and
     /// `utterances`, as Daily's batch processor requests it.
@@ -299,11 +300,7 @@ mod tests {
         let t = parse(WORDS_ONLY.as_bytes()).unwrap();
         assert_eq!(t.language, None);
         assert_eq!(t.duration_ms, Some(6_200));
-        let got: Vec<_> = t
-            .segments
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms, s.speaker.as_deref(), s.text.as_str()))
-            .collect();
+        let got = timeline(&t);
         assert_eq!(
             got,
             [
@@ -350,11 +347,7 @@ mod tests {
             br#"{"results":{"utterances":[{"transcript":" Hi ","speaker":"2"},{"transcript":""},{"start":1.0,"end":2.0,"transcript":"Yes","speaker":1.0}]}}"#,
         )
         .unwrap();
-        let got: Vec<_> = t
-            .segments
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms, s.speaker.as_deref(), s.text.as_str()))
-            .collect();
+        let got = timeline(&t);
         assert_eq!(
             got,
             [(0, 0, Some("2"), "Hi"), (1_000, 2_000, Some("1"), "Yes")]

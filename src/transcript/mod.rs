@@ -490,6 +490,32 @@ fn clip(text: &str) -> String {
     }
 }
 
+/// Helpers shared by the format parsers' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::normalized::{Role, Segment, Transcript};
+
+    /// A segment without a speaker label, as the text formats produce.
+    pub fn unlabeled(start_ms: i64, end_ms: i64, text: &str) -> Segment {
+        Segment {
+            start_ms,
+            end_ms,
+            speaker: None,
+            role: Some(Role::Unknown),
+            text: text.into(),
+            confidence: None,
+        }
+    }
+
+    /// `(start_ms, end_ms, speaker, text)` of every segment, for compact assertions.
+    pub fn timeline(t: &Transcript) -> Vec<(i64, i64, Option<&str>, &str)> {
+        t.segments
+            .iter()
+            .map(|s| (s.start_ms, s.end_ms, s.speaker.as_deref(), s.text.as_str()))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::{Role, Segment};
+    use crate::transcript::test_support::{timeline, unlabeled};
 
     /// Daily's batch-processor SRT as in its docs, with Windows line endings and a BOM.
     const DAILY_CRLF: &str = "\u{feff}1\r\n\
@@ -57,17 +57,6 @@ mod tests {
         00:00:38,875 --> 00:00:41,054\r\n\
         I experienced some pretty bad chest pain.\r\n\
         \r\n";
-
-    fn unlabeled(start_ms: i64, end_ms: i64, text: &str) -> Segment {
-        Segment {
-            start_ms,
-            end_ms,
-            speaker: None,
-            role: Some(Role::Unknown),
-            text: text.into(),
-            confidence: None,
-        }
-    }
 
     #[test]
     fn dailys_srt_with_crlf() {
@@ -115,11 +104,7 @@ I think. BP < 140 & stable.
 <v Speaker 2>Noted.
 ";
         let t = parse(srt.as_bytes()).unwrap();
-        let got: Vec<_> = t
-            .segments
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms, s.speaker.as_deref(), s.text.as_str()))
-            .collect();
+        let got = timeline(&t);
         assert_eq!(
             got,
             [

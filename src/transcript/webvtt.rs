@@ -108,7 +108,8 @@ fn note_duration(block: &Block<'_>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::{Role, Segment};
+    use crate::normalized::Role;
+    use crate::transcript::test_support::unlabeled;
 
     /// Daily's batch-processor VTT, as in its docs: Deepgram NOTE header, numbered cues,
     /// `- ` before each cue's text.
@@ -134,17 +135,6 @@ but in the morning,
 00:00:38.875 --> 00:00:41.054
 - I experienced some pretty bad chest pain.
 ";
-
-    fn unlabeled(start_ms: i64, end_ms: i64, text: &str) -> Segment {
-        Segment {
-            start_ms,
-            end_ms,
-            speaker: None,
-            role: Some(Role::Unknown),
-            text: text.into(),
-            confidence: None,
-        }
-    }
 
     #[test]
     fn dailys_vtt_with_the_deepgram_note() {
