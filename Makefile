@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 
-.PHONY: setup test fmt-check clippy unit lint-template events demo
+.PHONY: setup test fmt-check clippy unit lint-template events demo bench
 
 ## Python tools (moto_server, cfn-lint) in a project-local virtualenv.
 setup: $(VENV)/.installed
@@ -44,3 +44,8 @@ events:
 ## handlers into ./data/demo, then the records.
 demo: setup
 	scripts/demo.sh
+
+## Start-up of the ingest against a bare lambda_runtime function, measured in one run.
+bench:
+	$(CARGO) build --release --quiet --bin ingest --example bare_runtime
+	$(PYTHON) scripts/bench_init.py target/release/examples/bare_runtime target/release/ingest

@@ -510,10 +510,6 @@ async fn repeated_signature_headers_joined_by_http_api_v2_are_401_missing_signat
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: src/lambda.rs ingest_handler converts v1 events with lambda_http, whose \
-            into_proxy_request merges `headers` over `multiValueHeaders` with HeaderMap::extend \
-            (replacing), so a repeated signature header reaches the verifier as one value and \
-            the delivery is accepted (200) instead of 401 missing_signature"]
 async fn repeated_signature_headers_in_rest_api_v1_multi_value_headers_are_401() {
     let stack = Stack::new(vec![]).await;
     for provider in Provider::ALL {

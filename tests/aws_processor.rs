@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
@@ -13,6 +14,7 @@ use scribehook::process::Processor;
 use scribehook::storage::dynamodb::DynamoDbStore;
 use scribehook::storage::records::{BlobRecordStore, RecordStore};
 use scribehook::storage::s3::S3Blobs;
+use scribehook::storage::{StoreError, Version};
 use scribehook::Provider;
 use serde_json::{json, Value};
 
@@ -516,9 +518,52 @@ async fn an_object_over_max_output_bytes_is_not_fetched() {
 // ---------------------------------------------------------------------------------------
 // Concurrency
 
-/// A second processor instance on the same table, buckets and archive (another Lambda
-/// execution environment), with its own clients' state.
-fn second_processor(stack: &Stack) -> Processor {
+/// A record store that counts the conditional record writes that lost: each one means two
+/// merges of the subject raced and the loser re-read and re-folded.
+struct Counting {
+    inner: Arc<dyn RecordStore>,
+    lost: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl RecordStore for Counting {
+    async fn put_event(&self, event: &scribehook::NormalizedEvent) -> Result<(), StoreError> {
+        self.inner.put_event(event).await
+    }
+
+    async fn read_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Option<(scribehook::Record, Version)>, StoreError> {
+        self.inner.read_record(provider, subject_id).await
+    }
+
+    async fn write_record(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+        record: &scribehook::Record,
+        expected: Option<&Version>,
+    ) -> Result<bool, StoreError> {
+        let written = self
+            .inner
+            .write_record(provider, subject_id, record, expected)
+            .await?;
+        if !written {
+            self.lost.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(written)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// One processor instance (one Lambda execution environment) on the stack's table, buckets
+/// and archive, with its own store objects; its lost record writes are counted in `lost`.
+fn processor_instance(stack: &Stack, lost: &Arc<AtomicUsize>) -> Processor {
     let s3 = stack.clients.s3.clone();
     let dynamodb: Arc<dyn RecordStore> = Arc::new(DynamoDbStore::new(
         stack.clients.dynamodb.clone(),
@@ -534,22 +579,32 @@ fn second_processor(stack: &Stack) -> Processor {
         stack.bucket.clone(),
         String::new(),
     ))));
+    let counted = |inner| -> Arc<dyn RecordStore> {
+        Arc::new(Counting {
+            inner,
+            lost: lost.clone(),
+        })
+    };
     Processor::new(
         stack.processor.archive().clone(),
-        vec![dynamodb, s3_records],
+        vec![counted(dynamodb), counted(s3_records)],
         Fetcher::new(s3, vec![], 1024 * 1024),
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processors_merging_one_subject_at_once_lose_nothing() {
+    const ROUNDS: usize = 20;
     let stack = Stack::new(vec![]).await;
-    let other = second_processor(&stack);
+    let lost = Arc::new(AtomicUsize::new(0));
+    let one = processor_instance(&stack, &lost);
+    let other = processor_instance(&stack, &lost);
     let transcription: Value =
         serde_json::from_slice(&payload(Provider::Bota, "transcription.completed")).unwrap();
     let summary: Value =
         serde_json::from_slice(&payload(Provider::Bota, "summary.completed")).unwrap();
-    for round in 0..20 {
+    let mut raced = 0;
+    for round in 0..ROUNDS {
         let subject = format!("rec_race_{round}");
         let mut a = transcription.clone();
         a["id"] = json!(format!("evt_t_{round}"));
@@ -557,7 +612,7 @@ async fn two_processors_merging_one_subject_at_once_lose_nothing() {
         let mut b = summary.clone();
         b["id"] = json!(format!("evt_s_{round}"));
         b["data"]["recording_id"] = json!(subject);
-        // Alternate which one has no record to start from, and who goes first.
+        // Alternate which instance gets which event.
         let (a, b) = if round % 2 == 0 { (a, b) } else { (b, a) };
         let id_a = deliver(
             &stack,
@@ -575,12 +630,16 @@ async fn two_processors_merging_one_subject_at_once_lose_nothing() {
         .await;
         let messages = stack.receive().await;
         assert_eq!(messages.len(), 2);
+        let before = lost.load(Ordering::SeqCst);
         let (first, second) = tokio::join!(
-            processor_handler(&stack.processor, sqs_event(&messages[..1])),
+            processor_handler(&one, sqs_event(&messages[..1])),
             processor_handler(&other, sqs_event(&messages[1..])),
         );
         assert!(first.unwrap().batch_item_failures.is_empty());
         assert!(second.unwrap().batch_item_failures.is_empty());
+        if lost.load(Ordering::SeqCst) > before {
+            raced += 1;
+        }
 
         let mut expected = vec![id_a, id_b];
         expected.sort();
@@ -596,6 +655,11 @@ async fn two_processors_merging_one_subject_at_once_lose_nothing() {
         assert_eq!(from_s3["events"], json!(expected), "round {round}: S3");
         assert_eq!(from_s3, record);
     }
+    // The race this test is about did happen (typically in most rounds).
+    assert!(
+        raced > 0,
+        "no round had two merges racing; the test proved nothing"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -643,7 +707,7 @@ async fn a_record_too_large_for_an_item_is_kept_in_s3_with_its_location() {
     let item = dynamodb_item(&stack.clients, &stack.table, &pk, "record")
         .await
         .expect("the record item");
-    assert!(item.get("record").is_none(), "no inline record");
+    assert!(!item.contains_key("record"), "no inline record");
     let location = attr_s(&item, "record_location").expect("record_location");
     let prefix = format!("s3://{}/archive/", stack.bucket);
     let key = location
@@ -679,7 +743,7 @@ async fn a_record_too_large_for_an_item_is_kept_in_s3_with_its_location() {
     )
     .await
     .unwrap();
-    assert!(event_item.get("event").is_none());
+    assert!(!event_item.contains_key("event"));
     assert!(attr_s(&event_item, "event_location")
         .unwrap()
         .starts_with(&prefix));
@@ -727,4 +791,86 @@ async fn a_record_too_large_for_an_item_is_kept_in_s3_with_its_location() {
         .await
         .unwrap();
     assert!(attr_s(&item, "record_location").is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// The region the event names, and messages that are not (or no longer) processable
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_are_read_in_the_region_the_event_names() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let clients = clients().await;
+    let outputs_bucket = unique("daily-outputs-west");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&outputs_bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket in us-west-2");
+    for (key, bytes) in outputs() {
+        put_object(&clients, &outputs_bucket, &key, bytes).await;
+    }
+    let stack = Stack::new(vec![outputs_bucket.clone()]).await;
+    // The fixture as Daily sends it, region us-west-2, only the bucket renamed.
+    let body = String::from_utf8(payload(Provider::Daily, "batch-processor.job-finished"))
+        .unwrap()
+        .replace("daily-co-batch-processor-qa-us-west-2", &outputs_bucket);
+    assert!(body.contains("\"us-west-2\""));
+    deliver(&stack, Provider::Daily, body.as_bytes(), "accepted").await;
+    assert_eq!(process_queue(&stack).await, 1);
+    let record = job_record(&stack).await;
+    let soap_artifact = artifact(&record, "soap/soap.json");
+    assert_eq!(soap_artifact["fetched"], true, "{soap_artifact}");
+    assert_eq!(soap_artifact["region"], "us-west-2");
+    assert_eq!(record["components"]["note"]["soap"], soap());
+    assert_eq!(
+        record["components"]["transcript"]["transcript"]["segments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_that_cannot_be_processed_now_are_reported_for_retry_or_the_dlq() {
+    let stack = Stack::new(vec![]).await;
+    let body = payload(Provider::Bota, "recording.created");
+    deliver(&stack, Provider::Bota, &body, "accepted").await;
+    let mut messages = stack.receive().await;
+    let good = messages[0].message_id().unwrap().to_owned();
+    let message = |id: &str, body: &str| {
+        aws_sdk_sqs::types::Message::builder()
+            .message_id(id)
+            .receipt_handle(format!("rh-{id}"))
+            .body(body)
+            .build()
+    };
+    // Not a scribehook job, and a job whose delivery is not in the archive.
+    messages.push(message("m-garbage", "{\"hello\":\"world\"}"));
+    messages.push(message(
+        "m-missing",
+        "{\"provider\":\"bota\",\"event_id\":\"evt_never_archived\"}",
+    ));
+    let response = processor_handler(&stack.processor, sqs_event(&messages))
+        .await
+        .unwrap();
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ["m-garbage", "m-missing"]);
+    assert!(!failed.contains(&good));
+    let record = dynamodb_record_json(&stack.clients, &stack.table, "bota#rec_xyz789")
+        .await
+        .unwrap();
+    assert_eq!(record["events"], json!(["evt_abc123"]));
 }
