@@ -65,9 +65,13 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         self.server.state["response"] = self.rfile.read(length)
         self.server.state["responded"] = time.perf_counter()
-        self.send_response(202)
-        self.end_headers()
-        self.wfile.write(b"{}")
+        try:
+            self.send_response(202)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the function was stopped as soon as it answered
 
 
 def run_once(binary, env_extra):
