@@ -11,7 +11,7 @@ use crate::process::Processor;
 use crate::storage::archive::Archive;
 use crate::storage::dynamodb::DynamoDbStore;
 use crate::storage::records::{BlobRecordStore, RecordStore};
-use crate::storage::{blobs_for, Location};
+use crate::storage::Location;
 
 /// The AWS clients, built once from one shared configuration.
 #[derive(Clone, Debug)]
@@ -57,13 +57,7 @@ impl Clients {
 }
 
 pub fn archive(config: &Config, clients: &Clients) -> Archive {
-    // ARCHIVE is validated as s3:// or file:// when the configuration is read.
-    let blobs = blobs_for(&config.archive, &clients.s3).unwrap_or_else(|| {
-        Arc::new(crate::storage::file::FileBlobs::new(
-            crate::config::LOCAL_DATA_DIR,
-        ))
-    });
-    Archive::new(blobs)
+    Archive::new(config.archive.blobs(&clients.s3))
 }
 
 pub fn record_stores(
@@ -82,20 +76,10 @@ pub fn record_stores(
                     // Values too large for an item go next to the archive.
                     Some(Arc::clone(archive.blobs())),
                 )),
-                other => match blobs_for(other, &clients.s3) {
-                    Some(blobs) => Arc::new(BlobRecordStore::new(blobs)),
-                    None => unreachable_store(),
-                },
+                Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(blobs.blobs(&clients.s3))),
             }
         })
         .collect()
-}
-
-/// `blobs_for` covers every non-DynamoDB location; keep the match total without a panic.
-fn unreachable_store() -> Arc<dyn RecordStore> {
-    Arc::new(BlobRecordStore::new(Arc::new(
-        crate::storage::file::FileBlobs::new(crate::config::LOCAL_DATA_DIR),
-    )))
 }
 
 pub fn processor(config: &Config, clients: &Clients) -> Processor {

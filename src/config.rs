@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 use crate::cli::split_secrets;
 use crate::providers::{Keys, Provider};
 use crate::signature::Window;
-use crate::storage::Location;
+use crate::storage::{BlobLocation, Location};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 104_857_600;
@@ -35,7 +35,7 @@ pub struct Config {
     pub secrets: BTreeMap<Provider, SecretSource>,
     pub tolerance_secs: u64,
     pub max_body_bytes: usize,
-    pub archive: Location,
+    pub archive: BlobLocation,
     pub stores: Vec<Location>,
     pub queue_url: Option<String>,
     pub allowed_output_buckets: Vec<String>,
@@ -109,13 +109,8 @@ impl Config {
                 .transpose()
                 .map(|v| v.unwrap_or(default))
         };
-        let archive = Location::parse(&location("ARCHIVE")?)
+        let archive = BlobLocation::parse(&location("ARCHIVE")?)
             .map_err(|e| ConfigError(format!("ARCHIVE: {e}")))?;
-        if matches!(archive, Location::DynamoDb { .. }) {
-            return Err(ConfigError(
-                "ARCHIVE must be s3:// or file://, not dynamodb://".into(),
-            ));
-        }
         let stores = location("STORE")?
             .split(',')
             .filter(|s| !s.trim().is_empty())
@@ -240,7 +235,7 @@ mod tests {
     #[test]
     fn local_defaults_are_file_stores_under_data() {
         let c = config(&[("BOTA_WEBHOOK_SECRETS", "whsec_a, whsec_b")]).unwrap();
-        assert_eq!(c.archive, Location::parse("file://./data").unwrap());
+        assert_eq!(c.archive, BlobLocation::parse("file://./data").unwrap());
         assert_eq!(c.stores, vec![Location::parse("file://./data").unwrap()]);
         assert_eq!(c.tolerance_secs, 300);
         assert_eq!(c.max_body_bytes, 6_291_456);

@@ -9,7 +9,7 @@ use http::HeaderMap;
 use scribehook::cli::{parse_header_line, parse_instant, secrets_or_env};
 use scribehook::config::Config;
 use scribehook::storage::records::BlobRecordStore;
-use scribehook::storage::{blobs_for, Location};
+use scribehook::storage::BlobLocation;
 use scribehook::{app, local, report, telemetry, Provider, SignOptions, Timestamp, Window};
 
 #[derive(Parser)]
@@ -258,7 +258,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Replay(args) => {
             let mut config = Config::from_env()?;
             config.archive =
-                Location::parse(&args.archive).map_err(|e| format!("--archive: {e}"))?;
+                BlobLocation::parse(&args.archive).map_err(|e| format!("--archive: {e}"))?;
             let since = args.since.as_deref().map(parse_instant).transpose()?;
             let providers = match args.provider {
                 Some(p) => vec![p],
@@ -309,12 +309,12 @@ async fn run(command: Command) -> Result<(), Failure> {
                     })
                     .unwrap_or_else(|| format!("file://{}", scribehook::config::LOCAL_DATA_DIR)),
             };
-            let location = Location::parse(&uri)?;
+            let location = BlobLocation::parse(&uri)
+                .map_err(|e| format!("{e}; records can be listed from s3:// or file:// stores"))?;
             let clients = app::Clients::from_env().await;
-            let blobs = blobs_for(&location, &clients.s3).ok_or_else(|| {
-                format!("{uri}: records can be listed from s3:// or file:// stores")
-            })?;
-            let mut records = BlobRecordStore::new(blobs).records().await?;
+            let mut records = BlobRecordStore::new(location.blobs(&clients.s3))
+                .records()
+                .await?;
             records.retain(|r| args.provider.is_none_or(|p| r.provider == p));
             for record in &records {
                 if args.json {

@@ -67,12 +67,18 @@ pub trait Blobs: Send + Sync {
     fn location(&self, key: &str) -> String;
 }
 
-/// A storage location from the configuration: `s3://bucket[/prefix]`, `file:///dir` (or a
-/// relative `file://./dir`), `dynamodb://table`.
+/// Where objects live: `s3://bucket[/prefix]` or `file:///dir` (also a relative
+/// `file://./dir`). The archive is always one of these.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Location {
+pub enum BlobLocation {
     S3 { bucket: String, prefix: String },
     File { dir: std::path::PathBuf },
+}
+
+/// A record store from `STORE`: a blob location or `dynamodb://table`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Blobs(BlobLocation),
     DynamoDb { table: String },
 }
 
@@ -84,16 +90,16 @@ impl Location {
             if bucket.is_empty() {
                 return Err(format!("{uri:?}: no bucket after s3://"));
             }
-            return Ok(Location::S3 {
+            return Ok(Location::Blobs(BlobLocation::S3 {
                 bucket: bucket.to_owned(),
                 prefix: prefix.trim_matches('/').to_owned(),
-            });
+            }));
         }
         if let Some(path) = uri.strip_prefix("file://") {
             if path.is_empty() {
                 return Err(format!("{uri:?}: no directory after file://"));
             }
-            return Ok(Location::File { dir: path.into() });
+            return Ok(Location::Blobs(BlobLocation::File { dir: path.into() }));
         }
         if let Some(table) = uri.strip_prefix("dynamodb://") {
             if table.is_empty() || table.contains('/') {
@@ -109,12 +115,41 @@ impl Location {
     }
 }
 
+impl BlobLocation {
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        match Location::parse(uri)? {
+            Location::Blobs(location) => Ok(location),
+            Location::DynamoDb { .. } => Err(format!(
+                "{uri:?}: expected s3://bucket[/prefix] or file:///dir here, not DynamoDB"
+            )),
+        }
+    }
+
+    /// The blob store at this location.
+    pub fn blobs(&self, s3: &aws_sdk_s3::Client) -> std::sync::Arc<dyn Blobs> {
+        match self {
+            BlobLocation::S3 { bucket, prefix } => {
+                std::sync::Arc::new(s3::S3Blobs::new(s3.clone(), bucket.clone(), prefix.clone()))
+            }
+            BlobLocation::File { dir } => std::sync::Arc::new(file::FileBlobs::new(dir.clone())),
+        }
+    }
+}
+
+impl fmt::Display for BlobLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            BlobLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            BlobLocation::File { dir } => write!(f, "file://{}", dir.display()),
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
-            Location::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
-            Location::File { dir } => write!(f, "file://{}", dir.display()),
+            Location::Blobs(location) => location.fmt(f),
             Location::DynamoDb { table } => write!(f, "dynamodb://{table}"),
         }
     }
@@ -146,22 +181,6 @@ pub(crate) fn join_key(prefix: &str, key: &str) -> String {
         key.to_owned()
     } else {
         format!("{prefix}/{key}")
-    }
-}
-
-/// Builds the blob store for an `s3://` or `file://` location.
-pub fn blobs_for(
-    location: &Location,
-    s3: &aws_sdk_s3::Client,
-) -> Option<std::sync::Arc<dyn Blobs>> {
-    match location {
-        Location::S3 { bucket, prefix } => Some(std::sync::Arc::new(s3::S3Blobs::new(
-            s3.clone(),
-            bucket.clone(),
-            prefix.clone(),
-        ))),
-        Location::File { dir } => Some(std::sync::Arc::new(file::FileBlobs::new(dir.clone()))),
-        Location::DynamoDb { .. } => None,
     }
 }
 
