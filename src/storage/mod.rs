@@ -204,29 +204,30 @@ mod tests {
     #[test]
     fn locations_parse() {
         assert_eq!(
-            Location::parse("s3://b/p/q/").unwrap(),
-            Location::S3 {
+            BlobLocation::parse("s3://b/p/q/").unwrap(),
+            BlobLocation::S3 {
                 bucket: "b".into(),
                 prefix: "p/q".into()
             }
         );
         assert_eq!(
-            Location::parse("s3://b").unwrap(),
-            Location::S3 {
+            BlobLocation::parse("s3://b").unwrap(),
+            BlobLocation::S3 {
                 bucket: "b".into(),
                 prefix: "".into()
             }
         );
         assert_eq!(
             Location::parse("file:///tmp/x").unwrap(),
-            Location::File {
+            Location::Blobs(BlobLocation::File {
                 dir: "/tmp/x".into()
-            }
+            })
         );
         assert_eq!(
             Location::parse("dynamodb://t").unwrap(),
             Location::DynamoDb { table: "t".into() }
         );
+        assert!(BlobLocation::parse("dynamodb://t").is_err());
         for bad in [
             "",
             "s3://",
