@@ -14,7 +14,10 @@ DATA="$PWD/data/demo"
 rm -rf "$DATA"
 mkdir -p "$DATA"
 
-# The test secrets the samples are signed with (events/README.md).
+# The test secrets the samples are signed with (events/README.md). ARCHIVE and STORE are
+# local directories; a local S3 and SQS (moto) stand in for Daily's output bucket and for
+# the delivery queue, so both Lambda handlers run as deployed: the ingest queues, then
+# `scribehook drain` feeds the queue to the processor handler as SQS events.
 export DAILY_WEBHOOK_SECRETS="c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="
 export BOTA_WEBHOOK_SECRETS="whsec_scribehook_demo_bota"
 export NABLA_WEBHOOK_SECRETS="scribehook-demo-nabla"
@@ -35,19 +38,21 @@ wait_port() {
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
-# A local S3 holding the outputs of one Daily batch-processor job (events/outputs/).
+# A local S3 holding the outputs of one Daily batch-processor job (events/outputs/), and
+# the delivery queue.
 S3_PORT=$(free_port)
 "$PY" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$DATA/moto.log" 2>&1 &
 PIDS+=($!)
-export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export ALLOWED_OUTPUT_BUCKETS=scribehook-demo-outputs
 wait_port "$S3_PORT"
 JOB=2e7f0c1d-4b5a-4c3e-9d8f-7a6b5c4d3e2f
-"$PY" - "$JOB" "$DATA" <<'PYEOF'
+QUEUE_URL=$("$PY" - "$JOB" "$DATA" <<'PYEOF'
 import json, sys, pathlib, boto3
 job, data = sys.argv[1], pathlib.Path(sys.argv[2])
+print(boto3.client("sqs").create_queue(QueueName="scribehook-deliveries")["QueueUrl"])
 s3 = boto3.client("s3")
 bucket = "scribehook-demo-outputs"
 s3.create_bucket(Bucket=bucket)
@@ -70,6 +75,8 @@ event["payload"]["output"] = {
     "transcription": [loc(keys[f"transcript.{f}"], f) for f in ("json", "srt", "txt", "vtt")]}
 (data / "job-finished-own-bucket.json").write_text(json.dumps(event))
 PYEOF
+)
+export QUEUE_URL
 
 PORT="${DEMO_PORT:-$(free_port)}"
 URL="http://127.0.0.1:$PORT/webhooks"
@@ -128,6 +135,10 @@ send "verified but not JSON" bota "$DATA/not-json.txt"
 out=$("$BIN" send --provider daily --url "$URL/zoom" <"$(p daily meeting.started)" 2>/dev/null) || true
 printf '  %-8s %-44s %s %s\n' zoom "unknown provider route" "$(head -n1 <<<"$out")" "$(tail -n +2 <<<"$out")"
 REJECTED+=("zoom unknown provider route → $(head -n1 <<<"$out") $(tail -n +2 <<<"$out")")
+
+echo
+echo "== The processor handler takes what was queued (as SQS would hand it to the function)"
+echo "  $("$BIN" drain 2>>"$DATA/server.log")"
 
 echo
 echo "== Merged records in $DATA/records"

@@ -155,3 +155,83 @@ pub async fn post(
         .to_bytes();
     Ok((status, body.to_vec()))
 }
+
+/// What [`drain_queue`] did.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drained {
+    pub processed: usize,
+    /// Messages the processor reported failed: left on the queue, as the Lambda event
+    /// source leaves them, to come back after their visibility timeout (then the DLQ).
+    pub failed: usize,
+}
+
+/// Does locally what the SQS event source mapping does for the processor function:
+/// receive batches of up to ten messages, hand them to the real processor handler as an
+/// SQS event, delete those it did not report failed; until the queue has nothing visible.
+pub async fn drain_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    processor: &crate::process::Processor,
+) -> Result<Drained, SendError> {
+    use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+    let mut drained = Drained::default();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .map_err(|e| {
+                SendError(format!(
+                    "receiving from {queue_url}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(drained);
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|m| {
+                let mut record = SqsMessage::default();
+                record.message_id = m.message_id.clone();
+                record.receipt_handle = m.receipt_handle.clone();
+                record.body = m.body.clone();
+                record.event_source = Some("aws:sqs".into());
+                record
+            })
+            .collect();
+        let response = crate::lambda::processor_handler(
+            processor,
+            LambdaEvent::new(event, Context::default()),
+        )
+        .await
+        .map_err(|e| SendError(format!("processor: {e}")))?;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &messages {
+            if failed.contains(&m.message_id().unwrap_or_default()) {
+                drained.failed += 1;
+                continue;
+            }
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| {
+                    SendError(format!(
+                        "deleting from {queue_url}: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            drained.processed += 1;
+        }
+    }
+}

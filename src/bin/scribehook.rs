@@ -40,6 +40,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print a readable summary of the records in a file:// or s3:// store.
     Records(RecordsArgs),
+    /// Process what is waiting on QUEUE_URL with the real processor handler, as the
+    /// processor function would, until nothing is visible; then exit.
+    Drain,
 }
 
 #[derive(Args)]
@@ -294,6 +297,18 @@ async fn run(command: Command) -> Result<(), Failure> {
             tokio::select! {
                 served = local::serve(listener, ingest) => served?,
                 _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Drain => {
+            let config = Config::from_env()?;
+            let url = config.queue_url.clone().ok_or("QUEUE_URL is not set")?;
+            let clients = app::Clients::from_env().await;
+            let processor = app::processor(&config, &clients);
+            let drained = local::drain_queue(&clients.sqs, &url, &processor).await?;
+            serde_json::to_writer(&mut out, &drained)?;
+            writeln!(out)?;
+            if drained.failed > 0 {
+                return Err(format!("{} message(s) failed; see the log", drained.failed).into());
             }
         }
         Command::Records(args) => {
