@@ -197,9 +197,12 @@ impl Ingest {
             );
         }
         if provider.is_endpoint_check(body) {
-            let mut reply = Reply::ok("ok", "", Outcome::EndpointCheck);
-            reply.body = json!({ "status": "ok" });
-            return reply;
+            return Reply {
+                status: StatusCode::OK,
+                body: json!({ "status": "ok" }),
+                retry_after: None,
+                outcome: Outcome::EndpointCheck,
+            };
         }
         let keys = match self.secrets.keys(provider).await {
             Ok(keys) => keys,
@@ -249,14 +252,13 @@ impl Ingest {
         let status = match created {
             Created::New => ("accepted", Outcome::Accepted),
             Created::Existing(first) => {
+                let fingerprint = provider.fingerprint(body);
                 let same = first
                     .body()
-                    .map(|b| provider.fingerprint(&b) == provider.fingerprint(body))
-                    .unwrap_or(false);
+                    .is_ok_and(|b| provider.fingerprint(&b) == fingerprint);
                 if same {
                     ("duplicate", Outcome::Duplicate)
                 } else {
-                    let fingerprint = provider.fingerprint(body);
                     match self.archive.create_variant(&delivery, &fingerprint).await {
                         Ok(location) => {
                             tracing::warn!(%provider, %event_id, variant = %location, "same event id, different content: variant archived, records keep the first");

@@ -252,11 +252,7 @@ pub fn apigw_v2(
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
         .collect();
-    let body = if base64 {
-        base64_encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).expect("text body")
-    };
+    let body = event_body(body, base64);
     let event = serde_json::json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
@@ -301,11 +297,7 @@ pub fn apigw_v1(
             .unwrap()
             .push(serde_json::Value::String(v.clone()));
     }
-    let body = if base64 {
-        base64_encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).expect("text body")
-    };
+    let body = event_body(body, base64);
     let event = serde_json::json!({
         "resource": "/webhooks/{provider}",
         "path": path,
@@ -333,9 +325,14 @@ pub fn apigw_v1(
     lambda_event(event)
 }
 
-fn base64_encode(bytes: &[u8]) -> String {
+/// The `body` of an API Gateway event: base64 text when flagged, else the text itself.
+fn event_body(body: &[u8], base64: bool) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    if base64 {
+        base64::engine::general_purpose::STANDARD.encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    }
 }
 
 pub fn lambda_event<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> LambdaEvent<T> {
