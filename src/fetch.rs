@@ -84,7 +84,7 @@ impl Fetcher {
     /// Fetches and parses every artifact of `event`, filling in its transcript, note,
     /// summary and concepts. Idempotent: artifacts already fetched are left alone.
     pub async fn enrich(&self, event: &mut NormalizedEvent) -> Result<(), FetchError> {
-        let Some(mut artifacts) = event.artifacts.take() else {
+        let Some(mut artifacts) = event.content.artifacts.take() else {
             return Ok(());
         };
         let chosen_transcript = PREFERENCE.iter().find_map(|preferred| {
@@ -96,7 +96,7 @@ impl Fetcher {
         let result = self
             .enrich_all(event, &mut artifacts, chosen_transcript)
             .await;
-        event.artifacts = Some(artifacts);
+        event.content.artifacts = Some(artifacts);
         result
     }
 
@@ -231,18 +231,18 @@ fn apply(event: &mut NormalizedEvent, artifact: &Artifact, bytes: &[u8]) -> Resu
         ArtifactKind::Soap => {
             let soap: serde_json::Value = serde_json::from_slice(bytes)
                 .map_err(|e| format!("fetched, but the SOAP note is not JSON: {e}"))?;
-            event.note = Some(transcript::note_from_soap(&soap));
-            event.soap = Some(soap);
+            event.content.note = Some(transcript::note_from_soap(&soap));
+            event.content.soap = Some(soap);
         }
         ArtifactKind::Concepts => {
             let concepts = serde_json::from_slice(bytes)
                 .map_err(|e| format!("fetched, but the concepts are not JSON: {e}"))?;
-            event.concepts = Some(concepts);
+            event.content.concepts = Some(concepts);
         }
         ArtifactKind::Summary => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| "fetched, but the summary is not UTF-8 text".to_owned())?;
-            event.summary = Some(Summary {
+            event.content.summary = Some(Summary {
                 text: text.trim().to_owned(),
                 template: None,
             });
@@ -256,7 +256,7 @@ fn apply(event: &mut NormalizedEvent, artifact: &Artifact, bytes: &[u8]) -> Resu
             })?;
             let parsed = transcript::parse(format, bytes)
                 .map_err(|e| format!("fetched, but could not be parsed: {e}"))?;
-            event.transcript = Some(parsed);
+            event.content.transcript = Some(parsed);
         }
     }
     Ok(())

@@ -8,10 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalized::{
-    Artifact, Category, DeviceInfo, ErrorInfo, NormalizedEvent, Note, RecordingInfo, Status,
-    Summary, Timestamp, Transcript, SCHEMA_VERSION,
-};
+use crate::normalized::{Category, Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
 use crate::providers::Provider;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,24 +51,9 @@ pub struct Component {
     pub event_type: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub related: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording: Option<RecordingInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript: Option<Transcript>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<Summary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<Note>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concepts: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub soap: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<Artifact>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
+    /// The winning event's content of this component's kind, and its error.
+    #[serde(flatten)]
+    pub content: Content,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,42 +67,34 @@ enum Kind {
 }
 
 impl Component {
-    /// The part of `event` that belongs to a component of `kind`.
     fn from_event(event: &NormalizedEvent, kind: Kind) -> Self {
-        let mut c = Component {
+        let all = &event.content;
+        let mut content = Content {
+            error: all.error.clone(),
+            ..Content::default()
+        };
+        match kind {
+            Kind::Recording => content.recording.clone_from(&all.recording),
+            Kind::Transcript => content.transcript.clone_from(&all.transcript),
+            Kind::Summary => content.summary.clone_from(&all.summary),
+            Kind::Note => {
+                content.note.clone_from(&all.note);
+                content.concepts.clone_from(&all.concepts);
+                content.soap.clone_from(&all.soap);
+            }
+            Kind::Job => content.artifacts.clone_from(&all.artifacts),
+            Kind::Device => content.device.clone_from(&all.device),
+        }
+        Component {
             status: event.status,
             updated_at: event.occurred_at,
             event_id: event.event_id.clone(),
             event_type: event.event_type.clone(),
             related: event.related.clone(),
-            recording: None,
-            transcript: None,
-            summary: None,
-            note: None,
-            concepts: None,
-            soap: None,
-            device: None,
-            artifacts: None,
-            error: event.error.clone(),
-        };
-        match kind {
-            Kind::Recording => c.recording = event.recording.clone(),
-            Kind::Transcript => c.transcript = event.transcript.clone(),
-            Kind::Summary => c.summary = event.summary.clone(),
-            Kind::Note => {
-                c.note = event.note.clone();
-                c.concepts = event.concepts.clone();
-                c.soap = event.soap.clone();
-            }
-            Kind::Job => c.artifacts = event.artifacts.clone(),
-            Kind::Device => c.device = event.device.clone(),
+            content,
         }
-        c
     }
 
-    /// Contract §5.2: the highest (status rank, occurred_at, event_id) wins. Two different
-    /// bodies under one event id (a conflict the ingest keeps out of records) still resolve
-    /// the same way in every order, by their serialized content.
     fn precedence(&self, other: &Self) -> Ordering {
         (self.status.rank(), self.updated_at, &self.event_id)
             .cmp(&(other.status.rank(), other.updated_at, &other.event_id))
@@ -152,11 +126,12 @@ fn kinds_of(event: &NormalizedEvent) -> Vec<Kind> {
         Category::Device => kinds.push(Kind::Device),
         Category::Other => {}
     }
+    let content = &event.content;
     let carried = [
-        (event.transcript.is_some(), Kind::Transcript),
-        (event.summary.is_some(), Kind::Summary),
+        (content.transcript.is_some(), Kind::Transcript),
+        (content.summary.is_some(), Kind::Summary),
         (
-            event.note.is_some() || event.concepts.is_some() || event.soap.is_some(),
+            content.note.is_some() || content.concepts.is_some() || content.soap.is_some(),
             Kind::Note,
         ),
     ];
@@ -232,7 +207,7 @@ pub fn merge<'a>(events: impl IntoIterator<Item = &'a NormalizedEvent>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::{EventDraft, Segment};
+    use crate::normalized::{EventDraft, Note, Segment, Summary, Transcript};
     use proptest::prelude::*;
 
     fn event(id: &str, category: Category, status: Status, secs: i64) -> NormalizedEvent {
@@ -246,7 +221,7 @@ mod tests {
         );
         draft.relate("marker", Some(id));
         if category == Category::Transcript && status == Status::Completed {
-            draft.transcript = Some(Transcript {
+            draft.content.transcript = Some(Transcript {
                 text: Some(format!("text of {id}")),
                 segments: vec![Segment {
                     start_ms: 0,
@@ -306,18 +281,21 @@ mod tests {
     #[test]
     fn content_carried_by_a_job_feeds_its_own_components() {
         let mut job = event("bp-jf-1", Category::Job, Status::Completed, 0);
-        job.note = Some(Note {
+        job.content.note = Some(Note {
             title: None,
             sections: vec![],
         });
-        job.summary = Some(Summary {
+        job.content.summary = Some(Summary {
             text: "s".into(),
             template: None,
         });
         let r = merge([&job]).unwrap();
         assert!(r.components.job.is_some());
         assert_eq!(r.components.note.unwrap().event_id, "bp-jf-1");
-        assert_eq!(r.components.summary.unwrap().summary.unwrap().text, "s");
+        assert_eq!(
+            r.components.summary.unwrap().content.summary.unwrap().text,
+            "s"
+        );
         assert!(r.components.transcript.is_none());
     }
 

@@ -294,6 +294,32 @@ pub struct ErrorInfo {
 }
 
 /// Contract §5.1: one per accepted delivery.
+/// What an event says beyond its identity and status. Declared once: the normalized event
+/// carries it whole, a record component the part of its kind (both flatten it, so the
+/// schema's field names stay where they were).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Transcript>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concepts: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Vec<Artifact>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+}
+
+/// One accepted delivery in the public format (contract §5.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NormalizedEvent {
     pub schema_version: String,
@@ -307,31 +333,14 @@ pub struct NormalizedEvent {
     pub received_at: Timestamp,
     #[serde(default)]
     pub related: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript: Option<Transcript>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<Note>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<Summary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concepts: Option<serde_json::Value>,
-    /// The provider's SOAP note JSON, verbatim (Daily); `note` holds its sections.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub soap: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording: Option<RecordingInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<Vec<Artifact>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
+    #[serde(flatten)]
+    pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_location: Option<String>,
 }
 
-/// What a provider mapping knows about one event, before the delivery context
-/// (`received_at`, `raw_location`) is attached.
+/// What a provider module knows of an event from its body alone: the normalized event
+/// before the delivery facts (provider, receipt time, archive location) are added.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventDraft {
     pub event_id: String,
@@ -339,22 +348,13 @@ pub struct EventDraft {
     pub category: Category,
     pub subject_id: String,
     pub status: Status,
-    /// The provider's event time; `received_at` stands in when the provider sent none.
+    /// `None` when the provider gave no readable time: the receipt time stands in.
     pub occurred_at: Option<Timestamp>,
     pub related: BTreeMap<String, String>,
-    pub transcript: Option<Transcript>,
-    pub note: Option<Note>,
-    pub summary: Option<Summary>,
-    pub concepts: Option<serde_json::Value>,
-    pub soap: Option<serde_json::Value>,
-    pub recording: Option<RecordingInfo>,
-    pub device: Option<DeviceInfo>,
-    pub artifacts: Option<Vec<Artifact>>,
-    pub error: Option<ErrorInfo>,
+    pub content: Content,
 }
 
 impl EventDraft {
-    /// A draft with only the envelope facts; mappings fill in the rest.
     pub fn new(
         event_id: impl Into<String>,
         event_type: impl Into<String>,
@@ -371,19 +371,11 @@ impl EventDraft {
             status,
             occurred_at,
             related: BTreeMap::new(),
-            transcript: None,
-            note: None,
-            summary: None,
-            concepts: None,
-            soap: None,
-            recording: None,
-            device: None,
-            artifacts: None,
-            error: None,
+            content: Content::default(),
         }
     }
 
-    /// Adds `name → value` to `related` when the value is present and not empty.
+    /// Adds a related id (trimmed); absent or blank values are left out.
     pub fn relate(&mut self, name: &str, value: Option<&str>) {
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
             self.related.insert(name.to_owned(), v.to_owned());
@@ -407,21 +399,12 @@ impl EventDraft {
             occurred_at: self.occurred_at.unwrap_or(received_at),
             received_at,
             related: self.related,
-            transcript: self.transcript,
-            note: self.note,
-            summary: self.summary,
-            concepts: self.concepts,
-            soap: self.soap,
-            recording: self.recording,
-            device: self.device,
-            artifacts: self.artifacts,
-            error: self.error,
+            content: self.content,
             raw_location,
         }
     }
 }
 
-/// Seconds (as providers send them) to integer milliseconds, rounded to the nearest.
 pub fn seconds_to_ms(secs: f64) -> i64 {
     if secs.is_finite() {
         (secs * 1000.0).round() as i64

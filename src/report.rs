@@ -30,7 +30,7 @@ fn status_line(name: &str, c: &Component) -> String {
         c.updated_at,
         c.event_type
     );
-    if let Some(error) = &c.error {
+    if let Some(error) = &c.content.error {
         let _ = write!(line, "  error {}: {}", error.code, clip(&error.message, 80));
     }
     line
@@ -67,7 +67,11 @@ pub fn summarize(record: &Record) -> String {
             let _ = writeln!(out, "{}", status_line(name, component));
         }
     }
-    if let Some(t) = c.transcript.as_ref().and_then(|c| c.transcript.as_ref()) {
+    if let Some(t) = c
+        .transcript
+        .as_ref()
+        .and_then(|c| c.content.transcript.as_ref())
+    {
         for s in t.segments.iter().take(3) {
             let who = match (&s.speaker, s.role) {
                 (Some(speaker), Some(role)) => {
@@ -88,7 +92,7 @@ pub fn summarize(record: &Record) -> String {
             let _ = writeln!(out, "      … {} more segments", t.segments.len() - 3);
         }
     }
-    if let Some(note) = c.note.as_ref().and_then(|c| c.note.as_ref()) {
+    if let Some(note) = c.note.as_ref().and_then(|c| c.content.note.as_ref()) {
         if let Some(title) = &note.title {
             let _ = writeln!(out, "      note: {}", clip(title, 80));
         }
@@ -96,10 +100,10 @@ pub fn summarize(record: &Record) -> String {
             let _ = writeln!(out, "      {}: {}", s.key, clip(&s.text, 80));
         }
     }
-    if let Some(summary) = c.summary.as_ref().and_then(|c| c.summary.as_ref()) {
+    if let Some(summary) = c.summary.as_ref().and_then(|c| c.content.summary.as_ref()) {
         let _ = writeln!(out, "      summary: {}", clip(&summary.text, 160));
     }
-    if let Some(artifacts) = c.job.as_ref().and_then(|c| c.artifacts.as_ref()) {
+    if let Some(artifacts) = c.job.as_ref().and_then(|c| c.content.artifacts.as_ref()) {
         for a in artifacts {
             let state = if a.fetched {
                 format!("fetched {} bytes", a.bytes.unwrap_or_default())
@@ -133,7 +137,7 @@ mod tests {
             Status::Completed,
             Timestamp::from_unix(0),
         );
-        draft.transcript = Some(Transcript {
+        draft.content.transcript = Some(Transcript {
             segments: (0..5)
                 .map(|i| Segment {
                     start_ms: i * 61_500,

@@ -756,7 +756,7 @@ async fn a_record_too_large_for_an_item_is_kept_in_s3_with_its_location() {
         .unwrap()
         .expect("a record");
     let transcript = record.components.transcript.as_ref().unwrap();
-    let segments = &transcript.transcript.as_ref().unwrap().segments;
+    let segments = &transcript.content.transcript.as_ref().unwrap().segments;
     assert_eq!(segments.len(), 4000);
     assert_eq!(segments[3999].start_ms, 3999 * 2000);
     assert_eq!(serde_json::to_value(&record).unwrap(), stored);

@@ -38,7 +38,16 @@ async fn a_bota_delivery_lands_in_dynamodb_and_s3() {
         .expect("a record");
     let transcript = record.components.transcript.as_ref().unwrap();
     assert_eq!(transcript.event_id, "evt_ghi789");
-    assert_eq!(transcript.transcript.as_ref().unwrap().segments.len(), 2);
+    assert_eq!(
+        transcript
+            .content
+            .transcript
+            .as_ref()
+            .unwrap()
+            .segments
+            .len(),
+        2
+    );
     let from_s3 = stack
         .s3_records
         .get_record(Provider::Bota, "rec_xyz789")

@@ -121,7 +121,15 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
             .unwrap()
             .expect("nabla record");
         assert_eq!(
-            nabla.components.note.unwrap().note.unwrap().sections.len(),
+            nabla
+                .components
+                .note
+                .unwrap()
+                .content
+                .note
+                .unwrap()
+                .sections
+                .len(),
             3
         );
         let _ = std::fs::remove_dir_all(&dir);

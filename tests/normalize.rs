@@ -47,7 +47,7 @@ fn daily_job_finished_lists_every_output_unfetched() {
         e.related["recording_id"],
         "c3d4e5f6-0000-4000-8000-000000000001"
     );
-    let artifacts = e.artifacts.unwrap();
+    let artifacts = e.content.artifacts.unwrap();
     let summary: Vec<_> = artifacts
         .iter()
         .map(|a| (a.kind, a.format.as_str(), a.fetched))
@@ -69,7 +69,9 @@ fn daily_job_finished_lists_every_output_unfetched() {
         "s3://daily-co-batch-processor-qa-us-west-2/staging/1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10/transcript/soap"
     );
     assert_eq!(artifacts[0].region.as_deref(), Some("us-west-2"));
-    assert!(e.transcript.is_none() && e.note.is_none() && e.error.is_none());
+    assert!(
+        e.content.transcript.is_none() && e.content.note.is_none() && e.content.error.is_none()
+    );
 }
 
 #[test]
@@ -77,13 +79,13 @@ fn daily_error_events_carry_the_error_text() {
     let e = normalize(Provider::Daily, "batch-processor.error");
     assert_eq!((e.category, e.status), (Category::Job, Status::Failed));
     assert_eq!(e.subject_id, "7f1c2a9e-3b4d-4e5f-8a6b-9c0d1e2f3a4b");
-    let err = e.error.unwrap();
+    let err = e.content.error.unwrap();
     assert_eq!(err.code, "batch_processor_error");
     assert_eq!(
         err.message,
         "Error: Failed to transcribe. May be invalid audio or silent file"
     );
-    assert!(e.artifacts.is_none());
+    assert!(e.content.artifacts.is_none());
 
     let e = normalize(Provider::Daily, "transcript.error");
     assert_eq!(
@@ -92,7 +94,7 @@ fn daily_error_events_carry_the_error_text() {
     );
     assert_eq!(e.subject_id, "5e6f7a8b-0000-4000-8000-0000000000aa");
     assert_eq!(
-        e.error.unwrap().message,
+        e.content.error.unwrap().message,
         "Transcription service disconnected"
     );
 
@@ -104,7 +106,7 @@ fn daily_error_events_carry_the_error_text() {
     );
     assert_eq!(e.subject_id, "9a9a9a9a-0000-4000-8000-000000000002");
     assert_eq!(
-        e.error.unwrap().message,
+        e.content.error.unwrap().message,
         "Recording stopped: storage credentials rejected"
     );
 }
@@ -121,7 +123,7 @@ fn daily_transcript_and_recording_ready() {
         e.related["mtg_session_id"],
         "f0e1d2c3-0000-4000-8000-00000000000b"
     );
-    let a = &e.artifacts.unwrap()[0];
+    let a = &e.content.artifacts.unwrap()[0];
     assert_eq!(
         (a.kind, a.format.as_str()),
         (ArtifactKind::Transcript, "vtt")
@@ -130,7 +132,7 @@ fn daily_transcript_and_recording_ready() {
         a.location,
         "s3://scribehook-demo-outputs/clinic/0c9a8b7c-1d2e-4f30-9a1b-2c3d4e5f6a7b.vtt"
     );
-    assert_eq!(e.recording.unwrap().duration_ms, Some(1_210_500));
+    assert_eq!(e.content.recording.unwrap().duration_ms, Some(1_210_500));
 
     let e = normalize(Provider::Daily, "recording.ready-to-download");
     assert_eq!(
@@ -138,7 +140,7 @@ fn daily_transcript_and_recording_ready() {
         (Category::Recording, Status::Completed)
     );
     assert_eq!(e.subject_id, "c3d4e5f6-0000-4000-8000-000000000001");
-    let r = e.recording.unwrap();
+    let r = e.content.recording.unwrap();
     assert_eq!(r.duration_ms, Some(1_180_000));
     assert_eq!(r.started_at, Some(ts("2025-01-15T10:10:00Z")));
     assert_eq!(e.related["room_name"], "exam-room-4");
@@ -241,7 +243,7 @@ fn bota_transcription_completed_in_milliseconds() {
     assert_eq!(e.event_id, "evt_ghi789");
     assert_eq!(e.occurred_at, ts("2025-01-15T10:07:00Z"));
     assert_eq!(e.related["transcription_id"], "txn_abc123");
-    let t = e.transcript.unwrap();
+    let t = e.content.transcript.unwrap();
     assert_eq!(t.language.as_deref(), Some("en"));
     assert_eq!(t.duration_ms, Some(1_847_500));
     assert_eq!(
@@ -272,7 +274,7 @@ fn bota_transcription_completed_in_milliseconds() {
 #[test]
 fn bota_failures_summaries_recordings_and_devices() {
     let e = normalize(Provider::Bota, "transcription.failed");
-    let err = e.error.unwrap();
+    let err = e.content.error.unwrap();
     assert_eq!(
         (err.code.as_str(), err.message.as_str()),
         (
@@ -282,7 +284,7 @@ fn bota_failures_summaries_recordings_and_devices() {
     );
 
     let e = normalize(Provider::Bota, "summary.completed");
-    let s = e.summary.unwrap();
+    let s = e.content.summary.unwrap();
     assert!(s
         .text
         .starts_with("The patient presented with symptoms of seasonal allergies."));
@@ -291,15 +293,15 @@ fn bota_failures_summaries_recordings_and_devices() {
     assert_eq!(e.related["transcription_id"], "txn_abc123");
 
     let e = normalize(Provider::Bota, "summary.failed");
-    assert_eq!(e.error.unwrap().code, "content_policy_violation");
+    assert_eq!(e.content.error.unwrap().code, "content_policy_violation");
 
     let e = normalize(Provider::Bota, "recording.created");
     assert_eq!(e.related["device_id"], "dev_device456");
     assert_eq!(e.related["end_user_id"], "eu_user123");
-    assert_eq!(e.recording.unwrap().consent_obtained, Some(true));
+    assert_eq!(e.content.recording.unwrap().consent_obtained, Some(true));
 
     let e = normalize(Provider::Bota, "recording.uploaded");
-    let r = e.recording.unwrap();
+    let r = e.content.recording.unwrap();
     assert_eq!(
         (r.duration_ms, r.size_bytes, r.format.as_deref()),
         (Some(1_847_500), Some(44_328_000), Some("wav"))
@@ -307,9 +309,9 @@ fn bota_failures_summaries_recordings_and_devices() {
     assert_eq!(r.ended_at, Some(ts("2025-01-15T10:00:47Z")));
 
     let e = normalize(Provider::Bota, "device.low_battery");
-    assert_eq!(e.device.unwrap().battery_percent, Some(15.0));
+    assert_eq!(e.content.device.unwrap().battery_percent, Some(15.0));
     let e = normalize(Provider::Bota, "device.offline");
-    assert_eq!(e.device.unwrap().hours_offline, Some(24.0));
+    assert_eq!(e.content.device.unwrap().hours_offline, Some(24.0));
 }
 
 #[test]
@@ -352,7 +354,7 @@ fn nabla_note_sections_keep_keys_titles_and_text() {
     assert_eq!(e.subject_id, "4b1f8c2e-6a7d-4e9b-8c3f-1a2b3c4d5e6f");
     assert_eq!(e.related["client_request_id"], "visit-2025-03-04-0915");
     assert_eq!(e.occurred_at.to_string(), "2025-03-04T09:15:02.12Z");
-    let note = e.note.unwrap();
+    let note = e.content.note.unwrap();
     assert_eq!(note.title.as_deref(), Some("Sleep disorder follow-up"));
     let keys: Vec<_> = note.sections.iter().map(|s| s.key.as_str()).collect();
     assert_eq!(
@@ -374,7 +376,7 @@ fn nabla_transcript_roles_and_milliseconds() {
         (e.category, e.status),
         (Category::Transcript, Status::Completed)
     );
-    let t = e.transcript.unwrap();
+    let t = e.content.transcript.unwrap();
     let s: Vec<_> = t
         .segments
         .iter()
@@ -396,7 +398,7 @@ fn nabla_transcript_roles_and_milliseconds() {
 fn nabla_aliases_and_lowercase_statuses_of_older_api_versions() {
     let body = br#"{"id":"w","type":"transcribe_async.succeeded","created_at":"2024-04-22T00:00:00Z","data":{"id":"r","status":"succeeded","payload":{"transcript":[{"text":"hi","speaker":"patient","start_time_ms":10,"end_time_ms":20}]}}}"#;
     let e = Provider::Nabla.normalize(&HeaderMap::new(), body).unwrap();
-    let seg = &e.transcript.unwrap().segments[0];
+    let seg = &e.content.transcript.unwrap().segments[0];
     assert_eq!(
         (seg.start_ms, seg.end_ms, seg.role),
         (10, 20, Some(Role::Patient))
@@ -407,7 +409,7 @@ fn nabla_aliases_and_lowercase_statuses_of_older_api_versions() {
 fn nabla_failures() {
     let e = normalize(Provider::Nabla, "generate_note_async.failed");
     assert_eq!((e.category, e.status), (Category::Note, Status::Failed));
-    let err = e.error.unwrap();
+    let err = e.content.error.unwrap();
     assert_eq!(err.code, "transcript_too_short");
     assert_eq!(
         err.message,
@@ -418,7 +420,7 @@ fn nabla_failures() {
         (e.category, e.status),
         (Category::Transcript, Status::Failed)
     );
-    assert_eq!(e.error.unwrap().code, "failed");
+    assert_eq!(e.content.error.unwrap().code, "failed");
     assert!(!e.related.contains_key("client_request_id"));
 }
 
@@ -452,7 +454,7 @@ fn prosa_bare_job_and_envelope_normalize_alike() {
     );
     assert_eq!(bare.subject_id, "063c64da-180d-731e-8000-d11a28529080");
     assert_eq!(bare.occurred_at.to_string(), "2023-01-17T14:26:26.619771Z");
-    let t = bare.transcript.unwrap();
+    let t = bare.content.transcript.unwrap();
     assert_eq!(t.language.as_deref(), Some("Bahasa Indonesia"));
     assert_eq!(t.duration_ms, Some(6767));
     let s = &t.segments[0];
@@ -480,7 +482,10 @@ fn prosa_failed_singular_spelling_and_unknown_types() {
         (Category::Transcript, Status::Failed)
     );
     assert_eq!(e.subject_id, "063c64db-0000-7000-8000-aaaaaaaaaaaa");
-    assert_eq!(e.error.unwrap().message, "Audio could not be decoded");
+    assert_eq!(
+        e.content.error.unwrap().message,
+        "Audio could not be decoded"
+    );
     let e = Provider::Prosa
         .normalize(&prosa_headers("webhook.ping", "u-2"), b"{}")
         .unwrap();
@@ -496,7 +501,7 @@ fn partial_results_are_left_out() {
     let e = Provider::Prosa
         .normalize(&prosa_headers("stt.jobs.completed", "u"), body)
         .unwrap();
-    let t = e.transcript.unwrap();
+    let t = e.content.transcript.unwrap();
     assert_eq!(t.segments.len(), 1);
     assert_eq!(t.text.as_deref(), Some("hello"));
 }

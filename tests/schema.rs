@@ -257,6 +257,7 @@ fn complete_record() -> Record {
     let mut job = normalize_sample(Provider::Daily, &path, 0);
     assert_eq!(job.category, Category::Job, "the batch job is a job event");
     let artifacts = job
+        .content
         .artifacts
         .as_mut()
         .expect("the finished batch job lists its outputs");
@@ -274,7 +275,7 @@ fn complete_record() -> Record {
             artifact.reason = Some("too large: 104857601 bytes".into());
         }
     }
-    job.transcript = Some(Transcript {
+    job.content.transcript = Some(Transcript {
         language: Some("en".into()),
         duration_ms: Some(6_470),
         text: Some("What brings you in today? My knee hurts.".into()),
@@ -297,7 +298,7 @@ fn complete_record() -> Record {
             },
         ],
     });
-    job.note = Some(Note {
+    job.content.note = Some(Note {
         title: Some("SOAP note".into()),
         sections: vec![
             Section {
@@ -312,12 +313,13 @@ fn complete_record() -> Record {
             },
         ],
     });
-    job.summary = Some(Summary {
+    job.content.summary = Some(Summary {
         text: "Patient with knee pain.".into(),
         template: Some("soap-notes".into()),
     });
-    job.concepts = Some(json!({"concepts": [{"code": "C0231749", "text": "knee pain"}]}));
-    job.soap = Some(json!({"subjective": "Knee pain for two weeks", "plan": "Physiotherapy"}));
+    job.content.concepts = Some(json!({"concepts": [{"code": "C0231749", "text": "knee pain"}]}));
+    job.content.soap =
+        Some(json!({"subjective": "Knee pain for two weeks", "plan": "Physiotherapy"}));
 
     let subject = job.subject_id.clone();
     let mut recording = job.clone();
@@ -326,13 +328,13 @@ fn complete_record() -> Record {
     recording.category = Category::Recording;
     recording.status = Status::Deleted;
     recording.occurred_at = at("2025-01-15T11:00:00Z");
-    recording.transcript = None;
-    recording.note = None;
-    recording.summary = None;
-    recording.concepts = None;
-    recording.soap = None;
-    recording.artifacts = None;
-    recording.recording = Some(RecordingInfo {
+    recording.content.transcript = None;
+    recording.content.note = None;
+    recording.content.summary = None;
+    recording.content.concepts = None;
+    recording.content.soap = None;
+    recording.content.artifacts = None;
+    recording.content.recording = Some(RecordingInfo {
         duration_ms: Some(6_470),
         size_bytes: Some(1_048_576),
         format: Some("mp4".into()),
@@ -346,13 +348,13 @@ fn complete_record() -> Record {
     device.event_type = "device.offline".into();
     device.category = Category::Device;
     device.status = Status::Info;
-    device.recording = None;
-    device.device = Some(DeviceInfo {
+    device.content.recording = None;
+    device.content.device = Some(DeviceInfo {
         battery_percent: Some(12.5),
         hours_offline: Some(26.0),
         last_sync_at: Some(at("2025-01-14T08:00:00Z")),
     });
-    device.error = Some(ErrorInfo {
+    device.content.error = Some(ErrorInfo {
         code: "device_offline".into(),
         message: "no sync for 26 hours".into(),
     });
@@ -426,7 +428,7 @@ fn base_event() -> Value {
         .map(|(_, e)| e)
         .find(|e| e.category == Category::Transcript && e.status == Status::Completed)
         .expect("a completed transcript sample");
-    event.transcript = Some(Transcript {
+    event.content.transcript = Some(Transcript {
         segments: vec![Segment {
             start_ms: 1_500,
             end_ms: 2_000,

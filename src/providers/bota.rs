@@ -270,7 +270,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
                 ended_at: r.ended_at.as_deref().and_then(Timestamp::parse),
             };
             if info != RecordingInfo::default() {
-                event.recording = Some(info);
+                event.content.recording = Some(info);
             }
             event
         }
@@ -279,7 +279,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             let mut event = draft(t.recording_id.as_deref().or(t.id.as_deref()));
             event.relate("transcription_id", t.id.as_deref());
             event.relate("recording_id", t.recording_id.as_deref());
-            event.error = t.error.map(error_info);
+            event.content.error = t.error.map(error_info);
             let segments: Vec<Segment> = t
                 .segments
                 .unwrap_or_default()
@@ -295,7 +295,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
                 })
                 .collect();
             if t.text.is_some() || !segments.is_empty() || status == Status::Completed {
-                event.transcript = Some(Transcript {
+                event.content.transcript = Some(Transcript {
                     language: t.language,
                     duration_ms: t.duration_seconds.map(seconds_to_ms),
                     text: t.text,
@@ -310,10 +310,10 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.relate("summary_id", s.id.as_deref());
             event.relate("transcription_id", s.transcription_id.as_deref());
             event.relate("recording_id", s.recording_id.as_deref());
-            event.error = s.error.map(error_info);
+            event.content.error = s.error.map(error_info);
             match s.text {
                 Some(text) => {
-                    event.summary = Some(Summary {
+                    event.content.summary = Some(Summary {
                         text,
                         template: s.template,
                     })
@@ -327,7 +327,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             let mut event = draft(d.id.as_deref());
             event.relate("device_id", d.id.as_deref());
             event.relate("end_user_id", d.end_user_id.as_deref());
-            event.device = Some(DeviceInfo {
+            event.content.device = Some(DeviceInfo {
                 battery_percent: d.battery_percent,
                 hours_offline: d.hours_offline,
                 last_sync_at: d.last_sync_at.as_deref().and_then(Timestamp::parse),

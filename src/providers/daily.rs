@@ -227,7 +227,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.relate("job_id", job.id.as_deref());
             event.relate("recording_id", input.recording_id.as_deref());
             if failed {
-                event.error = Some(error_info(
+                event.content.error = Some(error_info(
                     "batch_processor_error",
                     job.error.as_ref(),
                     "Daily reported the batch-processor job as failed",
@@ -235,7 +235,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             }
             let artifacts = job.output.map(batch_artifacts).unwrap_or_default();
             if !artifacts.is_empty() {
-                event.artifacts = Some(artifacts);
+                event.content.artifacts = Some(artifacts);
             }
             event
         }
@@ -257,14 +257,14 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.relate("mtg_session_id", t.mtg_session_id.as_deref());
             event.relate("domain_id", t.domain_id.as_deref());
             if failed {
-                event.error = Some(error_info(
+                event.content.error = Some(error_info(
                     "transcript_error",
                     t.error.as_ref(),
                     "Daily reported the transcript as failed",
                 ));
             } else if let Some(s3) = t.out_params.and_then(|o| o.s3) {
                 // Daily stores meeting transcripts as WebVTT.
-                event.artifacts = Some(vec![Artifact::s3(
+                event.content.artifacts = Some(vec![Artifact::s3(
                     ArtifactKind::Transcript,
                     "vtt",
                     &s3.bucket,
@@ -273,7 +273,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
                 )]);
             }
             if let Some(duration) = t.duration.filter(|d| *d > 0.0) {
-                event.recording = Some(RecordingInfo {
+                event.content.recording = Some(RecordingInfo {
                     duration_ms: Some(seconds_to_ms(duration)),
                     ..RecordingInfo::default()
                 });
@@ -300,13 +300,13 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.relate("room_name", r.room_name.as_deref());
             event.relate("mtg_session_id", r.mtg_session_id.as_deref());
             if failed {
-                event.error = Some(error_info(
+                event.content.error = Some(error_info(
                     "recording_error",
                     r.error.as_ref(),
                     "Daily reported the recording as failed",
                 ));
             } else {
-                event.recording = Some(RecordingInfo {
+                event.content.recording = Some(RecordingInfo {
                     duration_ms: r.duration.map(seconds_to_ms),
                     started_at: r.start_ts.and_then(Timestamp::from_unix_f64),
                     ..RecordingInfo::default()

@@ -208,7 +208,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     match (category, status, payload) {
         (Category::Note, Status::Completed, Some(p)) => {
             let p: NotePayload = serde_json::from_str(p).map_err(|e| json_error(&e))?;
-            event.note = Some(Note {
+            event.content.note = Some(Note {
                 title: p.note.title,
                 sections: p
                     .note
@@ -237,7 +237,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
                     confidence: None,
                 })
                 .collect();
-            event.transcript = Some(Transcript {
+            event.content.transcript = Some(Transcript {
                 language: None,
                 duration_ms: segments.iter().map(|s| s.end_ms).max(),
                 text: Some(
@@ -251,7 +251,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             });
         }
         (Category::Note | Category::Transcript, Status::Failed, p) => {
-            event.error = Some(failure(p));
+            event.content.error = Some(failure(p));
         }
         _ => {}
     }

@@ -285,7 +285,7 @@ pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, 
                 .map(|s| s.text.trim())
                 .collect::<Vec<_>>()
                 .join(" ");
-            event.transcript = Some(Transcript {
+            event.content.transcript = Some(Transcript {
                 language: job.model.and_then(|m| m.language),
                 duration_ms: job.request.and_then(|r| r.duration).map(seconds_to_ms),
                 text: Some(text),
@@ -308,7 +308,7 @@ pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, 
                 .map(str::to_owned)
                 .or(job.status)
                 .unwrap_or_else(|| "failed".into());
-            event.error = Some(ErrorInfo { code, message });
+            event.content.error = Some(ErrorInfo { code, message });
         }
         _ => {}
     }
