@@ -2,8 +2,8 @@
 
 use http::{HeaderName, HeaderValue};
 
+use crate::normalized::Provider;
 use crate::normalized::Timestamp;
-use crate::providers::Provider;
 use crate::signature::Window;
 
 /// `Name: value` → a header pair.

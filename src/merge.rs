@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::normalized::Provider;
 use crate::normalized::{Category, Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
-use crate::providers::Provider;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {

@@ -124,8 +124,8 @@ pub fn summarize(record: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalized::Provider;
     use crate::normalized::{Category, EventDraft, Role, Segment, Status, Timestamp, Transcript};
-    use crate::providers::Provider;
 
     #[test]
     fn summaries_show_statuses_and_the_first_lines() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::providers::Provider;
+use crate::normalized::Provider;
 
 pub const NAMESPACE: &str = "scribehook";
 

@@ -2,12 +2,11 @@
 //! mapping to the normalized event; this file names them and dispatches.
 
 use std::fmt;
-use std::str::FromStr;
 
 use http::HeaderMap;
-use serde::{Deserialize, Serialize};
 
 use crate::normalized::EventDraft;
+pub use crate::normalized::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
 
 pub mod bota;
@@ -15,32 +14,7 @@ pub mod daily;
 pub mod nabla;
 pub mod prosa;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Daily,
-    Bota,
-    Nabla,
-    Prosa,
-}
-
 impl Provider {
-    pub const ALL: [Provider; 4] = [
-        Provider::Daily,
-        Provider::Bota,
-        Provider::Nabla,
-        Provider::Prosa,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Daily => "daily",
-            Provider::Bota => "bota",
-            Provider::Nabla => "nabla",
-            Provider::Prosa => "prosa",
-        }
-    }
-
     /// The environment variable holding this provider's comma-separated secrets.
     pub fn secrets_env(self) -> &'static str {
         match self {
@@ -167,27 +141,6 @@ impl Provider {
         self == Provider::Daily && daily::is_endpoint_check(body)
     }
 }
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Provider {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider {0:?}; expected one of daily, bota, nabla, prosa")]
-pub struct UnknownProvider(pub String);
 
 /// A signing key. Its bytes never appear in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]

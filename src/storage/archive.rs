@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::{decode_key_segment, key_segment, Blobs, Condition, Put, StoreError};
+use crate::normalized::Provider;
 use crate::normalized::Timestamp;
-use crate::providers::Provider;
 
 /// The archive object of one delivery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use super::records::{decode_record, encode, RecordStore};
 use super::{key_segment, Blobs, Condition, StoreError, Version};
 use crate::merge::Record;
 use crate::normalized::NormalizedEvent;
-use crate::providers::Provider;
+use crate::normalized::Provider;
 
 /// Documents above this go to S3: DynamoDB's item limit is 400 KB including attribute
 /// names and the other attributes, so keep a margin.

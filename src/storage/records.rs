@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::{key_segment, Blobs, Condition, Put, StoreError, Version};
 use crate::merge::Record;
 use crate::normalized::NormalizedEvent;
-use crate::providers::Provider;
+use crate::normalized::Provider;
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).
