@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use tokio::sync::OnceCell;
 
-use crate::cli::split_secrets;
 use crate::providers::{Keys, Provider};
 use crate::signature::Window;
 use crate::storage::{BlobLocation, Location};
@@ -209,6 +208,15 @@ impl Secrets {
             SecretsError::Invalid(format!("{}_ARN ({arn}): {e}", provider.secrets_env()))
         })
     }
+}
+
+/// Splits a comma-separated secret list (the `*_WEBHOOK_SECRETS` format).
+pub fn split_secrets(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A Secrets Manager value: a JSON array of strings, or a comma-separated list.

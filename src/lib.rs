@@ -11,18 +11,14 @@
 //! - [`ingest`], [`process`], [`fetch`]: the delivery path; [`lambda`] and [`app`] wire it
 //!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
 
-pub mod app;
-pub mod cli;
 pub mod config;
+pub mod entrypoints;
 pub mod fetch;
 pub mod ingest;
-pub mod lambda;
-pub mod local;
 pub mod merge;
 pub mod normalized;
 pub mod process;
 pub mod providers;
-pub mod report;
 pub mod signature;
 pub mod storage;
 pub mod telemetry;

@@ -12,9 +12,9 @@ use aws_sdk_s3::primitives::SdkBody;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use common::*;
 use scribehook::config::{SecretSource, Secrets};
+use scribehook::entrypoints::lambda::processor_handler;
 use scribehook::fetch::Fetcher;
 use scribehook::ingest::{Dispatch, Ingest};
-use scribehook::lambda::processor_handler;
 use scribehook::process::Processor;
 use scribehook::storage::archive::Archive;
 use scribehook::storage::dynamodb::DynamoDbStore;
@@ -52,7 +52,11 @@ fn bota_delivery() -> (Vec<u8>, Vec<(String, String)>) {
     (body, headers)
 }
 
-fn assert_unavailable(status: u16, body: &Value, response: &scribehook::lambda::GatewayResponse) {
+fn assert_unavailable(
+    status: u16,
+    body: &Value,
+    response: &scribehook::entrypoints::lambda::GatewayResponse,
+) {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
@@ -491,7 +495,11 @@ async fn daily_output_errors_retry_when_transient_and_are_recorded_when_not() {
 // ---------------------------------------------------------------------------------------
 // Secrets Manager
 
-async fn create_secret(clients: &scribehook::app::Clients, name: &str, value: &str) -> String {
+async fn create_secret(
+    clients: &scribehook::entrypoints::app::Clients,
+    name: &str,
+    value: &str,
+) -> String {
     clients
         .secrets
         .create_secret()

@@ -8,8 +8,8 @@ use base64::Engine;
 use common::*;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
+use scribehook::entrypoints::lambda::GatewayResponse;
 use scribehook::ingest::Dispatch;
-use scribehook::lambda::GatewayResponse;
 use scribehook::Provider;
 use serde_json::{json, Value};
 

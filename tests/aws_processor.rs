@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
+use scribehook::entrypoints::lambda::processor_handler;
 use scribehook::fetch::Fetcher;
-use scribehook::lambda::processor_handler;
 use scribehook::process::Processor;
 use scribehook::storage::dynamodb::DynamoDbStore;
 use scribehook::storage::records::{BlobRecordStore, RecordStore};

@@ -24,9 +24,10 @@ async fn a_bota_delivery_lands_in_dynamodb_and_s3() {
 
     let messages = stack.receive().await;
     assert_eq!(messages.len(), 1);
-    let response = scribehook::lambda::processor_handler(&stack.processor, sqs_event(&messages))
-        .await
-        .unwrap();
+    let response =
+        scribehook::entrypoints::lambda::processor_handler(&stack.processor, sqs_event(&messages))
+            .await
+            .unwrap();
     assert!(response.batch_item_failures.is_empty());
 
     use scribehook::storage::records::RecordStore;

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lambda_runtime::{Context, LambdaEvent};
+use scribehook::entrypoints::{app, lambda};
 use scribehook::storage::file::FileBlobs;
 use scribehook::storage::records::{BlobRecordStore, RecordStore};
-use scribehook::{app, config::Config, lambda, Provider, Timestamp};
+use scribehook::{config::Config, Provider, Timestamp};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")

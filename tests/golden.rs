@@ -13,7 +13,8 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_runtime::{Context, LambdaEvent};
-use scribehook::{app, config::Config, lambda, Provider, Timestamp};
+use scribehook::entrypoints::{app, lambda};
+use scribehook::{config::Config, Provider, Timestamp};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -45,7 +45,7 @@ async fn replay_rebuilds_file_records_idempotently() {
         _ => None,
     })
     .unwrap();
-    let ingest = scribehook::app::ingest(&config, &clients().await, clock());
+    let ingest = scribehook::entrypoints::app::ingest(&config, &clients().await, clock());
     for name in TIMELINE {
         let body = payload(Provider::Bota, name);
         let headers = signed_headers(Provider::Bota, &body, None, None);
@@ -96,7 +96,7 @@ async fn replay_rebuilds_dynamodb_records_from_an_s3_archive() {
     }
     // Only half the queue was processed before "the processor broke".
     let messages = stack.receive().await;
-    scribehook::lambda::processor_handler(&stack.processor, sqs_event(&messages[..3]))
+    scribehook::entrypoints::lambda::processor_handler(&stack.processor, sqs_event(&messages[..3]))
         .await
         .unwrap();
     let partial = stack
@@ -142,7 +142,7 @@ async fn replay_rebuilds_dynamodb_records_from_an_s3_archive() {
         .await;
     }
     let all = reference.receive().await;
-    scribehook::lambda::processor_handler(&reference.processor, sqs_event(&all))
+    scribehook::entrypoints::lambda::processor_handler(&reference.processor, sqs_event(&all))
         .await
         .unwrap();
     let mut live = reference

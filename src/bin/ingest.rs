@@ -1,6 +1,7 @@
 //! The ingest Lambda function: API Gateway (REST v1 or HTTP v2) → contract §2 answer.
 
-use scribehook::{app, config::Config, lambda, telemetry};
+use scribehook::entrypoints::{app, lambda};
+use scribehook::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

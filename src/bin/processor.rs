@@ -1,7 +1,8 @@
 //! The processor Lambda function: SQS batches of archived deliveries → records, with
 //! partial batch failures so only the failed messages are retried.
 
-use scribehook::{app, config::Config, lambda, telemetry};
+use scribehook::entrypoints::{app, lambda};
+use scribehook::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use http::HeaderMap;
-use scribehook::cli::{parse_header_line, parse_instant, secrets_or_env};
 use scribehook::config::Config;
+use scribehook::entrypoints::cli::{parse_header_line, parse_instant, secrets_or_env};
+use scribehook::entrypoints::{app, local, report};
 use scribehook::storage::records::BlobRecordStore;
 use scribehook::storage::BlobLocation;
-use scribehook::{app, local, report, telemetry, Provider, SignOptions, Timestamp, Window};
+use scribehook::{telemetry, Provider, SignOptions, Timestamp, Window};
 
 #[derive(Parser)]
 #[command(
@@ -215,7 +216,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let now = instant_or_now(args.now.as_deref())?;
             let tolerance = match args.tolerance {
                 Some(t) => t,
-                None => scribehook::cli::tolerance_from_env()?,
+                None => scribehook::entrypoints::cli::tolerance_from_env()?,
             };
             let headers = header_map(&args.headers)?;
             let body = stdin_body()?;

@@ -20,8 +20,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
 
+use crate::entrypoints::lambda::{ingest_handler, GatewayResponse};
 use crate::ingest::Ingest;
-use crate::lambda::{ingest_handler, GatewayResponse};
 
 /// API Gateway refuses bodies over 10 MB before Lambda sees them; so does this server.
 const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -204,7 +204,7 @@ pub async fn drain_queue(
                 record
             })
             .collect();
-        let response = crate::lambda::processor_handler(
+        let response = crate::entrypoints::lambda::processor_handler(
             processor,
             LambdaEvent::new(event, Context::default()),
         )

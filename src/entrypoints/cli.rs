@@ -2,6 +2,7 @@
 
 use http::{HeaderName, HeaderValue};
 
+use crate::config::split_secrets;
 use crate::normalized::Provider;
 use crate::normalized::Timestamp;
 use crate::signature::Window;
@@ -26,15 +27,6 @@ pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
     }
     Timestamp::parse_rfc3339(text)
         .ok_or_else(|| format!("{text:?} is neither unix seconds nor an RFC 3339 date-time"))
-}
-
-/// Splits a comma-separated secret list (the `*_WEBHOOK_SECRETS` format).
-pub fn split_secrets(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The given secrets, or else the provider's `*_WEBHOOK_SECRETS` variable.
