@@ -3,7 +3,9 @@
 //! life of the execution environment.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use crate::providers::{Keys, Provider};
@@ -48,69 +50,12 @@ impl Config {
 
     /// `lookup` stands in for the environment (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
-        let location = |name: &str| -> Result<String, ConfigError> {
-            match get(name) {
-                Some(v) => Ok(v),
-                None if in_lambda => Err(ConfigError(format!(
-                    "{name} is not set; inside Lambda it must name where {} go (see the README's configuration table)",
-                    if name == "ARCHIVE" { "verified deliveries" } else { "normalized records" }
-                ))),
-                None => Ok(format!("file://{LOCAL_DATA_DIR}")),
-            }
-        };
-
-        // PROVIDERS narrows what this function serves (one function per provider in the
-        // SAM template); by default every provider with a secret configured.
-        let only: Option<Vec<Provider>> = get("PROVIDERS")
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        p.parse::<Provider>()
-                            .map_err(|e| ConfigError(format!("PROVIDERS: {e}")))
-                    })
-                    .collect()
-            })
-            .transpose()?;
-        let mut secrets = BTreeMap::new();
-        for provider in Provider::ALL {
-            if only.as_ref().is_some_and(|o| !o.contains(&provider)) {
-                continue;
-            }
-            let var = provider.secrets_env();
-            if let Some(list) = get(var) {
-                let keys = provider
-                    .keys(&split_secrets(&list))
-                    .map_err(|e| ConfigError(format!("{var}: {e}")))?;
-                secrets.insert(provider, SecretSource::Env(keys));
-            } else if let Some(arn) = get(&format!("{var}_ARN")) {
-                secrets.insert(provider, SecretSource::SecretsManager(arn));
-            } else if only.is_some() {
-                return Err(ConfigError(format!(
-                    "PROVIDERS names {provider} but neither {var} nor {var}_ARN is set"
-                )));
-            }
-        }
-
-        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            get(name)
-                .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|_| ConfigError(format!("{name}={v:?} is not a whole number")))
-                })
-                .transpose()
-                .map(|v| v.unwrap_or(default))
-        };
-        let archive = BlobLocation::parse(&location("ARCHIVE")?)
+        let env = Env(&lookup);
+        let secrets = secret_sources(&env)?;
+        let archive = BlobLocation::parse(&env.location("ARCHIVE")?)
             .map_err(|e| ConfigError(format!("ARCHIVE: {e}")))?;
-        let stores = location("STORE")?
+        let stores = env
+            .location("STORE")?
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| Location::parse(s).map_err(|e| ConfigError(format!("STORE: {e}"))))
@@ -120,24 +65,100 @@ impl Config {
         }
         Ok(Config {
             secrets,
-            tolerance_secs: number(
+            tolerance_secs: env.number(
                 "SIGNATURE_TOLERANCE_SECONDS",
                 Window::DEFAULT_TOLERANCE_SECS,
             )?,
-            max_body_bytes: usize::try_from(number(
-                "MAX_BODY_BYTES",
-                DEFAULT_MAX_BODY_BYTES as u64,
-            )?)
+            max_body_bytes: usize::try_from(
+                env.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)?,
+            )
             .unwrap_or(usize::MAX),
             archive,
             stores,
-            queue_url: get("QUEUE_URL"),
-            allowed_output_buckets: get("ALLOWED_OUTPUT_BUCKETS")
+            queue_url: env.get("QUEUE_URL"),
+            allowed_output_buckets: env
+                .get("ALLOWED_OUTPUT_BUCKETS")
                 .map(|l| split_secrets(&l))
                 .unwrap_or_default(),
-            max_output_bytes: number("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)?,
+            max_output_bytes: env.number("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)?,
         })
     }
+}
+
+/// The environment (or what stands in for it), read as trimmed, non-empty values.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn in_lambda(&self) -> bool {
+        self.get("AWS_LAMBDA_FUNCTION_NAME").is_some()
+    }
+
+    /// `ARCHIVE` or `STORE`: required inside Lambda, `file://./data` elsewhere.
+    fn location(&self, name: &str) -> Result<String, ConfigError> {
+        match self.get(name) {
+            Some(v) => Ok(v),
+            None if self.in_lambda() => Err(ConfigError(format!(
+                "{name} is not set; inside Lambda it must name where {} go (see the README's configuration table)",
+                if name == "ARCHIVE" { "verified deliveries" } else { "normalized records" }
+            ))),
+            None => Ok(format!("file://{LOCAL_DATA_DIR}")),
+        }
+    }
+
+    fn number(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| ConfigError(format!("{name}={v:?} is not a whole number")))
+            })
+            .transpose()
+            .map(|v| v.unwrap_or(default))
+    }
+}
+
+/// Each served provider's secret source. `PROVIDERS` narrows what this function serves
+/// (one function per provider in the SAM template); by default every provider with a
+/// secret configured.
+fn secret_sources(env: &Env<'_>) -> Result<BTreeMap<Provider, SecretSource>, ConfigError> {
+    let only: Option<Vec<Provider>> = env
+        .get("PROVIDERS")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<Provider>()
+                        .map_err(|e| ConfigError(format!("PROVIDERS: {e}")))
+                })
+                .collect()
+        })
+        .transpose()?;
+    let mut secrets = BTreeMap::new();
+    for provider in Provider::ALL {
+        if only.as_ref().is_some_and(|o| !o.contains(&provider)) {
+            continue;
+        }
+        let var = provider.secrets_env();
+        if let Some(list) = env.get(var) {
+            let keys = provider
+                .keys(&split_secrets(&list))
+                .map_err(|e| ConfigError(format!("{var}: {e}")))?;
+            secrets.insert(provider, SecretSource::Env(keys));
+        } else if let Some(arn) = env.get(&format!("{var}_ARN")) {
+            secrets.insert(provider, SecretSource::SecretsManager(arn));
+        } else if only.is_some() {
+            return Err(ConfigError(format!(
+                "PROVIDERS names {provider} but neither {var} nor {var}_ARN is set"
+            )));
+        }
+    }
+    Ok(secrets)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,17 +171,23 @@ pub enum SecretsError {
     Invalid(String),
 }
 
+/// The capability [`Secrets`] needs of Secrets Manager: one secret's text by ARN.
+#[async_trait]
+pub trait SecretValues: Send + Sync {
+    async fn secret_string(&self, arn: &str) -> Result<String, String>;
+}
+
 /// Signing keys per provider, from the environment at once or from Secrets Manager on
 /// first use (then cached: one read per cold start).
 pub struct Secrets {
     sources: BTreeMap<Provider, (SecretSource, OnceCell<Keys>)>,
-    client: Option<aws_sdk_secretsmanager::Client>,
+    client: Option<Arc<dyn SecretValues>>,
 }
 
 impl Secrets {
     pub fn new(
         sources: BTreeMap<Provider, SecretSource>,
-        client: Option<aws_sdk_secretsmanager::Client>,
+        client: Option<Arc<dyn SecretValues>>,
     ) -> Self {
         Self {
             sources: sources
@@ -193,17 +220,14 @@ impl Secrets {
             arn: arn.to_owned(),
             message: "no Secrets Manager client".into(),
         })?;
-        let output = client
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
+        let text = client
+            .secret_string(arn)
             .await
-            .map_err(|e| SecretsError::Fetch {
+            .map_err(|message| SecretsError::Fetch {
                 arn: arn.to_owned(),
-                message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                message,
             })?;
-        let text = output.secret_string().unwrap_or_default();
-        let list = parse_secret_list(text);
+        let list = parse_secret_list(&text);
         provider.keys(&list).map_err(|e| {
             SecretsError::Invalid(format!("{}_ARN ({arn}): {e}", provider.secrets_env()))
         })

@@ -7,11 +7,9 @@
 //! is retried; errors that it cannot (no such key, access denied, a file we cannot parse)
 //! are recorded in the artifact's `reason` and processing goes on.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::normalized::{Artifact, ArtifactKind, NormalizedEvent, Summary};
@@ -24,9 +22,30 @@ pub struct FetchError {
     pub message: String,
 }
 
+/// What reading one output object gave.
+#[derive(Debug)]
+pub enum Download {
+    Fetched(Vec<u8>),
+    /// Not fetched, for a reason no retry changes (no such key, access denied, too
+    /// large): the artifact records it.
+    Skipped(String),
+}
+
+/// The capability the fetcher needs of S3: read one object, never buffering more than
+/// `max_bytes`. Errors a retry may fix are `Err`; the others are [`Download::Skipped`].
+#[async_trait]
+pub trait OutputSource: Send + Sync {
+    async fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+        region: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Download, FetchError>;
+}
+
 pub struct Fetcher {
-    base: aws_sdk_s3::Client,
-    by_region: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    source: Arc<dyn OutputSource>,
     allowed_buckets: Vec<String>,
     max_bytes: u64,
 }
@@ -40,45 +59,17 @@ const PREFERENCE: [TranscriptFormat; 4] = [
     TranscriptFormat::Text,
 ];
 
-enum Outcome {
-    Fetched(Vec<u8>),
-    Skipped(String),
-}
-
 impl Fetcher {
-    pub fn new(base: aws_sdk_s3::Client, allowed_buckets: Vec<String>, max_bytes: u64) -> Self {
+    pub fn new(
+        source: Arc<dyn OutputSource>,
+        allowed_buckets: Vec<String>,
+        max_bytes: u64,
+    ) -> Self {
         Self {
-            base,
-            by_region: Mutex::new(HashMap::new()),
+            source,
             allowed_buckets,
             max_bytes,
         }
-    }
-
-    /// One client per region, built on first use from the base client's configuration
-    /// (credentials, endpoint, retry policy) and reused afterwards.
-    fn client_for(&self, region: Option<&str>) -> aws_sdk_s3::Client {
-        let Some(region) =
-            region.filter(|r| Some(*r) != self.base.config().region().map(|r| r.as_ref()))
-        else {
-            return self.base.clone();
-        };
-        let mut clients = self
-            .by_region
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = self
-                    .base
-                    .config()
-                    .to_builder()
-                    .region(aws_sdk_s3::config::Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_s3::Client::from_conf(config)
-            })
-            .clone()
     }
 
     /// Fetches and parses every artifact of `event`, filling in its transcript, note,
@@ -124,8 +115,8 @@ impl Fetcher {
                 continue;
             }
             let bytes = match self.fetch(artifact).await? {
-                Outcome::Fetched(bytes) => bytes,
-                Outcome::Skipped(reason) => {
+                Download::Fetched(bytes) => bytes,
+                Download::Skipped(reason) => {
                     artifact.reason = Some(reason);
                     continue;
                 }
@@ -141,88 +132,22 @@ impl Fetcher {
         Ok(())
     }
 
-    async fn fetch(&self, artifact: &Artifact) -> Result<Outcome, FetchError> {
+    async fn fetch(&self, artifact: &Artifact) -> Result<Download, FetchError> {
         let Some((bucket, key)) = artifact.bucket_key() else {
-            return Ok(Outcome::Skipped(format!(
+            return Ok(Download::Skipped(format!(
                 "not fetched: {} is not an s3:// location",
                 artifact.location
             )));
         };
         if !self.allowed_buckets.iter().any(|b| b == bucket) {
-            return Ok(Outcome::Skipped(format!(
+            return Ok(Download::Skipped(format!(
                 "not fetched: bucket {bucket} is not in ALLOWED_OUTPUT_BUCKETS"
             )));
         }
-        let failed = |message: String| FetchError {
-            location: artifact.location.clone(),
-            message,
-        };
-        let client = self.client_for(artifact.region.as_deref());
-        let output = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(output) => output,
-            Err(err) => {
-                let code = err
-                    .as_service_error()
-                    .and_then(ProvideErrorMetadata::code)
-                    .map(str::to_owned);
-                return match err.into_service_error() {
-                    GetObjectError::NoSuchKey(_) => {
-                        Ok(Outcome::Skipped("not fetched: no such key".into()))
-                    }
-                    other if is_permanent(code.as_deref()) => Ok(Outcome::Skipped(format!(
-                        "not fetched: {} ({})",
-                        other.message().unwrap_or("S3 refused the request"),
-                        code.unwrap_or_default()
-                    ))),
-                    other => Err(failed(
-                        aws_sdk_s3::error::DisplayErrorContext(other).to_string(),
-                    )),
-                };
-            }
-        };
-        let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
-        if let Some(size) = declared.filter(|size| *size > self.max_bytes) {
-            return Ok(Outcome::Skipped(format!(
-                "not fetched: the object is {size} bytes, more than MAX_OUTPUT_BYTES ({})",
-                self.max_bytes
-            )));
-        }
-        // Read with the bound enforced as bytes arrive: a missing or wrong Content-Length
-        // cannot make us buffer more than MAX_OUTPUT_BYTES.
-        let capacity = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
-        let mut bytes = Vec::with_capacity(capacity);
-        let mut body = output.body;
-        while let Some(chunk) = body
-            .try_next()
+        self.source
+            .read(bucket, key, artifact.region.as_deref(), self.max_bytes)
             .await
-            .map_err(|e| failed(format!("reading the object: {e}")))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
-                return Ok(Outcome::Skipped(format!(
-                    "not fetched: the object is larger than MAX_OUTPUT_BYTES ({})",
-                    self.max_bytes
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Outcome::Fetched(bytes))
     }
-}
-
-/// S3 error codes no retry will fix.
-fn is_permanent(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "AccessDenied"
-                | "NoSuchBucket"
-                | "NoSuchKey"
-                | "InvalidObjectState"
-                | "PermanentRedirect"
-                | "InvalidBucketName"
-                | "AllAccessDisabled"
-        )
-    )
 }
 
 /// Parses one fetched object into the event; `Err` is the reason it could not be used.

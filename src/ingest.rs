@@ -8,13 +8,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_trait::async_trait;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
 use crate::config::{Secrets, SecretsError};
-use crate::normalized::Timestamp;
-use crate::process::{Job, Processor};
-use crate::providers::{body_event_id, Provider};
+use crate::delivery::Verified;
+use crate::normalized::{system_clock, Clock, Provider, Timestamp};
+use crate::process::{DeliveryId, Processor};
+use crate::providers::body_event_id;
 use crate::signature::{VerifyError, Window};
 use crate::storage::archive::{Archive, ArchivedDelivery, Created};
 use crate::storage::StoreError;
@@ -23,40 +25,34 @@ use crate::telemetry::{self, Outcome};
 /// Seconds a provider is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 30;
 
+/// The capability the ingest needs of a queue (SQS in production): send one message.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, message: String) -> Result<(), StoreError>;
+}
+
 /// Where a verified, archived delivery goes next.
 pub enum Dispatch {
     /// `QUEUE_URL`: the processor function picks it up.
-    Queue {
-        client: aws_sdk_sqs::Client,
-        url: String,
-    },
+    Queue(Arc<dyn Queue>),
     /// No queue: process before answering (local runs, small deployments).
     Inline(Arc<Processor>),
 }
 
 impl Dispatch {
-    async fn send(&self, job: &Job) -> Result<(), StoreError> {
+    async fn send(&self, delivery: &DeliveryId) -> Result<(), StoreError> {
         match self {
-            Dispatch::Queue { client, url } => {
-                let body =
-                    serde_json::to_string(job).map_err(|e| StoreError::new("encode job", e))?;
-                client
-                    .send_message()
-                    .queue_url(url)
-                    .message_body(body)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StoreError::new("sqs send", aws_sdk_sqs::error::DisplayErrorContext(e))
-                    })?;
-                Ok(())
+            Dispatch::Queue(queue) => {
+                let message = serde_json::to_string(delivery)
+                    .map_err(|e| StoreError::new("encode queue message", e))?;
+                queue.send(message).await
             }
-            Dispatch::Inline(processor) => match processor.process(job).await {
+            Dispatch::Inline(processor) => match processor.process(delivery).await {
                 Ok(_) => Ok(()),
                 // A delivery we cannot parse is archived and answered 400 before dispatch;
                 // anything else that is not retryable should not make the provider retry.
                 Err(e) if !e.is_retryable() => {
-                    tracing::warn!(provider = %job.provider, event_id = %job.event_id, error = %e, "inline processing gave up");
+                    tracing::warn!(provider = %delivery.provider, event_id = %delivery.event_id, error = %e, "inline processing gave up");
                     Ok(())
                 }
                 Err(e) => Err(StoreError::new("process", e)),
@@ -65,42 +61,62 @@ impl Dispatch {
     }
 }
 
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-pub struct Ingest {
-    pub secrets: Secrets,
+/// The bounds a delivery is held to before anything is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Signature timestamp window, both directions.
     pub tolerance_secs: u64,
     pub max_body_bytes: usize,
-    pub archive: Archive,
-    pub dispatch: Dispatch,
-    pub clock: Clock,
+}
+
+pub struct Ingest {
+    secrets: Secrets,
+    limits: Limits,
+    archive: Archive,
+    dispatch: Dispatch,
+    clock: Clock,
 }
 
 /// An answer of contract §2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: StatusCode,
-    pub body: serde_json::Value,
-    pub retry_after: Option<u32>,
     pub outcome: Outcome,
+    /// The accepted (or repeated) event's id.
+    pub event_id: Option<String>,
+    /// Why the delivery was refused, for the caller and the log.
+    pub message: Option<String>,
+    pub retry_after: Option<u32>,
 }
 
 impl Reply {
-    fn ok(status: &str, event_id: &str, outcome: Outcome) -> Self {
+    fn ok(outcome: Outcome, event_id: &str) -> Self {
         Reply {
             status: StatusCode::OK,
-            body: json!({ "status": status, "event_id": event_id }),
-            retry_after: None,
             outcome,
+            event_id: Some(event_id.to_owned()),
+            message: None,
+            retry_after: None,
+        }
+    }
+
+    fn endpoint_check() -> Self {
+        Reply {
+            status: StatusCode::OK,
+            outcome: Outcome::EndpointCheck,
+            event_id: None,
+            message: None,
+            retry_after: None,
         }
     }
 
     fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Reply {
             status,
-            body: json!({ "error": { "code": code, "message": message.into() } }),
-            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS),
             outcome: Outcome::Rejected(code),
+            event_id: None,
+            message: Some(message.into()),
+            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS),
         }
     }
 
@@ -114,6 +130,14 @@ impl Reply {
         )
     }
 
+    fn unknown_provider(message: impl Into<String>) -> Self {
+        Reply::error(StatusCode::NOT_FOUND, "unknown_provider", message)
+    }
+
+    fn refused(err: &VerifyError) -> Self {
+        Reply::error(StatusCode::UNAUTHORIZED, err.code(), err.to_string())
+    }
+
     /// A 400 for a request whose body API Gateway flagged as base64 but is not.
     pub fn invalid_base64() -> Self {
         Reply::error(
@@ -123,8 +147,21 @@ impl Reply {
         )
     }
 
+    /// The JSON body of the answer.
+    pub fn body(&self) -> serde_json::Value {
+        match (self.outcome, &self.message) {
+            (Outcome::Rejected(code), message) => {
+                json!({ "error": { "code": code, "message": message.as_deref().unwrap_or_default() } })
+            }
+            (Outcome::EndpointCheck, _) => json!({ "status": "ok" }),
+            (outcome, _) => {
+                json!({ "status": outcome.as_str(), "event_id": self.event_id.as_deref().unwrap_or_default() })
+            }
+        }
+    }
+
     pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
+        serde_json::to_vec(&self.body()).unwrap_or_default()
     }
 }
 
@@ -142,6 +179,27 @@ pub fn route(path: &str) -> Result<Provider, String> {
 }
 
 impl Ingest {
+    /// An ingest on the system clock.
+    pub fn new(secrets: Secrets, archive: Archive, dispatch: Dispatch, limits: Limits) -> Self {
+        Self {
+            secrets,
+            limits,
+            archive,
+            dispatch,
+            clock: system_clock(),
+        }
+    }
+
+    /// The same ingest reading time from `clock` (tests, replays of captured deliveries).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
     pub async fn handle(
         &self,
         method: &Method,
@@ -151,11 +209,21 @@ impl Ingest {
     ) -> Reply {
         let started = Instant::now();
         let mut log = telemetry::Delivery::new(path);
-        let reply = self.answer(method, path, headers, body, &mut log).await;
-        log.finish(&reply, started.elapsed());
+        let reply = self
+            .answer(method, path, headers, body, &mut log)
+            .await
+            .unwrap_or_else(|refusal| refusal);
+        log.finish(
+            reply.outcome,
+            reply.status.as_u16(),
+            reply.message.as_deref(),
+            started.elapsed(),
+        );
         reply
     }
 
+    /// route → size → (endpoint check) → verify → [`Self::accept`]. Every refusal is an
+    /// `Err` answer, and nothing is stored before [`Verified`] exists.
     async fn answer(
         &self,
         method: &Method,
@@ -163,124 +231,135 @@ impl Ingest {
         headers: &HeaderMap,
         body: &[u8],
         log: &mut telemetry::Delivery,
-    ) -> Reply {
-        let provider = match route(path) {
-            Ok(p) if self.secrets.serves(p) => p,
-            Ok(p) => {
-                return Reply::error(
-                    StatusCode::NOT_FOUND,
-                    "unknown_provider",
-                    format!("provider {p} is not enabled on this endpoint"),
-                )
-            }
-            Err(message) => {
-                return Reply::error(StatusCode::NOT_FOUND, "unknown_provider", message)
-            }
-        };
+    ) -> Result<Reply, Reply> {
+        let provider = self.admit(method, path, body)?;
         log.provider = Some(provider);
+        if provider.is_endpoint_check(body) {
+            return Ok(Reply::endpoint_check());
+        }
+        let now = (self.clock)();
+        let verified = self.verify(provider, headers, body, now).await?;
+        self.accept(&verified, now, log).await
+    }
+
+    /// The provider of the route, if this endpoint serves it, the method is POST and the
+    /// body is within bounds.
+    fn admit(&self, method: &Method, path: &str, body: &[u8]) -> Result<Provider, Reply> {
+        let provider = route(path).map_err(Reply::unknown_provider)?;
+        if !self.secrets.serves(provider) {
+            return Err(Reply::unknown_provider(format!(
+                "provider {provider} is not enabled on this endpoint"
+            )));
+        }
         if method != Method::POST {
-            return Reply::error(
+            return Err(Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!("{method} is not accepted; webhooks are delivered with POST"),
-            );
+            ));
         }
-        if body.len() > self.max_body_bytes {
-            return Reply::error(
+        if body.len() > self.limits.max_body_bytes {
+            return Err(Reply::error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!(
                     "the body is {} bytes; MAX_BODY_BYTES is {}",
                     body.len(),
-                    self.max_body_bytes
+                    self.limits.max_body_bytes
                 ),
-            );
+            ));
         }
-        if provider.is_endpoint_check(body) {
-            return Reply {
-                status: StatusCode::OK,
-                body: json!({ "status": "ok" }),
-                retry_after: None,
-                outcome: Outcome::EndpointCheck,
-            };
-        }
-        let keys = match self.secrets.keys(provider).await {
-            Ok(keys) => keys,
-            Err(SecretsError::NotEnabled(p)) => {
-                return Reply::error(
-                    StatusCode::NOT_FOUND,
-                    "unknown_provider",
-                    format!("provider {p} is not enabled"),
-                )
-            }
-            Err(e) => return Reply::unavailable(e),
-        };
-        let now = (self.clock)();
-        if let Err(e) = provider.verify(
-            headers,
-            body,
-            keys,
-            Window::new(now.unix_seconds(), self.tolerance_secs),
-        ) {
-            return verify_reply(&e);
-        }
+        Ok(provider)
+    }
 
-        // Verified: from here on the delivery is archived whatever its content.
-        let parsed = provider.normalize(headers, body);
+    async fn verify<'a>(
+        &self,
+        provider: Provider,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        now: Timestamp,
+    ) -> Result<Verified<'a>, Reply> {
+        let keys = self.secrets.keys(provider).await.map_err(|e| match e {
+            SecretsError::NotEnabled(p) => {
+                Reply::unknown_provider(format!("provider {p} is not enabled"))
+            }
+            e => Reply::unavailable(e),
+        })?;
+        let window = Window::new(now.unix_seconds(), self.limits.tolerance_secs);
+        Verified::check(provider, headers, body, keys, window).map_err(|e| Reply::refused(&e))
+    }
+
+    /// Archives a verified delivery whatever its content, then tells a new event from a
+    /// duplicate or a conflict, and dispatches it.
+    async fn accept(
+        &self,
+        verified: &Verified<'_>,
+        now: Timestamp,
+        log: &mut telemetry::Delivery,
+    ) -> Result<Reply, Reply> {
+        let provider = verified.provider();
+        let parsed = provider.normalize(verified.headers(), verified.body());
         let event_id = match &parsed {
             Ok(draft) if !draft.event_id.trim().is_empty() => draft.event_id.clone(),
-            _ => body_event_id(body),
+            _ => body_event_id(verified.body()),
         };
         log.event_id = Some(event_id.clone());
         log.event_type = parsed.as_ref().ok().map(|d| d.event_type.clone());
-        let delivery = ArchivedDelivery::new(provider, &event_id, now, headers, body);
-        let created = match self.archive.create(&delivery).await {
-            Ok(created) => created,
-            Err(e) => return Reply::unavailable(e),
-        };
+        let created = self
+            .archive
+            .create(verified, &event_id, now)
+            .await
+            .map_err(Reply::unavailable)?;
         if let Err(e) = &parsed {
-            return Reply::error(
+            return Err(Reply::error(
                 StatusCode::BAD_REQUEST,
                 "malformed_event",
                 format!("{e} (archived as {event_id} for replay)"),
-            );
+            ));
         }
-        let job = Job {
-            provider,
-            event_id: event_id.clone(),
-        };
-        let status = match created {
-            Created::New => ("accepted", Outcome::Accepted),
-            Created::Existing(first) => {
-                let fingerprint = provider.fingerprint(body);
-                let same = first
-                    .body()
-                    .is_ok_and(|b| provider.fingerprint(&b) == fingerprint);
-                if same {
-                    ("duplicate", Outcome::Duplicate)
-                } else {
-                    match self.archive.create_variant(&delivery, &fingerprint).await {
-                        Ok(location) => {
-                            tracing::warn!(%provider, %event_id, variant = %location, "same event id, different content: variant archived, records keep the first");
-                        }
-                        Err(e) => return Reply::unavailable(e),
-                    }
-                    ("conflict", Outcome::Conflict)
-                }
-            }
+        let outcome = match created {
+            Created::New => Outcome::Accepted,
+            Created::Existing(first) => self.repeat(verified, &event_id, now, &first).await?,
         };
         // Dispatch again for a duplicate or conflict too: if the first delivery was archived
         // but its dispatch failed (and it was answered 503), this is what gets it processed.
         // Processing is idempotent, so a second run costs nothing but time.
-        if let Err(e) = self.dispatch.send(&job).await {
-            return Reply::unavailable(e);
-        }
-        Reply::ok(status.0, &event_id, status.1)
+        let delivery = DeliveryId {
+            provider,
+            event_id: event_id.clone(),
+        };
+        self.dispatch
+            .send(&delivery)
+            .await
+            .map_err(Reply::unavailable)?;
+        Ok(Reply::ok(outcome, &event_id))
     }
-}
 
-fn verify_reply(err: &VerifyError) -> Reply {
-    Reply::error(StatusCode::UNAUTHORIZED, err.code(), err.to_string())
+    /// A second delivery of an archived event id: the same content is a duplicate; other
+    /// content is a conflict, archived beside the first while the records keep the first.
+    async fn repeat(
+        &self,
+        verified: &Verified<'_>,
+        event_id: &str,
+        now: Timestamp,
+        first: &ArchivedDelivery,
+    ) -> Result<Outcome, Reply> {
+        let provider = verified.provider();
+        let fingerprint = provider.fingerprint(verified.body());
+        let same = first
+            .body()
+            .is_ok_and(|b| provider.fingerprint(&b) == fingerprint);
+        if same {
+            return Ok(Outcome::Duplicate);
+        }
+        let variant = self
+            .archive
+            .create_variant(verified, event_id, now, &fingerprint)
+            .await
+            .map_err(Reply::unavailable)?;
+        tracing::warn!(%provider, %event_id, %variant, "same event id, different content: variant archived, records keep the first");
+        Ok(Outcome::Conflict)
+    }
 }
 
 #[cfg(test)]

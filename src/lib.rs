@@ -11,7 +11,9 @@
 //! - [`ingest`], [`process`], [`fetch`]: the delivery path; [`lambda`] and [`app`] wire it
 //!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
 
+pub mod aws;
 pub mod config;
+pub mod delivery;
 pub mod entrypoints;
 pub mod fetch;
 pub mod ingest;

@@ -120,6 +120,14 @@ impl Timestamp {
     }
 }
 
+/// Where "now" comes from: injected so tests and replays can pin it.
+pub type Clock = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock, to the millisecond.
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(Timestamp::now)
+}
+
 impl From<OffsetDateTime> for Timestamp {
     fn from(t: OffsetDateTime) -> Self {
         Self(t.to_offset(time::UtcOffset::UTC))

@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{FetchError, Fetcher};
 use crate::merge::{merge, Record};
-use crate::normalized::{NormalizedEvent, Timestamp};
-use crate::providers::{MalformedEvent, Provider};
+use crate::normalized::{system_clock, Clock, NormalizedEvent, Provider, Timestamp};
+use crate::providers::MalformedEvent;
 use crate::storage::archive::{Archive, ArchivedDelivery};
 use crate::storage::records::{merge_event, RecordStore};
 use crate::storage::StoreError;
 
-/// The SQS message body: which archived delivery to process.
+/// Which archived delivery to process: the SQS message body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
+pub struct DeliveryId {
     pub provider: Provider,
     pub event_id: String,
 }
@@ -52,6 +52,7 @@ pub struct Processor {
     archive: Archive,
     stores: Vec<Arc<dyn RecordStore>>,
     fetcher: Fetcher,
+    clock: Clock,
 }
 
 impl Processor {
@@ -60,7 +61,19 @@ impl Processor {
             archive,
             stores,
             fetcher,
+            clock: system_clock(),
         }
+    }
+
+    /// The same processor reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The processor's "now" (end-to-end latency is measured against it).
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
     }
 
     pub fn archive(&self) -> &Archive {
@@ -71,15 +84,15 @@ impl Processor {
         &self.stores
     }
 
-    /// Processes the archived delivery named by `job`.
-    pub async fn process(&self, job: &Job) -> Result<NormalizedEvent, ProcessError> {
+    /// Processes the archived delivery named by `id`.
+    pub async fn process(&self, id: &DeliveryId) -> Result<NormalizedEvent, ProcessError> {
         let delivery = self
             .archive
-            .get(job.provider, &job.event_id)
+            .get(id.provider, &id.event_id)
             .await?
             .ok_or_else(|| ProcessError::NotArchived {
-                provider: job.provider,
-                event_id: job.event_id.clone(),
+                provider: id.provider,
+                event_id: id.event_id.clone(),
             })?;
         let event = self.normalize(&delivery).await?;
         self.write(&event).await?;

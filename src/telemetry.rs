@@ -61,32 +61,35 @@ impl Delivery {
         }
     }
 
-    pub fn finish(&self, reply: &crate::ingest::Reply, elapsed: Duration) {
+    /// The delivery's one log line and its metrics. `reason` is the refusal's message.
+    pub fn finish(&self, outcome: Outcome, status: u16, reason: Option<&str>, elapsed: Duration) {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let provider = self.provider.map(Provider::as_str).unwrap_or("none");
-        let outcome = reply.outcome.as_str();
-        let message = reply
-            .body
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let status = reply.status.as_u16();
         let event_id = self.event_id.as_deref().unwrap_or("");
         let event_type = self.event_type.as_deref().unwrap_or("");
+        let outcome_name = outcome.as_str();
         if status >= 500 {
-            tracing::error!(provider, event_id, event_type, outcome, status, latency_ms, path = %self.path, "delivery");
+            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, path = %self.path, "delivery");
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome, status, latency_ms, path = %self.path, reason = message, "delivery");
+            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, path = %self.path, reason = reason.unwrap_or(""), "delivery");
         } else {
-            tracing::info!(provider, event_id, event_type, outcome, status, latency_ms, "delivery");
+            tracing::info!(
+                provider,
+                event_id,
+                event_type,
+                outcome = outcome_name,
+                status,
+                latency_ms,
+                "delivery"
+            );
         }
         let mut dimensions = vec![("Provider", provider)];
-        if let Outcome::Rejected(code) = reply.outcome {
+        if let Outcome::Rejected(code) = outcome {
             dimensions.push(("Reason", code));
         }
         emit(
             &[
-                (reply.outcome.metric(), 1.0, "Count"),
+                (outcome.metric(), 1.0, "Count"),
                 ("IngestLatency", latency_ms, "Milliseconds"),
             ],
             &dimensions,

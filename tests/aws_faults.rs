@@ -11,6 +11,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::primitives::SdkBody;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use common::*;
+use scribehook::aws::{S3Outputs, SqsQueue};
 use scribehook::config::{SecretSource, Secrets};
 use scribehook::entrypoints::lambda::processor_handler;
 use scribehook::fetch::Fetcher;
@@ -70,10 +71,7 @@ fn assert_unavailable(
 }
 
 fn queue_to(stack: &Stack) -> Dispatch {
-    Dispatch::Queue {
-        client: stack.clients.sqs.clone(),
-        url: stack.queue_url.clone(),
-    }
+    sqs_dispatch(&stack.clients, &stack.queue_url)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -83,12 +81,16 @@ fn queue_to(stack: &Stack) -> Dispatch {
 async fn a_failing_archive_put_is_503_and_nothing_is_queued() {
     let stack = Stack::new(vec![]).await;
     let put = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| http(500, S3_INTERNAL));
-    let mut ingest = ingest_on(&stack, queue_to(&stack), 256 * 1024);
-    ingest.archive = Archive::new(Arc::new(S3Blobs::new(
-        s3_mock!(&put),
-        stack.bucket.clone(),
-        "archive".into(),
-    )));
+    let ingest = ingest_with(
+        all_secrets(),
+        Archive::new(Arc::new(S3Blobs::new(
+            s3_mock!(&put),
+            stack.bucket.clone(),
+            "archive".into(),
+        ))),
+        queue_to(&stack),
+        256 * 1024,
+    );
     let (body, headers) = bota_delivery();
     let (status, reply, response) = invoke(
         &ingest,
@@ -112,11 +114,16 @@ async fn a_failing_archive_put_is_503_and_nothing_is_queued() {
     let put =
         mock!(aws_sdk_s3::Client::put_object).then_http_response(|| http(412, S3_PRECONDITION));
     let get = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| http(500, S3_INTERNAL));
-    ingest.archive = Archive::new(Arc::new(S3Blobs::new(
-        s3_mock!(&put, &get),
-        stack.bucket.clone(),
-        "archive".into(),
-    )));
+    let ingest = ingest_with(
+        all_secrets(),
+        Archive::new(Arc::new(S3Blobs::new(
+            s3_mock!(&put, &get),
+            stack.bucket.clone(),
+            "archive".into(),
+        ))),
+        queue_to(&stack),
+        256 * 1024,
+    );
     let (status, reply, response) = invoke(
         &ingest,
         apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
@@ -136,10 +143,7 @@ async fn a_failing_queue_is_503_and_the_redelivery_gets_the_event_processed_once
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()));
     let broken = ingest_on(
         &stack,
-        Dispatch::Queue {
-            client: sqs,
-            url: stack.queue_url.clone(),
-        },
+        Dispatch::Queue(Arc::new(SqsQueue::new(sqs, stack.queue_url.clone()))),
         256 * 1024,
     );
     let (body, headers) = bota_delivery();
@@ -217,7 +221,11 @@ fn processor_with(stack: &Stack, stores: Vec<Arc<dyn RecordStore>>) -> Processor
     Processor::new(
         stack.processor.archive().clone(),
         stores,
-        Fetcher::new(stack.clients.s3.clone(), vec![], 1024 * 1024),
+        Fetcher::new(
+            Arc::new(S3Outputs::new(stack.clients.s3.clone())),
+            vec![],
+            1024 * 1024,
+        ),
     )
 }
 
@@ -424,7 +432,11 @@ async fn daily_output_errors_retry_when_transient_and_are_recorded_when_not() {
         Processor::new(
             stack.processor.archive().clone(),
             vec![stack.dynamodb.clone(), stack.s3_records.clone()],
-            Fetcher::new(client, vec![outputs.clone()], 1024 * 1024),
+            Fetcher::new(
+                Arc::new(S3Outputs::new(client)),
+                vec![outputs.clone()],
+                1024 * 1024,
+            ),
         )
     };
 
@@ -513,9 +525,12 @@ async fn create_secret(
 }
 
 fn ingest_with_secrets(stack: &Stack, secrets: Secrets) -> Ingest {
-    let mut ingest = ingest_on(stack, queue_to(stack), 256 * 1024);
-    ingest.secrets = secrets;
-    ingest
+    ingest_with(
+        secrets,
+        stack.processor.archive().clone(),
+        queue_to(stack),
+        256 * 1024,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,7 +555,10 @@ async fn secrets_manager_secrets_verify_with_every_listed_secret() {
         (Provider::Daily, SecretSource::SecretsManager(daily_arn)),
         (Provider::Bota, SecretSource::SecretsManager(bota_arn)),
     ]);
-    let ingest = ingest_with_secrets(&stack, Secrets::new(sources, Some(clients.secrets.clone())));
+    let ingest = ingest_with_secrets(
+        &stack,
+        Secrets::new(sources, Some(Arc::new(clients.secrets.clone()))),
+    );
 
     // Signed with the second (current) secret.
     let body = payload(Provider::Daily, "meeting.started");
@@ -620,7 +638,10 @@ async fn a_missing_secret_is_503_not_401_and_is_read_again_once_it_exists() {
         (Provider::Daily, SecretSource::SecretsManager(name.clone())),
         (Provider::Bota, SecretSource::SecretsManager(arn.to_owned())),
     ]);
-    let ingest = ingest_with_secrets(&stack, Secrets::new(sources, Some(clients.secrets.clone())));
+    let ingest = ingest_with_secrets(
+        &stack,
+        Secrets::new(sources, Some(Arc::new(clients.secrets.clone()))),
+    );
     let body = payload(Provider::Daily, "meeting.started");
     let headers = signed_headers(Provider::Daily, &body, None, None);
     let (bota_body, bota_headers) = bota_delivery();

@@ -9,7 +9,6 @@ use common::*;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
 use scribehook::entrypoints::lambda::GatewayResponse;
-use scribehook::ingest::Dispatch;
 use scribehook::Provider;
 use serde_json::{json, Value};
 
@@ -937,10 +936,7 @@ async fn a_failing_dependency_is_503_unavailable_with_retry_after() {
     );
     let broken = ingest_on(
         &stack,
-        Dispatch::Queue {
-            client: stack.clients.sqs.clone(),
-            url: missing_queue,
-        },
+        sqs_dispatch(&stack.clients, &missing_queue),
         256 * 1024,
     );
     for shape in SHAPES {
@@ -964,21 +960,18 @@ async fn a_failing_dependency_is_503_unavailable_with_retry_after() {
     assert_eq!(stack.receive().await.len(), 1);
 
     // The archive bucket does not exist: nothing is queued.
-    let mut no_archive = ingest_on(
-        &stack,
-        Dispatch::Queue {
-            client: stack.clients.sqs.clone(),
-            url: stack.queue_url.clone(),
-        },
+    let no_archive = ingest_with(
+        all_secrets(),
+        scribehook::storage::archive::Archive::new(std::sync::Arc::new(
+            scribehook::storage::s3::S3Blobs::new(
+                stack.clients.s3.clone(),
+                unique("no-such-bucket"),
+                "archive".into(),
+            ),
+        )),
+        sqs_dispatch(&stack.clients, &stack.queue_url),
         256 * 1024,
     );
-    no_archive.archive = scribehook::storage::archive::Archive::new(std::sync::Arc::new(
-        scribehook::storage::s3::S3Blobs::new(
-            stack.clients.s3.clone(),
-            unique("no-such-bucket"),
-            "archive".into(),
-        ),
-    ));
     for shape in SHAPES {
         let (status, reply, response) =
             invoke(&no_archive, post(shape, Provider::Bota, &headers, &body)).await;

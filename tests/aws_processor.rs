@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
+use scribehook::aws::S3Outputs;
 use scribehook::entrypoints::lambda::processor_handler;
 use scribehook::fetch::Fetcher;
 use scribehook::process::Processor;
@@ -588,7 +589,7 @@ fn processor_instance(stack: &Stack, lost: &Arc<AtomicUsize>) -> Processor {
     Processor::new(
         stack.processor.archive().clone(),
         vec![counted(dynamodb), counted(s3_records)],
-        Fetcher::new(s3, vec![], 1024 * 1024),
+        Fetcher::new(Arc::new(S3Outputs::new(s3)), vec![], 1024 * 1024),
     )
 }
 
@@ -671,10 +672,7 @@ async fn a_record_too_large_for_an_item_is_kept_in_s3_with_its_location() {
     // This delivery is larger than the Stack's MAX_BODY_BYTES; use the default bound.
     let ingest = ingest_on(
         &stack,
-        scribehook::ingest::Dispatch::Queue {
-            client: stack.clients.sqs.clone(),
-            url: stack.queue_url.clone(),
-        },
+        sqs_dispatch(&stack.clients, &stack.queue_url),
         scribehook::config::DEFAULT_MAX_BODY_BYTES,
     );
     let mut body: Value =

@@ -280,7 +280,11 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Serve(args) => {
             let config = Config::from_env()?;
             let clients = app::Clients::from_env().await;
-            let ingest = std::sync::Arc::new(app::ingest(&config, &clients, app::system_clock()));
+            let ingest = std::sync::Arc::new(app::ingest(
+                &config,
+                &clients,
+                scribehook::normalized::system_clock(),
+            ));
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
             eprintln!(

@@ -2,9 +2,9 @@
 //! into the processor. Everything else lives in the library proper.
 //!
 //! The ingest takes `LambdaEvent<LambdaRequest>` itself instead of `lambda_http::run`,
-//! because lambda_http's conversion panics on a body flagged base64 that is not base64
-//! (and release builds built with `panic = "abort"` die on that panic). Here the body is
-//! decoded first (once: the decoded bytes are what the ingest verifies) and a bad one is
+//! because lambda_http's conversion decodes a body flagged base64 with an `expect`: a body
+//! that is not base64 panics inside the runtime instead of getting an answer. Here the body
+//! is decoded first (once: the decoded bytes are what the ingest verifies) and a bad one is
 //! answered 400, then lambda_http turns the rest of the event into an `http::Request`.
 
 use std::time::Instant;
@@ -21,8 +21,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
 use crate::ingest::{Ingest, Reply};
-use crate::normalized::Timestamp;
-use crate::process::{Job, ProcessError, Processor};
+use crate::process::{DeliveryId, ProcessError, Processor};
 use crate::telemetry;
 
 /// What API Gateway expects back, in the payload version it sent.
@@ -75,7 +74,7 @@ fn respond(version: Version, reply: &Reply) -> GatewayResponse {
     if reply.status == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(ALLOW, HeaderValue::from_static("POST"));
     }
-    let body = Some(Body::Text(reply.body.to_string()));
+    let body = Some(Body::Text(reply.body().to_string()));
     let status = i64::from(reply.status.as_u16());
     match version {
         Version::V1 => {
@@ -162,20 +161,20 @@ pub async fn processor_handler(
     let work = event.payload.records.into_iter().map(|message| async move {
         let started = Instant::now();
         let id = message.message_id.clone().unwrap_or_default();
-        let job: Job = match message.body.as_deref().map(serde_json::from_str) {
-            Some(Ok(job)) => job,
+        let delivery: DeliveryId = match message.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(delivery)) => delivery,
             _ => {
                 tracing::error!(message_id = %id, outcome = "unreadable_message", "SQS message is not a scribehook job; leaving it for the DLQ");
                 return Some(id);
             }
         };
-        let result = processor.process(&job).await;
+        let result = processor.process(&delivery).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let provider = job.provider.as_str();
+        let provider = delivery.provider.as_str();
         match result {
             Ok(event) => {
-                let end_to_end_ms = (Timestamp::now().unix_millis() - event.received_at.unix_millis()) as f64;
-                tracing::info!(provider, event_id = %job.event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
+                let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
+                tracing::info!(provider, event_id = %delivery.event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
                 telemetry::emit(
                     &[("Processed", 1.0, "Count"), ("EndToEndLatency", end_to_end_ms, "Milliseconds")],
                     &[("Provider", provider)],
@@ -184,7 +183,7 @@ pub async fn processor_handler(
             }
             Err(err) => {
                 let retry = err.is_retryable() || matches!(err, ProcessError::NotArchived { .. });
-                tracing::error!(provider, event_id = %job.event_id, outcome = "failed", retry, latency_ms = elapsed_ms, error = %err, "processing failed");
+                tracing::error!(provider, event_id = %delivery.event_id, outcome = "failed", retry, latency_ms = elapsed_ms, error = %err, "processing failed");
                 telemetry::emit(&[("Failed", 1.0, "Count")], &[("Provider", provider)]);
                 retry.then_some(id)
             }

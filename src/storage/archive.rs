@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::{decode_key_segment, key_segment, Blobs, Condition, Put, StoreError};
+use crate::delivery::Verified;
 use crate::normalized::Provider;
 use crate::normalized::Timestamp;
 
@@ -28,13 +29,10 @@ pub struct ArchivedDelivery {
 }
 
 impl ArchivedDelivery {
-    pub fn new(
-        provider: Provider,
-        event_id: &str,
-        received_at: Timestamp,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Self {
+    /// The archive object of a verified delivery, filed under `event_id`.
+    fn new(delivery: &Verified<'_>, event_id: &str, received_at: Timestamp) -> Self {
+        let provider = delivery.provider();
+        let headers = delivery.headers();
         let headers = provider
             .signature_headers()
             .iter()
@@ -52,7 +50,7 @@ impl ArchivedDelivery {
             event_id: event_id.to_owned(),
             received_at,
             headers,
-            body_base64: STANDARD.encode(body),
+            body_base64: STANDARD.encode(delivery.body()),
         }
     }
 
@@ -106,12 +104,18 @@ impl Archive {
         self.blobs.location(&Self::key(provider, event_id))
     }
 
-    /// Writes the delivery unless its event id is archived already.
-    pub async fn create(&self, delivery: &ArchivedDelivery) -> Result<Created, StoreError> {
+    /// Archives a verified delivery under `event_id` unless that id is archived already.
+    pub async fn create(
+        &self,
+        verified: &Verified<'_>,
+        event_id: &str,
+        received_at: Timestamp,
+    ) -> Result<Created, StoreError> {
+        let delivery = ArchivedDelivery::new(verified, event_id, received_at);
         let key = Self::key(delivery.provider, &delivery.event_id);
         match self
             .blobs
-            .put(&key, encode(delivery)?, Condition::IfAbsent)
+            .put(&key, encode(&delivery)?, Condition::IfAbsent)
             .await?
         {
             Put::Written => Ok(Created::New),
@@ -129,9 +133,12 @@ impl Archive {
     /// Keeps a conflicting body beside the first, keyed by its content fingerprint.
     pub async fn create_variant(
         &self,
-        delivery: &ArchivedDelivery,
+        verified: &Verified<'_>,
+        event_id: &str,
+        received_at: Timestamp,
         fingerprint: &str,
     ) -> Result<String, StoreError> {
+        let delivery = ArchivedDelivery::new(verified, event_id, received_at);
         let key = format!(
             "raw/{}/{}~{}.json",
             delivery.provider,
@@ -139,7 +146,7 @@ impl Archive {
             fingerprint.get(..16).unwrap_or(fingerprint)
         );
         self.blobs
-            .put(&key, encode(delivery)?, Condition::IfAbsent)
+            .put(&key, encode(&delivery)?, Condition::IfAbsent)
             .await?;
         Ok(self.blobs.location(&key))
     }

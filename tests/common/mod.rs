@@ -14,11 +14,13 @@ use aws_credential_types::Credentials;
 use http::HeaderMap;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
+use scribehook::aws::{S3Outputs, SqsQueue};
 use scribehook::config::Secrets;
 use scribehook::entrypoints::app::Clients;
 use scribehook::entrypoints::lambda::{self, GatewayResponse};
 use scribehook::fetch::Fetcher;
-use scribehook::ingest::{Clock, Dispatch, Ingest};
+use scribehook::ingest::{Dispatch, Ingest, Limits};
+use scribehook::normalized::Clock;
 use scribehook::process::Processor;
 use scribehook::providers::Keys;
 use scribehook::storage::archive::Archive;
@@ -391,19 +393,18 @@ impl Stack {
             String::new(),
         ))));
         let stores: Vec<Arc<dyn RecordStore>> = vec![dynamodb.clone(), s3_records.clone()];
-        let fetcher = Fetcher::new(clients.s3.clone(), allowed_output_buckets, 1024 * 1024);
+        let fetcher = Fetcher::new(
+            Arc::new(S3Outputs::new(clients.s3.clone())),
+            allowed_output_buckets,
+            1024 * 1024,
+        );
         let processor = Arc::new(Processor::new(archive.clone(), stores, fetcher));
-        let ingest = Ingest {
-            secrets: all_secrets(),
-            tolerance_secs: 300,
-            max_body_bytes: 256 * 1024,
+        let ingest = ingest_with(
+            all_secrets(),
             archive,
-            dispatch: Dispatch::Queue {
-                client: clients.sqs.clone(),
-                url: queue_url.clone(),
-            },
-            clock: clock(),
-        };
+            sqs_dispatch(&clients, &queue_url),
+            256 * 1024,
+        );
         Stack {
             clients,
             bucket,
@@ -650,14 +651,31 @@ pub async fn dynamodb_record_json(
 /// The ingest of `stack` rebuilt on the same archive with another dispatch and body bound
 /// (the Stack's own ingest is left as it is).
 pub fn ingest_on(stack: &Stack, dispatch: Dispatch, max_body_bytes: usize) -> Ingest {
-    Ingest {
-        secrets: all_secrets(),
+    ingest_with(
+        all_secrets(),
+        stack.processor.archive().clone(),
+        dispatch,
+        max_body_bytes,
+    )
+}
+
+/// An ingest on the pinned clock with a 300 s window.
+pub fn ingest_with(
+    secrets: Secrets,
+    archive: Archive,
+    dispatch: Dispatch,
+    max_body_bytes: usize,
+) -> Ingest {
+    let limits = Limits {
         tolerance_secs: 300,
         max_body_bytes,
-        archive: stack.processor.archive().clone(),
-        dispatch,
-        clock: clock(),
-    }
+    };
+    Ingest::new(secrets, archive, dispatch, limits).with_clock(clock())
+}
+
+/// Dispatch to the SQS queue at `url`.
+pub fn sqs_dispatch(clients: &Clients, url: &str) -> Dispatch {
+    Dispatch::Queue(Arc::new(SqsQueue::new(clients.sqs.clone(), url)))
 }
 
 /// Processes everything queued on `stack` in one batch; panics on any failed item.
