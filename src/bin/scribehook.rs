@@ -209,141 +209,150 @@ async fn run(command: Command) -> Result<(), Failure> {
             for (name, value) in signed(args, &stdin_body()?)? {
                 writeln!(out, "{name}: {value}")?;
             }
+            Ok(())
         }
-        Command::Verify(args) => {
-            let provider = args.who.provider;
-            let keys = provider.keys(&secrets_or_env(provider, args.who.secrets)?)?;
-            let now = instant_or_now(args.now.as_deref())?;
-            let tolerance = match args.tolerance {
-                Some(t) => t,
-                None => scribehook::entrypoints::cli::tolerance_from_env()?,
-            };
-            let headers = header_map(&args.headers)?;
-            let body = stdin_body()?;
-            match provider.verify(
-                &headers,
-                &body,
-                &keys,
-                Window::new(now.unix_seconds(), tolerance),
-            ) {
-                Ok(()) => writeln!(out, "valid")?,
-                Err(e) => {
-                    return Err(Failure {
-                        code: Some(e.code()),
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        }
-        Command::Normalize(args) => {
-            let headers = header_map(&args.headers)?;
-            let event = args
-                .provider
-                .normalize(&headers, &stdin_body()?)
-                .map_err(|e| Failure {
-                    code: None,
-                    reason: format!("malformed_event: {e}"),
-                })?
-                .finish(args.provider, Timestamp::now(), None);
-            serde_json::to_writer_pretty(&mut out, &event)?;
+        Command::Verify(args) => verify(args, &mut out),
+        Command::Normalize(args) => normalize(args, &mut out),
+        Command::Send(args) => send(args, &mut out).await,
+        Command::Replay(args) => replay(args, &mut out).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Drain => drain(&mut out).await,
+        Command::Records(args) => records(args, &mut out).await,
+    }
+}
+
+fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let provider = args.who.provider;
+    let keys = provider.keys(&secrets_or_env(provider, args.who.secrets)?)?;
+    let now = instant_or_now(args.now.as_deref())?;
+    let tolerance = match args.tolerance {
+        Some(t) => t,
+        None => scribehook::entrypoints::cli::tolerance_from_env()?,
+    };
+    let headers = header_map(&args.headers)?;
+    let body = stdin_body()?;
+    let window = Window::new(now.unix_seconds(), tolerance);
+    match provider.verify(&headers, &body, &keys, window) {
+        Ok(()) => Ok(writeln!(out, "valid")?),
+        Err(e) => Err(Failure {
+            code: Some(e.code()),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn normalize(args: NormalizeArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let headers = header_map(&args.headers)?;
+    let event = args
+        .provider
+        .normalize(&headers, &stdin_body()?)
+        .map_err(|e| Failure {
+            code: None,
+            reason: format!("malformed_event: {e}"),
+        })?
+        .finish(args.provider, Timestamp::now(), None);
+    serde_json::to_writer_pretty(&mut *out, &event)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn send(args: SendArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let body = stdin_body()?;
+    let headers = signed(args.sign, &body)?;
+    let (status, response) = local::post(&args.url, &headers, body).await?;
+    writeln!(out, "{status}")?;
+    out.write_all(&response)?;
+    writeln!(out)?;
+    if !(200..300).contains(&status) {
+        return Err(format!("{} answered {status}", args.url).into());
+    }
+    Ok(())
+}
+
+async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let mut config = Config::from_env()?;
+    config.archive = BlobLocation::parse(&args.archive).map_err(|e| format!("--archive: {e}"))?;
+    let since = args.since.as_deref().map(parse_instant).transpose()?;
+    let providers = match args.provider {
+        Some(p) => vec![p],
+        None => Provider::ALL.to_vec(),
+    };
+    let clients = app::Clients::from_env().await;
+    let processor = app::processor(&config, &clients);
+    let report = processor.replay(&providers, since).await?;
+    for skipped in &report.skipped {
+        eprintln!("scribehook: skipped {skipped}");
+    }
+    serde_json::to_writer(&mut *out, &report)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let config = Config::from_env()?;
+    let clients = app::Clients::from_env().await;
+    let ingest = std::sync::Arc::new(app::ingest(
+        &config,
+        &clients,
+        scribehook::normalized::system_clock(),
+    ));
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
+    let stores: Vec<String> = config.stores.iter().map(ToString::to_string).collect();
+    eprintln!(
+        "scribehook: serving {} on http://{}/webhooks/<provider> (archive {}, store {})",
+        served.join(", "),
+        listener.local_addr()?,
+        config.archive,
+        stores.join(",")
+    );
+    tokio::select! {
+        served = local::serve(listener, ingest) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+async fn drain(out: &mut impl Write) -> Result<(), Failure> {
+    let config = Config::from_env()?;
+    let url = config.queue_url.clone().ok_or("QUEUE_URL is not set")?;
+    let clients = app::Clients::from_env().await;
+    let processor = app::processor(&config, &clients);
+    let drained = local::drain_queue(&clients.sqs, &url, &processor).await?;
+    serde_json::to_writer(&mut *out, &drained)?;
+    writeln!(out)?;
+    if drained.failed > 0 {
+        return Err(format!("{} message(s) failed; see the log", drained.failed).into());
+    }
+    Ok(())
+}
+
+async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let uri = match args.store {
+        Some(uri) => uri,
+        None => std::env::var("STORE")
+            .ok()
+            .and_then(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .find(|s| !s.starts_with("dynamodb://"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| format!("file://{}", scribehook::config::LOCAL_DATA_DIR)),
+    };
+    let location = BlobLocation::parse(&uri)
+        .map_err(|e| format!("{e}; records can be listed from s3:// or file:// stores"))?;
+    let clients = app::Clients::from_env().await;
+    let mut records = BlobRecordStore::new(location.blobs(&clients.s3))
+        .records()
+        .await?;
+    records.retain(|r| args.provider.is_none_or(|p| r.provider == p));
+    for record in &records {
+        if args.json {
+            serde_json::to_writer(&mut *out, record)?;
             writeln!(out)?;
-        }
-        Command::Send(args) => {
-            let body = stdin_body()?;
-            let headers = signed(args.sign, &body)?;
-            let (status, response) = local::post(&args.url, &headers, body).await?;
-            writeln!(out, "{status}")?;
-            out.write_all(&response)?;
-            writeln!(out)?;
-            if !(200..300).contains(&status) {
-                return Err(format!("{} answered {status}", args.url).into());
-            }
-        }
-        Command::Replay(args) => {
-            let mut config = Config::from_env()?;
-            config.archive =
-                BlobLocation::parse(&args.archive).map_err(|e| format!("--archive: {e}"))?;
-            let since = args.since.as_deref().map(parse_instant).transpose()?;
-            let providers = match args.provider {
-                Some(p) => vec![p],
-                None => Provider::ALL.to_vec(),
-            };
-            let clients = app::Clients::from_env().await;
-            let processor = app::processor(&config, &clients);
-            let report = processor.replay(&providers, since).await?;
-            for skipped in &report.skipped {
-                eprintln!("scribehook: skipped {skipped}");
-            }
-            serde_json::to_writer(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        Command::Serve(args) => {
-            let config = Config::from_env()?;
-            let clients = app::Clients::from_env().await;
-            let ingest = std::sync::Arc::new(app::ingest(
-                &config,
-                &clients,
-                scribehook::normalized::system_clock(),
-            ));
-            let listener = tokio::net::TcpListener::bind(args.addr).await?;
-            let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
-            eprintln!(
-                "scribehook: serving {} on http://{}/webhooks/<provider> (archive {}, store {})",
-                served.join(", "),
-                listener.local_addr()?,
-                config.archive,
-                config
-                    .stores
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-            tokio::select! {
-                served = local::serve(listener, ingest) => served?,
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Command::Drain => {
-            let config = Config::from_env()?;
-            let url = config.queue_url.clone().ok_or("QUEUE_URL is not set")?;
-            let clients = app::Clients::from_env().await;
-            let processor = app::processor(&config, &clients);
-            let drained = local::drain_queue(&clients.sqs, &url, &processor).await?;
-            serde_json::to_writer(&mut out, &drained)?;
-            writeln!(out)?;
-            if drained.failed > 0 {
-                return Err(format!("{} message(s) failed; see the log", drained.failed).into());
-            }
-        }
-        Command::Records(args) => {
-            let uri = match args.store {
-                Some(uri) => uri,
-                None => std::env::var("STORE")
-                    .ok()
-                    .and_then(|list| {
-                        list.split(',')
-                            .map(str::trim)
-                            .find(|s| !s.starts_with("dynamodb://"))
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_else(|| format!("file://{}", scribehook::config::LOCAL_DATA_DIR)),
-            };
-            let location = BlobLocation::parse(&uri)
-                .map_err(|e| format!("{e}; records can be listed from s3:// or file:// stores"))?;
-            let clients = app::Clients::from_env().await;
-            let mut records = BlobRecordStore::new(location.blobs(&clients.s3))
-                .records()
-                .await?;
-            records.retain(|r| args.provider.is_none_or(|p| r.provider == p));
-            for record in &records {
-                if args.json {
-                    serde_json::to_writer(&mut out, record)?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(out, "{}", report::summarize(record))?;
-                }
-            }
+        } else {
+            writeln!(out, "{}", report::summarize(record))?;
         }
     }
     Ok(())

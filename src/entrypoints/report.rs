@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::merge::{Component, Record};
+use crate::normalized::{Artifact, Transcript};
 
 fn clip(text: &str, max: usize) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -72,25 +73,7 @@ pub fn summarize(record: &Record) -> String {
         .as_ref()
         .and_then(|c| c.content.transcript.as_ref())
     {
-        for s in t.segments.iter().take(3) {
-            let who = match (&s.speaker, s.role) {
-                (Some(speaker), Some(role)) => {
-                    format!("{speaker} ({})", format!("{role:?}").to_lowercase())
-                }
-                (Some(speaker), None) => speaker.clone(),
-                (None, Some(role)) => format!("{role:?}").to_lowercase(),
-                (None, None) => "-".into(),
-            };
-            let _ = writeln!(
-                out,
-                "      [{}] {who}: {}",
-                clock(s.start_ms),
-                clip(&s.text, 90)
-            );
-        }
-        if t.segments.len() > 3 {
-            let _ = writeln!(out, "      … {} more segments", t.segments.len() - 3);
-        }
+        transcript_lines(&mut out, t);
     }
     if let Some(note) = c.note.as_ref().and_then(|c| c.content.note.as_ref()) {
         if let Some(title) = &note.title {
@@ -104,21 +87,49 @@ pub fn summarize(record: &Record) -> String {
         let _ = writeln!(out, "      summary: {}", clip(&summary.text, 160));
     }
     if let Some(artifacts) = c.job.as_ref().and_then(|c| c.content.artifacts.as_ref()) {
-        for a in artifacts {
-            let state = if a.fetched {
-                format!("fetched {} bytes", a.bytes.unwrap_or_default())
-            } else {
-                "not fetched".into()
-            };
-            let reason = a
-                .reason
-                .as_deref()
-                .map(|r| format!(": {}", clip(r, 90)))
-                .unwrap_or_default();
-            let _ = writeln!(out, "      {:?}/{} {state}{reason}", a.kind, a.format);
-        }
+        artifact_lines(&mut out, artifacts);
     }
     out
+}
+
+/// The first three segments, with who spoke.
+fn transcript_lines(out: &mut String, t: &Transcript) {
+    for s in t.segments.iter().take(3) {
+        let who = match (&s.speaker, s.role) {
+            (Some(speaker), Some(role)) => {
+                format!("{speaker} ({})", format!("{role:?}").to_lowercase())
+            }
+            (Some(speaker), None) => speaker.clone(),
+            (None, Some(role)) => format!("{role:?}").to_lowercase(),
+            (None, None) => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "      [{}] {who}: {}",
+            clock(s.start_ms),
+            clip(&s.text, 90)
+        );
+    }
+    if t.segments.len() > 3 {
+        let _ = writeln!(out, "      … {} more segments", t.segments.len() - 3);
+    }
+}
+
+/// Each Daily output: fetched or not, and why.
+fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
+    for a in artifacts {
+        let state = if a.fetched {
+            format!("fetched {} bytes", a.bytes.unwrap_or_default())
+        } else {
+            "not fetched".into()
+        };
+        let reason = a
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", clip(r, 90)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "      {:?}/{} {state}{reason}", a.kind, a.format);
+    }
 }
 
 #[cfg(test)]
