@@ -95,14 +95,24 @@ impl Component {
         }
     }
 
+    /// (status rank, time, completed, event id): a completed event beats a failed one at
+    /// the same instant (content is better than nothing, contract §5.2); the event id
+    /// breaks every remaining tie.
+    fn rank_key(&self) -> (u8, Timestamp, bool, &str) {
+        (
+            self.status.rank(),
+            self.updated_at,
+            self.status == Status::Completed,
+            &self.event_id,
+        )
+    }
+
     fn precedence(&self, other: &Self) -> Ordering {
-        (self.status.rank(), self.updated_at, &self.event_id)
-            .cmp(&(other.status.rank(), other.updated_at, &other.event_id))
-            .then_with(|| {
-                let a = serde_json::to_vec(self).unwrap_or_default();
-                let b = serde_json::to_vec(other).unwrap_or_default();
-                a.cmp(&b)
-            })
+        self.rank_key().cmp(&other.rank_key()).then_with(|| {
+            let a = serde_json::to_vec(self).unwrap_or_default();
+            let b = serde_json::to_vec(other).unwrap_or_default();
+            a.cmp(&b)
+        })
     }
 }
 
@@ -252,6 +262,25 @@ mod tests {
         assert_eq!(t.status, Status::Completed);
         assert_eq!(t.event_id, "evt_b");
         assert_eq!(r1.updated_at, Timestamp::from_unix(1_700_000_020).unwrap());
+    }
+
+    #[test]
+    fn completed_beats_failed_at_the_same_instant_whatever_the_ids() {
+        for (completed_id, failed_id) in [("evt_a", "evt_z"), ("evt_z", "evt_a")] {
+            let completed = event(completed_id, Category::Transcript, Status::Completed, 7);
+            let failed = event(failed_id, Category::Transcript, Status::Failed, 7);
+            for order in [[&completed, &failed], [&failed, &completed]] {
+                let r = merge(order).unwrap();
+                let t = r.components.transcript.unwrap();
+                assert_eq!(t.status, Status::Completed);
+                assert_eq!(t.event_id, completed_id);
+            }
+        }
+        // A later failure still wins: only a tie in time favours content.
+        let completed = event("evt_a", Category::Transcript, Status::Completed, 7);
+        let failed = event("evt_b", Category::Transcript, Status::Failed, 8);
+        let r = merge([&completed, &failed]).unwrap();
+        assert_eq!(r.components.transcript.unwrap().status, Status::Failed);
     }
 
     #[test]
