@@ -12,7 +12,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_key_segment, key_segment, Blobs, Condition, Put, StoreError};
+use super::{
+    decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Put, StoreError,
+};
 use crate::delivery::Verified;
 use crate::normalized::Provider;
 use crate::normalized::Timestamp;
@@ -165,19 +167,33 @@ impl Archive {
         }
     }
 
-    /// The event ids archived for `provider` (variants excluded), in key order.
+    /// The event ids archived for `provider` (variants excluded), in key order. A shortened
+    /// over-long id is read back from its object.
     pub async fn list(&self, provider: Provider) -> Result<Vec<String>, StoreError> {
         let prefix = format!("raw/{provider}/");
-        Ok(self
-            .blobs
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .filter_map(|key| {
-                let name = key.strip_prefix(&prefix)?.strip_suffix(".json")?;
-                (!name.contains('~') && !name.contains('/')).then(|| decode_key_segment(name))
-            })
-            .collect())
+        let mut ids = Vec::new();
+        for key in self.blobs.list(&prefix).await? {
+            let Some(name) = key
+                .strip_prefix(&prefix)
+                .and_then(|k| k.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            if name.contains('~') || name.contains('/') {
+                continue;
+            }
+            if !is_shortened_segment(name) {
+                ids.push(decode_key_segment(name));
+                continue;
+            }
+            let stored = match self.blobs.get(&key).await? {
+                Some((bytes, _)) => serde_json::from_slice::<ArchivedDelivery>(&bytes)
+                    .map_err(|e| StoreError::new(format!("archive {key}"), e))?,
+                None => continue,
+            };
+            ids.push(stored.event_id);
+        }
+        Ok(ids)
     }
 }
 

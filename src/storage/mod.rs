@@ -155,20 +155,52 @@ impl fmt::Display for Location {
     }
 }
 
+/// The longest key segment kept whole; S3 keys (1024 B), DynamoDB sort keys (1024 B) and
+/// file names (255 B) all have room for a few of these plus the fixed parts.
+const MAX_SEGMENT_BYTES: usize = 200;
+/// How much of an over-long encoded id stays readable in front of its digest.
+const SEGMENT_PREFIX_BYTES: usize = 64;
+
 /// An id as one path segment (contract §4): percent-encoded outside `[A-Za-z0-9._-]`, and
-/// never `.` or `..`, so no id can climb out of its directory or prefix.
+/// never `.` or `..`, so no id can climb out of its directory or prefix. An encoded id over
+/// 200 bytes becomes `<its first 64 bytes>.sha256-<hex of the raw id>` (contract §8), so any
+/// verified id is storable; the full id stays inside the stored documents.
 pub fn key_segment(id: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'.')
         .remove(b'_')
         .remove(b'-');
-    if !id.is_empty() && id.bytes().all(|b| b == b'.') {
-        return "%2E".repeat(id.len());
+    let encoded = if !id.is_empty() && id.bytes().all(|b| b == b'.') {
+        "%2E".repeat(id.len())
+    } else {
+        percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+    };
+    if encoded.len() <= MAX_SEGMENT_BYTES {
+        return encoded;
     }
-    percent_encoding::utf8_percent_encode(id, KEEP).to_string()
+    // The encoding is ASCII; step back so no `%XX` triplet is cut in half.
+    let bytes = encoded.as_bytes();
+    let mut cut = SEGMENT_PREFIX_BYTES;
+    if let Some(back) = (1..=2).find(|back| bytes[cut - back] == b'%') {
+        cut -= back;
+    }
+    format!(
+        "{}.sha256-{}",
+        &encoded[..cut],
+        crate::signature::sha256_hex(id.as_bytes())
+    )
 }
 
-/// Reverses [`key_segment`].
+/// Whether `segment` may be a shortened over-long id, whose full id must be read from the
+/// object rather than decoded from the name. (An id that itself ends in `.sha256-<hex>`
+/// matches too; reading its object is merely redundant.)
+pub fn is_shortened_segment(segment: &str) -> bool {
+    segment
+        .rsplit_once(".sha256-")
+        .is_some_and(|(_, hex)| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Reverses [`key_segment`] for segments that were not shortened.
 pub fn decode_key_segment(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
@@ -198,7 +230,42 @@ mod tests {
         assert_eq!(key_segment("ü ?"), "%C3%BC%20%3F");
         for id in ["a/b", "..", "ü ?", "rec-rtd-x-1"] {
             assert_eq!(decode_key_segment(&key_segment(id)), id);
+            assert!(!is_shortened_segment(&key_segment(id)));
         }
+    }
+
+    #[test]
+    fn over_long_ids_keep_a_readable_prefix_and_a_digest() {
+        let long = "e".repeat(2048);
+        let segment = key_segment(&long);
+        assert_eq!(
+            segment,
+            format!(
+                "{}.sha256-{}",
+                "e".repeat(64),
+                crate::signature::sha256_hex(long.as_bytes())
+            )
+        );
+        assert!(is_shortened_segment(&segment));
+        // 200 encoded bytes stay whole; 201 do not.
+        assert_eq!(key_segment(&"a".repeat(200)), "a".repeat(200));
+        assert!(is_shortened_segment(&key_segment(&"a".repeat(201))));
+        // No `%XX` is cut in half, whatever the alignment.
+        for pad in 0..3 {
+            let id = format!("{}{}", "a".repeat(pad), "/".repeat(300));
+            let segment = key_segment(&id);
+            let prefix = segment.split(".sha256-").next().unwrap();
+            assert!(prefix.len() <= 64 && prefix.len() >= 62, "{prefix}");
+            assert_eq!(
+                decode_key_segment(prefix),
+                decode_key_segment(prefix).replace('%', "")
+            );
+            assert!(!prefix.ends_with('%') && !prefix[..prefix.len() - 1].ends_with('%'));
+        }
+        // Distinct long ids never share a segment; dots-only ids are bounded too.
+        assert_ne!(key_segment(&"x".repeat(300)), key_segment(&"x".repeat(301)));
+        assert!(key_segment(&".".repeat(500)).len() <= 200);
+        assert!(key_segment(&".".repeat(500)).starts_with("%2E"));
     }
 
     #[test]
