@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -39,7 +40,10 @@ impl Clients {
         Self::from_sdk_config(&loader.load().await)
     }
 
+    /// Clients on `sdk`, every one with [`timeouts`] (contract §8: no AWS call waits
+    /// without bound).
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        let sdk = &sdk.to_builder().timeout_config(timeouts()).build();
         // A local stand-in (moto, LocalStack) on an endpoint URL cannot serve virtual-hosted
         // bucket names; S3 proper is addressed as usual.
         let endpoint_override = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
@@ -56,6 +60,20 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
         }
     }
+}
+
+/// Connect, read and operation timeouts for every client. The operation budget (5 s) sits
+/// below the ingest's default deadline (`INGEST_DEADLINE_MS`, 6 s), so a hanging
+/// dependency is reported as itself rather than as a spent deadline. A streamed S3 body is
+/// read after the operation returns: the read timeout bounds each wait for its bytes, not
+/// a large output's whole download.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
 }
 
 /// An SQS queue the ingest hands deliveries to.
@@ -82,7 +100,7 @@ impl Queue for SqsQueue {
             .message_body(message)
             .send()
             .await
-            .map_err(|e| StoreError::new("sqs send", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(|e| StoreError::from_sdk("sqs send", &e))?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -14,6 +15,7 @@ use crate::storage::{BlobLocation, Location};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 104_857_600;
+pub const DEFAULT_INGEST_DEADLINE_MS: u64 = 6_000;
 /// Where ARCHIVE and STORE point outside Lambda when unset.
 pub const LOCAL_DATA_DIR: &str = "./data";
 
@@ -31,11 +33,73 @@ pub enum SecretSource {
     SecretsManager(String),
 }
 
+/// The bounds a delivery is held to before anything is stored, and the ingest's own time
+/// budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `SIGNATURE_TOLERANCE_SECONDS`: the timestamp window, both directions.
+    pub tolerance_secs: u64,
+    /// `<PROVIDER>_SIGNATURE_TOLERANCE_SECONDS`: a provider's own window, where set.
+    pub provider_tolerance: BTreeMap<Provider, u64>,
+    /// `MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `INGEST_DEADLINE_MS`: the ingest answers 503 (with Retry-After) once this is spent,
+    /// before the function's own timeout turns into a bare gateway error.
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            tolerance_secs: Window::DEFAULT_TOLERANCE_SECS,
+            provider_tolerance: BTreeMap::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            deadline: Duration::from_millis(DEFAULT_INGEST_DEADLINE_MS),
+        }
+    }
+}
+
+impl Limits {
+    /// The timestamp window for `provider`'s signatures.
+    pub fn tolerance(&self, provider: Provider) -> u64 {
+        self.provider_tolerance
+            .get(&provider)
+            .copied()
+            .unwrap_or(self.tolerance_secs)
+    }
+
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let mut provider_tolerance = BTreeMap::new();
+        for provider in Provider::ALL {
+            let name = format!(
+                "{}_SIGNATURE_TOLERANCE_SECONDS",
+                provider.as_str().to_ascii_uppercase()
+            );
+            if env.get(&name).is_some() {
+                provider_tolerance.insert(provider, env.number(&name, 0)?);
+            }
+        }
+        Ok(Self {
+            tolerance_secs: env.number(
+                "SIGNATURE_TOLERANCE_SECONDS",
+                Window::DEFAULT_TOLERANCE_SECS,
+            )?,
+            provider_tolerance,
+            max_body_bytes: usize::try_from(
+                env.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)?,
+            )
+            .unwrap_or(usize::MAX),
+            deadline: Duration::from_millis(
+                env.number("INGEST_DEADLINE_MS", DEFAULT_INGEST_DEADLINE_MS)?,
+            ),
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub secrets: BTreeMap<Provider, SecretSource>,
-    pub tolerance_secs: u64,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     pub archive: BlobLocation,
     pub stores: Vec<Location>,
     pub queue_url: Option<String>,
@@ -65,14 +129,7 @@ impl Config {
         }
         Ok(Config {
             secrets,
-            tolerance_secs: env.number(
-                "SIGNATURE_TOLERANCE_SECONDS",
-                Window::DEFAULT_TOLERANCE_SECS,
-            )?,
-            max_body_bytes: usize::try_from(
-                env.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)?,
-            )
-            .unwrap_or(usize::MAX),
+            limits: Limits::from_env(&env)?,
             archive,
             stores,
             queue_url: env.get("QUEUE_URL"),
@@ -269,8 +326,10 @@ mod tests {
         let c = config(&[("BOTA_WEBHOOK_SECRETS", "whsec_a, whsec_b")]).unwrap();
         assert_eq!(c.archive, BlobLocation::parse("file://./data").unwrap());
         assert_eq!(c.stores, vec![Location::parse("file://./data").unwrap()]);
-        assert_eq!(c.tolerance_secs, 300);
-        assert_eq!(c.max_body_bytes, 6_291_456);
+        assert_eq!(c.limits.tolerance_secs, 300);
+        assert_eq!(c.limits.max_body_bytes, 6_291_456);
+        assert_eq!(c.limits.deadline, Duration::from_millis(6000));
+        assert_eq!(c.limits.tolerance(Provider::Prosa), 300);
         assert_eq!(c.max_output_bytes, 104_857_600);
         assert!(matches!(&c.secrets[&Provider::Bota], SecretSource::Env(k) if k.len() == 2));
         assert!(!c.secrets.contains_key(&Provider::Daily));
@@ -298,6 +357,25 @@ mod tests {
         assert_eq!(
             c.secrets.keys().copied().collect::<Vec<_>>(),
             [Provider::Daily]
+        );
+    }
+
+    #[test]
+    fn a_provider_may_have_its_own_tolerance() {
+        let c = config(&[
+            ("SIGNATURE_TOLERANCE_SECONDS", "120"),
+            ("PROSA_SIGNATURE_TOLERANCE_SECONDS", "26000"),
+            ("INGEST_DEADLINE_MS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.tolerance(Provider::Prosa), 26_000);
+        assert_eq!(c.limits.tolerance(Provider::Daily), 120);
+        assert_eq!(c.limits.deadline, Duration::from_millis(2500));
+        let err = config(&[("NABLA_SIGNATURE_TOLERANCE_SECONDS", "1h")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("NABLA_SIGNATURE_TOLERANCE_SECONDS"),
+            "{err}"
         );
     }
 

@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
-use crate::config::{Secrets, SecretsError};
+use crate::config::{Limits, Secrets, SecretsError};
 use crate::delivery::Verified;
 use crate::normalized::{system_clock, Clock, Provider, Timestamp};
-use crate::process::{DeliveryId, Processor};
+use crate::process::{DeliveryId, Processed, Processor};
 use crate::providers::body_event_id;
 use crate::signature::{VerifyError, Window};
 use crate::storage::archive::{Archive, ArchivedDelivery, Created};
@@ -47,26 +47,22 @@ impl Dispatch {
                     .map_err(|e| StoreError::new("encode queue message", e))?;
                 queue.send(message).await
             }
-            Dispatch::Inline(processor) => match processor.process(delivery).await {
-                Ok(_) => Ok(()),
-                // A delivery we cannot parse is archived and answered 400 before dispatch;
-                // anything else that is not retryable should not make the provider retry.
-                Err(e) if !e.is_retryable() => {
-                    tracing::warn!(provider = %delivery.provider, event_id = %delivery.event_id, error = %e, "inline processing gave up");
+            // What no retry can process is quarantined (and logged) by the processor; the
+            // provider gets its 200, since the delivery is archived.
+            Dispatch::Inline(processor) => match processor.handle(delivery).await {
+                Ok(Processed::Written(_)) => Ok(()),
+                Ok(Processed::Quarantined { location, code }) => {
+                    tracing::error!(provider = %delivery.provider, event_id = %delivery.event_id, error_code = code, quarantine = %location, "inline processing quarantined the delivery");
+                    telemetry::emit(
+                        &[("Quarantined", 1.0, "Count")],
+                        &[("Provider", delivery.provider.as_str())],
+                    );
                     Ok(())
                 }
                 Err(e) => Err(StoreError::new("process", e)),
             },
         }
     }
-}
-
-/// The bounds a delivery is held to before anything is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Signature timestamp window, both directions.
-    pub tolerance_secs: u64,
-    pub max_body_bytes: usize,
 }
 
 pub struct Ingest {
@@ -209,10 +205,16 @@ impl Ingest {
     ) -> Reply {
         let started = Instant::now();
         let mut log = telemetry::Delivery::new(path);
-        let reply = self
-            .answer(method, path, headers, body, &mut log)
-            .await
-            .unwrap_or_else(|refusal| refusal);
+        let answer = self.answer(method, path, headers, body, &mut log);
+        let reply = match tokio::time::timeout(self.limits.deadline, answer).await {
+            Ok(reply) => reply.unwrap_or_else(|refusal| refusal),
+            // Whatever was under way is dropped: an archived delivery is answered
+            // `duplicate` and dispatched on the provider's retry.
+            Err(_) => Reply::unavailable(format!(
+                "INGEST_DEADLINE_MS ({} ms) spent before the delivery was stored and dispatched",
+                self.limits.deadline.as_millis()
+            )),
+        };
         log.finish(
             reply.outcome,
             reply.status.as_u16(),
@@ -285,7 +287,7 @@ impl Ingest {
             }
             e => Reply::unavailable(e),
         })?;
-        let window = Window::new(now.unix_seconds(), self.limits.tolerance_secs);
+        let window = Window::new(now.unix_seconds(), self.limits.tolerance(provider));
         Verified::check(provider, headers, body, keys, window).map_err(|e| Reply::refused(&e))
     }
 

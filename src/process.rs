@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{FetchError, Fetcher};
 use crate::merge::{merge, Record};
-use crate::normalized::{system_clock, Clock, NormalizedEvent, Provider, Timestamp};
+use crate::normalized::{system_clock, Clock, ErrorInfo, NormalizedEvent, Provider, Timestamp};
 use crate::providers::MalformedEvent;
-use crate::storage::archive::{Archive, ArchivedDelivery};
+use crate::storage::archive::{Archive, ArchivedDelivery, Quarantined};
 use crate::storage::records::{merge_event, RecordStore};
-use crate::storage::StoreError;
+use crate::storage::{Fault, StoreError};
 
 /// Which archived delivery to process: the SQS message body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,13 +24,14 @@ pub struct DeliveryId {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// Retryable: a dependency failed.
+    /// A dependency failed: retryable unless the store refused this value for good.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Retryable: an output could not be read for a reason a retry may fix.
     #[error(transparent)]
     Fetch(#[from] FetchError),
-    /// Not retryable: the queued delivery is not in the archive.
+    /// Retried: the message may have overtaken the archive write it names (and after the
+    /// queue's receive count it rests in the dead-letter queue).
     #[error("{provider}/{event_id} is not in the archive")]
     NotArchived {
         provider: Provider,
@@ -42,10 +43,37 @@ pub enum ProcessError {
 }
 
 impl ProcessError {
-    /// Whether retrying the same message can succeed.
+    /// Whether retrying the same message can succeed (contract §8); the others are
+    /// quarantined.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProcessError::Store(_) | ProcessError::Fetch(_))
+        match self {
+            ProcessError::Store(e) => e.fault != Fault::Permanent,
+            ProcessError::Fetch(_) | ProcessError::NotArchived { .. } => true,
+            ProcessError::Malformed(_) => false,
+        }
     }
+
+    /// The error code a quarantine entry records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProcessError::Malformed(_) => "malformed_event",
+            ProcessError::Store(_) => "store_refused",
+            ProcessError::Fetch(_) => "fetch_failed",
+            ProcessError::NotArchived { .. } => "not_archived",
+        }
+    }
+}
+
+/// What processing a delivery came to, when no retry is called for.
+#[derive(Debug)]
+pub enum Processed {
+    Written(Box<NormalizedEvent>),
+    /// No retry can process it with this release: marked beside the archive (at
+    /// `location`) for `scribehook replay` after a fix, and acknowledged.
+    Quarantined {
+        location: String,
+        code: &'static str,
+    },
 }
 
 pub struct Processor {
@@ -99,6 +127,31 @@ impl Processor {
         Ok(event)
     }
 
+    /// Processes the delivery, quarantining it when no retry can succeed (contract §8).
+    /// `Err` only for failures a retry may fix, including a failed quarantine write.
+    pub async fn handle(&self, id: &DeliveryId) -> Result<Processed, ProcessError> {
+        let err = match self.process(id).await {
+            Ok(event) => return Ok(Processed::Written(Box::new(event))),
+            Err(err) if err.is_retryable() => return Err(err),
+            Err(err) => err,
+        };
+        let entry = Quarantined {
+            provider: id.provider,
+            event_id: id.event_id.clone(),
+            quarantined_at: self.now(),
+            error: ErrorInfo {
+                code: err.code().to_owned(),
+                message: err.to_string(),
+            },
+            raw_location: self.archive.location(id.provider, &id.event_id),
+        };
+        let location = self.archive.quarantine(&entry).await?;
+        Ok(Processed::Quarantined {
+            location,
+            code: err.code(),
+        })
+    }
+
     /// The normalized event of an archived delivery, with its outputs fetched.
     pub async fn normalize(
         &self,
@@ -138,6 +191,15 @@ impl Processor {
         for &provider in providers {
             let mut events: Vec<NormalizedEvent> = Vec::new();
             let mut touched = BTreeSet::new();
+            // Quarantined deliveries are replayed whatever --since says: that is what
+            // replay after a fix is for.
+            let quarantined: BTreeSet<String> = self
+                .archive
+                .quarantined(provider)
+                .await?
+                .into_iter()
+                .map(|q| q.event_id)
+                .collect();
             for event_id in self.archive.list(provider).await? {
                 let Some(delivery) = self.archive.get(provider, &event_id).await? else {
                     continue;
@@ -145,7 +207,9 @@ impl Processor {
                 report.deliveries += 1;
                 match self.normalize(&delivery).await {
                     Ok(event) => {
-                        if since.is_none_or(|s| delivery.received_at >= s) {
+                        if since.is_none_or(|s| delivery.received_at >= s)
+                            || quarantined.contains(&event.event_id)
+                        {
                             touched.insert(event.subject_id.clone());
                         }
                         events.push(event);
@@ -167,6 +231,13 @@ impl Processor {
                     }
                     self.rebuild(store.as_ref(), provider, subject, &subject_events)
                         .await?;
+                }
+                for event in subject_events
+                    .iter()
+                    .filter(|e| quarantined.contains(&e.event_id))
+                {
+                    self.archive.release(provider, &event.event_id).await?;
+                    report.released += 1;
                 }
                 report.events += subject_events.len();
                 report.records += 1;
@@ -213,6 +284,8 @@ pub struct ReplayReport {
     pub events: usize,
     /// Records rebuilt.
     pub records: usize,
+    /// Quarantined deliveries now processed (their quarantine entries removed).
+    pub released: usize,
     /// Deliveries that still cannot be parsed, with the reason.
     pub skipped: Vec<String>,
 }

@@ -7,7 +7,7 @@ pub use crate::aws::Clients;
 use crate::aws::{S3Outputs, SqsQueue};
 use crate::config::{Config, Secrets};
 use crate::fetch::Fetcher;
-use crate::ingest::{Dispatch, Ingest, Limits};
+use crate::ingest::{Dispatch, Ingest};
 use crate::normalized::Clock;
 use crate::process::Processor;
 use crate::storage::archive::Archive;
@@ -63,9 +63,11 @@ pub fn ingest(config: &Config, clients: &Clients, clock: Clock) -> Ingest {
         config.secrets.clone(),
         Some(Arc::new(clients.secrets.clone())),
     );
-    let limits = Limits {
-        tolerance_secs: config.tolerance_secs,
-        max_body_bytes: config.max_body_bytes,
-    };
-    Ingest::new(secrets, archive(config, clients), dispatch, limits).with_clock(clock)
+    Ingest::new(
+        secrets,
+        archive(config, clients),
+        dispatch,
+        config.limits.clone(),
+    )
+    .with_clock(clock)
 }

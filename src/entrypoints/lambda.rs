@@ -21,7 +21,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
 use crate::ingest::{Ingest, Reply};
-use crate::process::{DeliveryId, ProcessError, Processor};
+use crate::process::{DeliveryId, Processed, Processor};
 use crate::telemetry;
 
 /// What API Gateway expects back, in the payload version it sent.
@@ -168,24 +168,29 @@ pub async fn processor_handler(
                 return Some(id);
             }
         };
-        let result = processor.process(&delivery).await;
+        let result = processor.handle(&delivery).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let provider = delivery.provider.as_str();
+        let event_id = delivery.event_id.as_str();
         match result {
-            Ok(event) => {
+            Ok(Processed::Written(event)) => {
                 let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
-                tracing::info!(provider, event_id = %delivery.event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
+                tracing::info!(provider, event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
                 telemetry::emit(
                     &[("Processed", 1.0, "Count"), ("EndToEndLatency", end_to_end_ms, "Milliseconds")],
                     &[("Provider", provider)],
                 );
                 None
             }
+            Ok(Processed::Quarantined { location, code }) => {
+                tracing::error!(provider, event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
+                telemetry::emit(&[("Quarantined", 1.0, "Count")], &[("Provider", provider)]);
+                None
+            }
             Err(err) => {
-                let retry = err.is_retryable() || matches!(err, ProcessError::NotArchived { .. });
-                tracing::error!(provider, event_id = %delivery.event_id, outcome = "failed", retry, latency_ms = elapsed_ms, error = %err, "processing failed");
+                tracing::error!(provider, event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %err, "processing failed");
                 telemetry::emit(&[("Failed", 1.0, "Count")], &[("Provider", provider)]);
-                retry.then_some(id)
+                Some(id)
             }
         }
     });

@@ -58,7 +58,7 @@ impl ArchivedDelivery {
 
     pub fn body(&self) -> Result<Vec<u8>, StoreError> {
         STANDARD.decode(&self.body_base64).map_err(|e| {
-            StoreError::new(format!("archive of {}/{}", self.provider, self.event_id), e)
+            StoreError::permanent(format!("archive of {}/{}", self.provider, self.event_id), e)
         })
     }
 
@@ -161,7 +161,7 @@ impl Archive {
         let key = Self::key(provider, event_id);
         match self.blobs.get(&key).await? {
             Some((bytes, _)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                StoreError::new(format!("archive {key} is not an archived delivery"), e)
+                StoreError::permanent(format!("archive {key} is not an archived delivery"), e)
             }),
             None => Ok(None),
         }
@@ -188,7 +188,7 @@ impl Archive {
             }
             let stored = match self.blobs.get(&key).await? {
                 Some((bytes, _)) => serde_json::from_slice::<ArchivedDelivery>(&bytes)
-                    .map_err(|e| StoreError::new(format!("archive {key}"), e))?,
+                    .map_err(|e| StoreError::permanent(format!("archive {key}"), e))?,
                 None => continue,
             };
             ids.push(stored.event_id);
@@ -197,8 +197,57 @@ impl Archive {
     }
 }
 
+/// An archived delivery no retry can process with this release (contract §8): kept as
+/// `quarantine/<provider>/<event_id>.json` beside the archive, whichever store refused it,
+/// until `scribehook replay` processes it after a fix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub provider: Provider,
+    pub event_id: String,
+    pub quarantined_at: Timestamp,
+    pub error: crate::normalized::ErrorInfo,
+    pub raw_location: String,
+}
+
+impl Archive {
+    fn quarantine_key(provider: Provider, event_id: &str) -> String {
+        format!("quarantine/{provider}/{}.json", key_segment(event_id))
+    }
+
+    pub async fn quarantine(&self, entry: &Quarantined) -> Result<String, StoreError> {
+        let key = Self::quarantine_key(entry.provider, &entry.event_id);
+        let bytes = serde_json::to_vec(entry)
+            .map_err(|e| StoreError::permanent("encode quarantine entry", e))?;
+        self.blobs
+            .put(&key, Bytes::from(bytes), Condition::Always)
+            .await?;
+        Ok(self.blobs.location(&key))
+    }
+
+    /// Clears the quarantine mark of an event that has now been processed.
+    pub async fn release(&self, provider: Provider, event_id: &str) -> Result<(), StoreError> {
+        self.blobs
+            .delete(&Self::quarantine_key(provider, event_id))
+            .await
+    }
+
+    /// The provider's quarantined entries.
+    pub async fn quarantined(&self, provider: Provider) -> Result<Vec<Quarantined>, StoreError> {
+        let mut entries = Vec::new();
+        for key in self.blobs.list(&format!("quarantine/{provider}/")).await? {
+            if let Some((bytes, _)) = self.blobs.get(&key).await? {
+                entries
+                    .push(serde_json::from_slice(&bytes).map_err(|e| {
+                        StoreError::permanent(format!("quarantine entry {key}"), e)
+                    })?);
+            }
+        }
+        Ok(entries)
+    }
+}
+
 fn encode(delivery: &ArchivedDelivery) -> Result<Bytes, StoreError> {
     serde_json::to_vec(delivery)
         .map(Bytes::from)
-        .map_err(|e| StoreError::new("archive encode", e))
+        .map_err(|e| StoreError::permanent("archive encode", e))
 }

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::retry::ProvideErrorKind;
 
 use super::records::{decode_record, encode, RecordStore};
-use super::{key_segment, Blobs, Condition, StoreError, Version};
+use super::{key_segment, Blobs, Condition, Fault, StoreError, Version};
 use crate::merge::Record;
 use crate::normalized::NormalizedEvent;
 use crate::normalized::Provider;
@@ -37,9 +38,9 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 fn sdk_error<E>(operation: String, err: &aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorKind + ProvideErrorMetadata + std::error::Error + 'static,
 {
-    StoreError::new(operation, DisplayErrorContext(err))
+    StoreError::from_sdk(operation, err)
 }
 
 impl DynamoDbStore {
@@ -64,11 +65,12 @@ impl DynamoDbStore {
     ) -> Result<(String, AttributeValue), StoreError> {
         if json.len() <= INLINE_LIMIT {
             let text = String::from_utf8(json.to_vec())
-                .map_err(|e| StoreError::new("encode document", e))?;
+                .map_err(|e| StoreError::permanent("encode document", e))?;
             return Ok((name.to_owned(), s(text)));
         }
         let Some(overflow) = &self.overflow else {
-            return Err(StoreError::new(
+            return Err(StoreError::with_fault(
+                Fault::Operator,
                 format!("dynamodb put {name}"),
                 format!("{} bytes exceed the item limit and no s3:// ARCHIVE is configured for large values", json.len()),
             ));
@@ -91,7 +93,8 @@ impl DynamoDbStore {
             return Ok(None);
         };
         let overflow = self.overflow.as_ref().ok_or_else(|| {
-            StoreError::new(
+            StoreError::with_fault(
+                Fault::Operator,
                 "dynamodb read",
                 format!("{location} needs an s3:// ARCHIVE to read"),
             )
@@ -169,7 +172,7 @@ impl RecordStore for DynamoDbStore {
             _ => Version("0".into()),
         };
         let bytes = self.read_document(&item, "record").await?.ok_or_else(|| {
-            StoreError::new(
+            StoreError::permanent(
                 "dynamodb get record",
                 "item has neither record nor record_location",
             )
@@ -191,7 +194,7 @@ impl RecordStore for DynamoDbStore {
         let current: u64 = match expected {
             Some(Version(n)) => n
                 .parse()
-                .map_err(|e| StoreError::new("dynamodb record version", e))?,
+                .map_err(|e| StoreError::permanent("dynamodb record version", e))?,
             None => 0,
         };
         let mut request = self

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Blobs, Condition, Put, StoreError, Version};
+use super::{Blobs, Condition, Fault, Put, StoreError, Version};
 
 #[derive(Clone, Debug)]
 pub struct FileBlobs {
@@ -37,7 +37,15 @@ fn version_of(bytes: &[u8]) -> Version {
 }
 
 fn io(operation: &str, path: &Path, err: std::io::Error) -> StoreError {
-    StoreError::new(format!("{operation} {}", path.display()), err)
+    use std::io::ErrorKind;
+    let fault = match err.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Fault::Operator,
+        ErrorKind::InvalidFilename | ErrorKind::InvalidInput | ErrorKind::FileTooLarge => {
+            Fault::Permanent
+        }
+        _ => Fault::Transient,
+    };
+    StoreError::with_fault(fault, format!("{operation} {}", path.display()), err)
 }
 
 fn temp_beside(path: &Path) -> PathBuf {
@@ -126,6 +134,15 @@ impl Blobs for FileBlobs {
         tokio::task::spawn_blocking(move || put_blocking(&path, &bytes, &condition))
             .await
             .map_err(|e| StoreError::new("file write task", e))?
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("delete", &path, e)),
+        }
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

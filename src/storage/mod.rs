@@ -5,6 +5,9 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use aws_runtime::retries::classifiers;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_types::retry::ProvideErrorKind;
 use bytes::Bytes;
 
 pub mod archive;
@@ -16,22 +19,125 @@ pub mod s3;
 pub use archive::{Archive, ArchivedDelivery};
 pub use records::RecordStore;
 
-/// A failure of one of our own dependencies (S3, DynamoDB, SQS, the disk). Always
-/// retryable from the caller's point of view: it becomes 503 at the ingest and a failed
-/// batch item at the processor.
+/// What a retry can do about a failure (contract §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A retry may fix it: network errors, timeouts, throttling, 5xx, a lost race.
+    Transient,
+    /// No retry can: a value the store refuses for this item, a document that cannot be
+    /// read. The processor quarantines instead of looping.
+    Permanent,
+    /// One of our own resources is missing or forbidden (AccessDenied, NoSuchBucket,
+    /// ResourceNotFound): the operator must act; providers keep retrying meanwhile.
+    Operator,
+}
+
+/// A failure of one of our own dependencies (S3, DynamoDB, SQS, the disk), with what a
+/// retry can do about it: transient and operator faults become 503 at the ingest and a
+/// failed batch item at the processor; permanent ones are quarantined by the processor.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct StoreError {
     pub operation: String,
     pub message: String,
+    pub fault: Fault,
 }
 
 impl StoreError {
+    /// A transient failure.
     pub fn new(operation: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self::with_fault(Fault::Transient, operation, message)
+    }
+
+    /// A failure no retry can fix.
+    pub fn permanent(operation: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self::with_fault(Fault::Permanent, operation, message)
+    }
+
+    pub fn with_fault(
+        fault: Fault,
+        operation: impl Into<String>,
+        message: impl fmt::Display,
+    ) -> Self {
         Self {
             operation: operation.into(),
             message: message.to_string(),
+            fault,
         }
+    }
+
+    /// An AWS SDK failure, classified by the SDK's own error kinds and the service's error
+    /// code, never by the message text.
+    pub fn from_sdk<E>(operation: impl Into<String>, err: &SdkError<E>) -> Self
+    where
+        E: ProvideErrorKind + ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let message = match err.as_service_error() {
+            Some(service) => format!(
+                "{} ({})",
+                service.message().unwrap_or("no message"),
+                ProvideErrorMetadata::code(service).unwrap_or("no code")
+            ),
+            None => DisplayErrorContext(err).to_string(),
+        };
+        Self::with_fault(fault_of(err), operation, message)
+    }
+}
+
+/// Service error codes that mean our own resource is missing or forbidden.
+const OPERATOR_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AllAccessDisabled",
+    "NoSuchBucket",
+    "InvalidBucketName",
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "KMS.DisabledException",
+    "KMS.AccessDeniedException",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+];
+
+/// Transient, permanent or operator, for any AWS SDK error.
+pub fn fault_of<E>(err: &SdkError<E>) -> Fault
+where
+    E: ProvideErrorKind + ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let code = ProvideErrorMetadata::code(service);
+            // The SDK's own judgement: errors modelled retryable, and the codes its retry
+            // classifier treats as throttling or transient.
+            let sdk_retries = code.is_some_and(|c| {
+                classifiers::THROTTLING_ERRORS.contains(&c)
+                    || classifiers::TRANSIENT_ERRORS.contains(&c)
+            });
+            if service.retryable_error_kind().is_some() || sdk_retries {
+                return Fault::Transient;
+            }
+            if code.is_some_and(|c| OPERATOR_CODES.contains(&c)) {
+                return Fault::Operator;
+            }
+            match context.raw().status().as_u16() {
+                401 | 403 => Fault::Operator,
+                408 | 429 | 500..=599 => Fault::Transient,
+                400..=499 => Fault::Permanent,
+                _ => Fault::Transient,
+            }
+        }
+        // The request could not even be built from what we gave it.
+        SdkError::ConstructionFailure(_) => Fault::Permanent,
+        // Timeouts, connection failures and unreadable answers: try again.
+        _ => Fault::Transient,
     }
 }
 
@@ -61,6 +167,8 @@ pub enum Put {
 pub trait Blobs: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError>;
     async fn put(&self, key: &str, bytes: Bytes, condition: Condition) -> Result<Put, StoreError>;
+    /// Removes the object; a missing one is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys under `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// A URI for the object, for records and logs (`s3://bucket/key`, `file:///dir/key`).

@@ -117,12 +117,12 @@ pub(crate) async fn backoff(attempt: u32) {
 pub(crate) fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Bytes, StoreError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
-        .map_err(|e| StoreError::new(format!("encode {what}"), e))
+        .map_err(|e| StoreError::permanent(format!("encode {what}"), e))
 }
 
 pub(crate) fn decode_record(what: &str, bytes: &[u8]) -> Result<Record, StoreError> {
     serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::new(format!("{what} is not a schema-v1 record"), e))
+        .map_err(|e| StoreError::permanent(format!("{what} is not a schema-v1 record"), e))
 }
 
 /// The S3 and file stores: contract §4's layout over a [`Blobs`].

@@ -2,8 +2,9 @@
 //! for create-only (the archive) and `If-Match: <etag>` for compare-and-swap (records).
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_types::retry::ProvideErrorKind;
 use bytes::Bytes;
 
 use super::{join_key, Blobs, Condition, Put, StoreError, Version};
@@ -25,19 +26,11 @@ impl S3Blobs {
     }
 }
 
-fn sdk_error<E>(operation: &str, err: &aws_sdk_s3::error::SdkError<E>) -> StoreError
+fn sdk_error<E>(operation: &str, err: &SdkError<E>) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorKind + ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = match err.as_service_error() {
-        Some(service) => format!(
-            "{} ({})",
-            service.message().unwrap_or("no message"),
-            service.code().unwrap_or("no code")
-        ),
-        None => aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
-    };
-    StoreError::new(operation, detail)
+    StoreError::from_sdk(operation, err)
 }
 
 /// 412 Precondition Failed, or 409 ConditionalRequestConflict (a concurrent conditional
@@ -112,6 +105,19 @@ impl Blobs for S3Blobs {
                 &err,
             )),
         }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = join_key(&self.prefix, key);
+        // S3 answers a delete of a missing key with success: idempotent as it is.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|err| sdk_error(&format!("s3 delete s3://{}/{key}", self.bucket), &err))?;
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

@@ -15,11 +15,12 @@ use http::HeaderMap;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
 use scribehook::aws::{S3Outputs, SqsQueue};
+use scribehook::config::Limits;
 use scribehook::config::Secrets;
 use scribehook::entrypoints::app::Clients;
 use scribehook::entrypoints::lambda::{self, GatewayResponse};
 use scribehook::fetch::Fetcher;
-use scribehook::ingest::{Dispatch, Ingest, Limits};
+use scribehook::ingest::{Dispatch, Ingest};
 use scribehook::normalized::Clock;
 use scribehook::process::Processor;
 use scribehook::providers::Keys;
@@ -667,8 +668,8 @@ pub fn ingest_with(
     max_body_bytes: usize,
 ) -> Ingest {
     let limits = Limits {
-        tolerance_secs: 300,
         max_body_bytes,
+        ..Limits::default()
     };
     Ingest::new(secrets, archive, dispatch, limits).with_clock(clock())
 }

@@ -1,0 +1,153 @@
+//! Contract §8 time budgets: every AWS client has connect and operation timeouts, and the
+//! ingest answers 503 with Retry-After within `INGEST_DEADLINE_MS` whatever hangs, never
+//! running into the function's own timeout.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use common::*;
+use scribehook::config::{Config, Limits};
+use scribehook::entrypoints::app;
+use scribehook::ingest::{Dispatch, Ingest};
+use scribehook::storage::archive::Archive;
+use scribehook::storage::{Blobs, Condition, Put, StoreError, Version};
+use scribehook::Provider;
+
+/// A TCP server that accepts connections and never answers: an S3 that hangs.
+fn hanging_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Blobs that never finish anything: only the ingest's own deadline can end a request.
+struct Stuck;
+
+#[async_trait]
+impl Blobs for Stuck {
+    async fn get(&self, _: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+        std::future::pending().await
+    }
+    async fn put(&self, _: &str, _: Bytes, _: Condition) -> Result<Put, StoreError> {
+        std::future::pending().await
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
+    async fn list(&self, _: &str) -> Result<Vec<String>, StoreError> {
+        std::future::pending().await
+    }
+    fn location(&self, key: &str) -> String {
+        format!("stuck://{key}")
+    }
+}
+
+fn bota() -> (Vec<u8>, Vec<(String, String)>) {
+    let body = payload(Provider::Bota, "recording.created");
+    let headers = signed_headers(Provider::Bota, &body, None, None);
+    (body, headers)
+}
+
+fn assert_unavailable(status: u16, reply: &serde_json::Value, retry_after: Option<&str>) {
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error"]["code"], "unavailable");
+    assert_eq!(retry_after, Some("30"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_s3_is_a_503_from_the_sdk_timeouts() {
+    let endpoint = hanging_endpoint();
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::for_tests(),
+            ),
+        )
+        .build();
+    let clients = app::Clients::from_sdk_config(&sdk);
+    let vars = [
+        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
+        ("ARCHIVE", "s3://hangs/archive".to_owned()),
+        ("STORE", "s3://hangs".to_owned()),
+        // A deadline well past the SDK's budgets, so the SDK's timeouts are what answer.
+        ("INGEST_DEADLINE_MS", "60000".to_owned()),
+    ];
+    let config =
+        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+            .unwrap();
+    let ingest = app::ingest(&config, &clients, clock());
+    let (body, headers) = bota();
+    let answered = tokio::time::timeout(
+        Duration::from_secs(50),
+        invoke(
+            &ingest,
+            apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
+        ),
+    )
+    .await
+    .expect("without SDK timeouts the request would hang until the test harness gives up");
+    let (status, reply, response) = answered;
+    assert_unavailable(
+        status,
+        &reply,
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+    );
+}
+
+#[tokio::test]
+async fn the_ingest_answers_503_when_its_deadline_is_spent() {
+    let limits = Limits {
+        deadline: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let processor = {
+        let dir = std::env::temp_dir().join(format!("scribehook-deadline-{}", std::process::id()));
+        let uri = format!("file://{}", dir.display());
+        let vars = [("ARCHIVE", uri.clone()), ("STORE", uri)];
+        let config =
+            Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+                .unwrap();
+        app::processor(&config, &clients().await)
+    };
+    let ingest = Ingest::new(
+        all_secrets(),
+        Archive::new(Arc::new(Stuck)),
+        Dispatch::Inline(Arc::new(processor)),
+        limits,
+    )
+    .with_clock(clock());
+    let (body, headers) = bota();
+    for event in [
+        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
+        apigw_v1("POST", "/webhooks/bota", &headers, &body, false),
+    ] {
+        let (status, reply, response) =
+            tokio::time::timeout(Duration::from_secs(30), invoke(&ingest, event))
+                .await
+                .expect("the deadline ends the request");
+        assert_unavailable(
+            status,
+            &reply,
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+        );
+    }
+}
