@@ -19,8 +19,8 @@ use crate::process::{DeliveryId, Processed, Processor};
 use crate::providers::body_event_id;
 use crate::signature::{VerifyError, Window};
 use crate::storage::archive::{Archive, ArchivedDelivery, Created};
-use crate::storage::StoreError;
-use crate::telemetry::{self, Outcome};
+use crate::storage::{Fault, StoreError};
+use crate::telemetry::{self, Escaped, Outcome};
 
 /// Seconds a provider is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 30;
@@ -52,7 +52,7 @@ impl Dispatch {
             Dispatch::Inline(processor) => match processor.handle(delivery).await {
                 Ok(Processed::Written(_)) => Ok(()),
                 Ok(Processed::Quarantined { location, code }) => {
-                    tracing::error!(provider = %delivery.provider, event_id = %delivery.event_id, error_code = code, quarantine = %location, "inline processing quarantined the delivery");
+                    tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
                     telemetry::emit(
                         &[("Quarantined", 1.0, "Count")],
                         &[("Provider", delivery.provider.as_str())],
@@ -118,12 +118,24 @@ impl Reply {
 
     fn unavailable(err: impl std::fmt::Display) -> Self {
         // The detail goes to the log; the caller only learns to retry.
-        tracing::error!(error = %err, "dependency failed");
+        tracing::error!(error = %Escaped(err), "dependency failed");
         Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "a storage dependency is unavailable; the delivery was not acknowledged, retry later",
         )
+    }
+
+    /// A 503 for one of our own dependencies. An operator error (a missing or forbidden
+    /// bucket, table or queue) is also logged once per cold start with what to fix.
+    fn store_failed(err: StoreError) -> Self {
+        static HINTED: std::sync::Once = std::sync::Once::new();
+        if err.fault == Fault::Operator {
+            HINTED.call_once(|| {
+                tracing::error!(operation = %Escaped(&err.operation), "operator error: a resource this function uses is missing or forbidden; check that ARCHIVE, STORE and QUEUE_URL name existing resources and that the function's role may use them (deliveries are answered 503 until then, so providers keep retrying)");
+            });
+        }
+        Reply::unavailable(err)
     }
 
     fn unknown_provider(message: impl Into<String>) -> Self {
@@ -311,7 +323,7 @@ impl Ingest {
             .archive
             .create(verified, &event_id, now)
             .await
-            .map_err(Reply::unavailable)?;
+            .map_err(Reply::store_failed)?;
         if let Err(e) = &parsed {
             return Err(Reply::error(
                 StatusCode::BAD_REQUEST,
@@ -333,7 +345,7 @@ impl Ingest {
         self.dispatch
             .send(&delivery)
             .await
-            .map_err(Reply::unavailable)?;
+            .map_err(Reply::store_failed)?;
         Ok(Reply::ok(outcome, &event_id))
     }
 
@@ -358,8 +370,8 @@ impl Ingest {
             .archive
             .create_variant(verified, event_id, now, &fingerprint)
             .await
-            .map_err(Reply::unavailable)?;
-        tracing::warn!(%provider, %event_id, %variant, "same event id, different content: variant archived, records keep the first");
+            .map_err(Reply::store_failed)?;
+        tracing::warn!(%provider, event_id = %Escaped(event_id), variant = %Escaped(&variant), "same event id, different content: variant archived, records keep the first");
         Ok(Outcome::Conflict)
     }
 }

@@ -2,6 +2,7 @@
 //! latency; never a secret or a body) and CloudWatch Embedded Metric Format lines, which
 //! CloudWatch turns into metrics without a single API call from the function.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -44,6 +45,28 @@ impl Outcome {
     }
 }
 
+/// Text from a request (ids, types, paths, error messages that quote them) for a log line:
+/// control characters are escaped, so an id holding a newline cannot forge a line of its
+/// own in the text format.
+pub struct Escaped<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        let text = self.0.to_string();
+        for c in text.chars() {
+            if c.is_control() {
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The facts of one delivery, filled in as the ingest learns them.
 #[derive(Debug, Default)]
 pub struct Delivery {
@@ -68,10 +91,11 @@ impl Delivery {
         let event_id = self.event_id.as_deref().unwrap_or("");
         let event_type = self.event_type.as_deref().unwrap_or("");
         let outcome_name = outcome.as_str();
+        let path = Escaped(&self.path);
         if status >= 500 {
-            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, path = %self.path, "delivery");
+            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "delivery");
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, path = %self.path, reason = reason.unwrap_or(""), "delivery");
+            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), "delivery");
         } else {
             tracing::info!(
                 provider,
@@ -171,6 +195,45 @@ pub fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_with_a_newline_cannot_forge_a_text_log_line() {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut delivery = Delivery::new("/webhooks/bota\n");
+            delivery.provider = Some(Provider::Bota);
+            delivery.event_id = Some(
+                "evt_1\n2026-01-01T00:00:00Z  INFO delivery provider=bota outcome=accepted".into(),
+            );
+            delivery.event_type = Some("a\r\u{1b}[31m".into());
+            delivery.finish(
+                Outcome::Rejected("invalid_signature"),
+                401,
+                Some("bad\nline"),
+                Duration::ZERO,
+            );
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("evt_1\\n2026"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+    }
 
     #[test]
     fn emf_lines_declare_every_dimension_prefix() {

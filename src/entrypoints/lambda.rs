@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::ingest::{Ingest, Reply};
 use crate::process::{DeliveryId, Processed, Processor};
-use crate::telemetry;
+use crate::telemetry::{self, Escaped};
 
 /// What API Gateway expects back, in the payload version it sent.
 #[derive(Debug, Serialize)]
@@ -164,18 +164,18 @@ pub async fn processor_handler(
         let delivery: DeliveryId = match message.body.as_deref().map(serde_json::from_str) {
             Some(Ok(delivery)) => delivery,
             _ => {
-                tracing::error!(message_id = %id, outcome = "unreadable_message", "SQS message is not a scribehook job; leaving it for the DLQ");
+                tracing::error!(message_id = %Escaped(&id), outcome = "unreadable_message", "SQS message is not a scribehook job; leaving it for the DLQ");
                 return Some(id);
             }
         };
         let result = processor.handle(&delivery).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let provider = delivery.provider.as_str();
-        let event_id = delivery.event_id.as_str();
+        let event_id = Escaped(delivery.event_id.as_str());
         match result {
             Ok(Processed::Written(event)) => {
                 let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
-                tracing::info!(provider, event_id, event_type = %event.event_type, subject_id = %event.subject_id, outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
+                tracing::info!(provider, %event_id, event_type = %Escaped(&event.event_type), subject_id = %Escaped(&event.subject_id), outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
                 telemetry::emit(
                     &[("Processed", 1.0, "Count"), ("EndToEndLatency", end_to_end_ms, "Milliseconds")],
                     &[("Provider", provider)],
@@ -183,12 +183,12 @@ pub async fn processor_handler(
                 None
             }
             Ok(Processed::Quarantined { location, code }) => {
-                tracing::error!(provider, event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
+                tracing::error!(provider, %event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
                 telemetry::emit(&[("Quarantined", 1.0, "Count")], &[("Provider", provider)]);
                 None
             }
             Err(err) => {
-                tracing::error!(provider, event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %err, "processing failed");
+                tracing::error!(provider, %event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %Escaped(&err), "processing failed");
                 telemetry::emit(&[("Failed", 1.0, "Count")], &[("Provider", provider)]);
                 Some(id)
             }
