@@ -53,10 +53,7 @@ impl Dispatch {
                 Ok(Processed::Written(_)) => Ok(()),
                 Ok(Processed::Quarantined { location, code }) => {
                     tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
-                    telemetry::emit(
-                        &[("Quarantined", 1.0, "Count")],
-                        &[("Provider", delivery.provider.as_str())],
-                    );
+                    telemetry::count(delivery.provider.as_str(), "Quarantined");
                     Ok(())
                 }
                 Err(e) => Err(StoreError::new("process", e)),

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::ingest::{Ingest, Reply};
 use crate::process::{DeliveryId, Processed, Processor};
-use crate::telemetry::{self, Escaped};
+use crate::telemetry::{self, Escaped, Unit};
 
 /// What API Gateway expects back, in the payload version it sent.
 #[derive(Debug, Serialize)]
@@ -126,7 +126,11 @@ pub async fn ingest_handler(
     ingest: &Ingest,
     event: LambdaEvent<LambdaRequest>,
 ) -> Result<GatewayResponse, lambda_runtime::Error> {
-    let mut request = event.payload;
+    let (request, context) = (event.payload, event.context);
+    Ok(telemetry::invocation(&context, answer(ingest, request)).await)
+}
+
+async fn answer(ingest: &Ingest, mut request: LambdaRequest) -> GatewayResponse {
     let (version, body) = match take_body(&mut request) {
         Ok(taken) => taken,
         Err(version) => {
@@ -136,7 +140,7 @@ pub async fn ingest_handler(
                 status = 400,
                 "request body flagged base64 is not base64"
             );
-            return Ok(respond(version, &reply));
+            return respond(version, &reply);
         }
     };
     let request: http::Request<lambda_http::Body> = request.into();
@@ -148,7 +152,7 @@ pub async fn ingest_handler(
             &body,
         )
         .await;
-    Ok(respond(version, &reply))
+    respond(version, &reply)
 }
 
 /// The processor function's handler: each SQS message names one archived delivery. A
@@ -158,7 +162,12 @@ pub async fn processor_handler(
     processor: &Processor,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let work = event.payload.records.into_iter().map(|message| async move {
+    let (batch, context) = (event.payload, event.context);
+    Ok(telemetry::invocation(&context, process_batch(processor, batch)).await)
+}
+
+async fn process_batch(processor: &Processor, batch: SqsEvent) -> SqsBatchResponse {
+    let work = batch.records.into_iter().map(|message| async move {
         let started = Instant::now();
         let id = message.message_id.clone().unwrap_or_default();
         let delivery: DeliveryId = match message.body.as_deref().map(serde_json::from_str) {
@@ -175,21 +184,19 @@ pub async fn processor_handler(
         match result {
             Ok(Processed::Written(event)) => {
                 let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
-                tracing::info!(provider, %event_id, event_type = %Escaped(&event.event_type), subject_id = %Escaped(&event.subject_id), outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "processed");
-                telemetry::emit(
-                    &[("Processed", 1.0, "Count"), ("EndToEndLatency", end_to_end_ms, "Milliseconds")],
-                    &[("Provider", provider)],
-                );
+                tracing::info!(provider, %event_id, event_type = %Escaped(&event.event_type), subject_id = %Escaped(&event.subject_id), outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "{provider} event processed");
+                telemetry::count(provider, "Processed");
+                telemetry::record(provider, "EndToEndLatency", Unit::Milliseconds, end_to_end_ms);
                 None
             }
             Ok(Processed::Quarantined { location, code }) => {
                 tracing::error!(provider, %event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
-                telemetry::emit(&[("Quarantined", 1.0, "Count")], &[("Provider", provider)]);
+                telemetry::count(provider, "Quarantined");
                 None
             }
             Err(err) => {
                 tracing::error!(provider, %event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %Escaped(&err), "processing failed");
-                telemetry::emit(&[("Failed", 1.0, "Count")], &[("Provider", provider)]);
+                telemetry::count(provider, "Failed");
                 Some(id)
             }
         }
@@ -206,5 +213,5 @@ pub async fn processor_handler(
         .collect();
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
-    Ok(response)
+    response
 }

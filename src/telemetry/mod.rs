@@ -1,15 +1,38 @@
-//! One structured log line per delivery (provider, event id, type, outcome, status,
-//! latency; never a secret or a body) and CloudWatch Embedded Metric Format lines, which
-//! CloudWatch turns into metrics without a single API call from the function.
+//! One structured log line per delivery and per processed message (provider, event id,
+//! type, outcome, latency; never a secret or a body), Powertools-conventional JSON inside
+//! Lambda ([`format`]), and EMF metrics flushed once per invocation ([`emf`]).
 
 use std::fmt;
+use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use crate::normalized::{Provider, Timestamp};
 
-use crate::normalized::Provider;
+pub mod emf;
+pub mod format;
 
-pub const NAMESPACE: &str = "scribehook";
+pub use emf::Unit;
+
+/// `POWERTOOLS_SERVICE_NAME`, else `scribehook`.
+pub fn service() -> &'static str {
+    static SERVICE: OnceLock<String> = OnceLock::new();
+    SERVICE.get_or_init(|| env_or("POWERTOOLS_SERVICE_NAME", "scribehook"))
+}
+
+/// `POWERTOOLS_METRICS_NAMESPACE`, else `scribehook`.
+pub fn namespace() -> &'static str {
+    static NAMESPACE: OnceLock<String> = OnceLock::new();
+    NAMESPACE.get_or_init(|| env_or("POWERTOOLS_METRICS_NAMESPACE", "scribehook"))
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
 
 /// What happened to one delivery at the ingest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +57,8 @@ impl Outcome {
     }
 
     fn metric(self) -> &'static str {
+        // Refusals share one metric (the log line says which code): a dimension per
+        // code would bill every metric once more.
         match self {
             Outcome::Accepted => "Accepted",
             Outcome::Duplicate => "Duplicate",
@@ -93,9 +118,9 @@ impl Delivery {
         let outcome_name = outcome.as_str();
         let path = Escaped(&self.path);
         if status >= 500 {
-            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "delivery");
+            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "{provider} delivery not acknowledged ({outcome_name}); the provider will retry");
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), "delivery");
+            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), "{provider} delivery refused: {outcome_name}");
         } else {
             tracing::info!(
                 provider,
@@ -104,87 +129,95 @@ impl Delivery {
                 outcome = outcome_name,
                 status,
                 latency_ms,
-                "delivery"
+                "{provider} delivery {outcome_name}"
             );
         }
-        let mut dimensions = vec![("Provider", provider)];
-        if let Outcome::Rejected(code) = outcome {
-            dimensions.push(("Reason", code));
-        }
-        emit(
-            &[
-                (outcome.metric(), 1.0, "Count"),
-                ("IngestLatency", latency_ms, "Milliseconds"),
-            ],
-            &dimensions,
-        );
+        count(provider, outcome.metric());
+        record(provider, "IngestLatency", Unit::Milliseconds, latency_ms);
     }
 }
 
 /// Whether EMF lines are printed: inside Lambda, or when `SCRIBEHOOK_EMF=1`.
 fn emf_enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
         std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
             || std::env::var("SCRIBEHOOK_EMF").is_ok_and(|v| v == "1")
     })
 }
 
-/// An EMF document for `metrics` under every prefix of `dimensions`, from none at all
-/// (what the alarms watch) to all of them.
-pub fn emf_line(
-    metrics: &[(&str, f64, &str)],
-    dimensions: &[(&str, &str)],
-    timestamp_ms: i64,
-) -> String {
-    let dimension_sets: Vec<Vec<&str>> = (0..=dimensions.len())
-        .map(|n| dimensions[..n].iter().map(|(k, _)| *k).collect())
-        .collect();
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": dimension_sets,
-                "Metrics": metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    for (key, value) in dimensions {
-        doc.insert((*key).into(), json!(value));
-    }
-    for (name, value, _) in metrics {
-        doc.insert((*name).into(), json!(value));
-    }
-    Value::Object(doc).to_string()
-}
-
-/// Prints one EMF line to stdout, where the Lambda service picks it up.
-pub fn emit(metrics: &[(&str, f64, &str)], dimensions: &[(&str, &str)]) {
+/// Adds one value of `name` for `provider` to this invocation's metrics.
+pub fn record(provider: &str, name: &'static str, unit: Unit, value: f64) {
     if emf_enabled() {
-        println!(
-            "{}",
-            emf_line(
-                metrics,
-                dimensions,
-                crate::normalized::Timestamp::now().unix_millis()
-            )
-        );
+        emf::with_buffer(|buffer| buffer.record(provider, name, unit, value));
     }
 }
 
-/// Logging set-up for every binary: Lambda's JSON format and level controls inside Lambda
-/// (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`), readable text on a terminal.
-pub fn init_logging() {
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        lambda_runtime::tracing::init_default_subscriber();
+/// Counts one `name` for `provider`.
+pub fn count(provider: &str, name: &'static str) {
+    record(provider, name, Unit::Count, 1.0);
+}
+
+/// Prints this invocation's metrics to stdout, where the Lambda service picks them up.
+pub fn flush_metrics() {
+    if !emf_enabled() {
         return;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    let now = Timestamp::now().unix_millis();
+    let documents = emf::with_buffer(|buffer| buffer.drain(namespace(), service(), now));
+    for document in documents {
+        println!("{document}");
+    }
+}
+
+/// Runs one invocation: its log lines carry the request and trace ids and whether the
+/// environment was cold, the first one counts `ColdStart`, and its metrics are flushed
+/// once at the end.
+pub async fn invocation<F: Future>(context: &lambda_runtime::Context, work: F) -> F::Output {
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let cold_start = !STARTED.swap(true, std::sync::atomic::Ordering::Relaxed);
+    if cold_start && emf_enabled() {
+        let function = &context.env_config.function_name;
+        emf::with_buffer(|buffer| buffer.cold_start(function));
+    }
+    *format::CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(format::Invocation {
+        request_id: Some(context.request_id.clone()).filter(|id| !id.is_empty()),
+        xray_trace_id: context.xray_trace_id.clone(),
+        cold_start,
     });
+    let output = work.await;
+    flush_metrics();
+    output
+}
+
+/// Logging set-up for every binary. Inside Lambda: Powertools-conventional JSON on stdout
+/// (unless `AWS_LAMBDA_LOG_FORMAT=Text`) at `AWS_LAMBDA_LOG_LEVEL`; on a terminal, readable
+/// text on stderr at `RUST_LOG`.
+pub fn init_logging() {
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .filter(|_| in_lambda)
+        .map(|l| l.to_ascii_lowercase());
+    let filter = match level {
+        Some(level) => tracing_subscriber::EnvFilter::new(format!(
+            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_sdk_sso=warn"
+        )),
+        None => tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+        }),
+    };
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    if in_lambda && !text {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stdout)
+            .event_format(format::PowertoolsJson {
+                service: service().to_owned(),
+            })
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -233,24 +266,5 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("evt_1\\n2026"), "{text}");
         assert!(!text.contains('\u{1b}'), "{text}");
-    }
-
-    #[test]
-    fn emf_lines_declare_every_dimension_prefix() {
-        let line = emf_line(
-            &[("Rejected", 1.0, "Count")],
-            &[("Provider", "daily"), ("Reason", "invalid_signature")],
-            42,
-        );
-        let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["_aws"]["Timestamp"], 42);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "scribehook");
-        assert_eq!(
-            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([[], ["Provider"], ["Provider", "Reason"]])
-        );
-        assert_eq!(v["Provider"], "daily");
-        assert_eq!(v["Reason"], "invalid_signature");
-        assert_eq!(v["Rejected"], 1.0);
     }
 }
