@@ -68,6 +68,14 @@ pub fn summarize(record: &Record) -> String {
             let _ = writeln!(out, "{}", status_line(name, component));
         }
     }
+    if named.iter().all(|(_, c)| c.is_none()) {
+        // Events this release records as `other` (Daily's meeting.*, participant.*, …)
+        // are kept as event items but carry nothing to merge.
+        let _ = writeln!(
+            out,
+            "    no component: only events recorded as category `other` (their details are in the event items)"
+        );
+    }
     if let Some(t) = c
         .transcript
         .as_ref()
