@@ -73,20 +73,14 @@ impl Fetcher {
     }
 
     /// Fetches and parses every artifact of `event`, filling in its transcript, note,
-    /// summary and concepts. Idempotent: artifacts already fetched are left alone.
+    /// summary and concepts. Transcript renditions are tried in order of preference until
+    /// one can be fetched and read (contract §10); every artifact's `reason` says what
+    /// happened to it. Artifacts already fetched are left alone.
     pub async fn enrich(&self, event: &mut NormalizedEvent) -> Result<(), FetchError> {
         let Some(mut artifacts) = event.content.artifacts.take() else {
             return Ok(());
         };
-        let chosen_transcript = PREFERENCE.iter().find_map(|preferred| {
-            artifacts.iter().position(|a| {
-                a.kind == ArtifactKind::Transcript
-                    && TranscriptFormat::from_format(&a.format) == Some(*preferred)
-            })
-        });
-        let result = self
-            .enrich_all(event, &mut artifacts, chosen_transcript)
-            .await;
+        let result = self.enrich_all(event, &mut artifacts).await;
         event.content.artifacts = Some(artifacts);
         result
     }
@@ -95,41 +89,71 @@ impl Fetcher {
         &self,
         event: &mut NormalizedEvent,
         artifacts: &mut [Artifact],
-        chosen_transcript: Option<usize>,
     ) -> Result<(), FetchError> {
-        let chosen_format = chosen_transcript.map(|i| artifacts[i].format.clone());
-        for (index, artifact) in artifacts.iter_mut().enumerate() {
-            if artifact.fetched {
+        for artifact in artifacts.iter_mut() {
+            if artifact.kind != ArtifactKind::Transcript && !artifact.fetched {
+                self.fetch_and_apply(event, artifact).await?;
+            }
+        }
+        // Transcript renditions, preferred first; formats this release cannot read last.
+        let mut renditions: Vec<usize> = (0..artifacts.len())
+            .filter(|&i| artifacts[i].kind == ArtifactKind::Transcript)
+            .collect();
+        renditions.sort_by_key(|&i| {
+            TranscriptFormat::from_format(&artifacts[i].format)
+                .and_then(|f| PREFERENCE.iter().position(|p| *p == f))
+                .unwrap_or(PREFERENCE.len())
+        });
+        let mut used: Option<String> = None;
+        for i in renditions {
+            let artifact = &mut artifacts[i];
+            if artifact.fetched && artifact.reason.is_none() {
+                used.get_or_insert_with(|| artifact.format.clone());
                 continue;
             }
-            if artifact.kind == ArtifactKind::Transcript && Some(index) != chosen_transcript {
-                artifact.reason = Some(match &chosen_format {
-                    Some(format) => {
-                        format!("not fetched: the {format} rendition of this transcript was used")
-                    }
-                    None => format!(
-                        "not fetched: {:?} is not a transcript format this release reads",
-                        artifact.format
-                    ),
-                });
+            if let Some(format) = &used {
+                artifact.reason = Some(format!(
+                    "not fetched: the {format} rendition of this transcript was used"
+                ));
                 continue;
             }
-            let bytes = match self.fetch(artifact).await? {
-                Download::Fetched(bytes) => bytes,
-                Download::Skipped(reason) => {
-                    artifact.reason = Some(reason);
-                    continue;
-                }
-            };
-            artifact.fetched = true;
-            artifact.bytes = Some(bytes.len() as u64);
-            artifact.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
-            artifact.reason = None;
-            if let Err(reason) = apply(event, artifact, &bytes) {
-                artifact.reason = Some(reason);
+            if TranscriptFormat::from_format(&artifact.format).is_none() {
+                artifact.reason = Some(format!(
+                    "not fetched: {:?} is not a transcript format this release reads",
+                    artifact.format
+                ));
+                continue;
+            }
+            if self.fetch_and_apply(event, artifact).await? {
+                used = Some(artifact.format.clone());
             }
         }
         Ok(())
+    }
+
+    /// Fetches one artifact and reads it into the event; `Ok(false)` when it could not be
+    /// fetched or read, with the reason in the artifact.
+    async fn fetch_and_apply(
+        &self,
+        event: &mut NormalizedEvent,
+        artifact: &mut Artifact,
+    ) -> Result<bool, FetchError> {
+        let bytes = match self.fetch(artifact).await? {
+            Download::Fetched(bytes) => bytes,
+            Download::Skipped(reason) => {
+                artifact.reason = Some(reason);
+                return Ok(false);
+            }
+        };
+        artifact.fetched = true;
+        artifact.bytes = Some(bytes.len() as u64);
+        artifact.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        artifact.reason = None;
+        if let Err(reason) = apply(event, artifact, &bytes) {
+            artifact.reason = Some(reason);
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     async fn fetch(&self, artifact: &Artifact) -> Result<Download, FetchError> {

@@ -516,6 +516,70 @@ async fn an_object_over_max_output_bytes_is_not_fetched() {
     assert_eq!(artifact(&record, "transcript/soap.json")["fetched"], true);
 }
 
+/// Contract §10: when the preferred (Deepgram JSON) rendition is over MAX_OUTPUT_BYTES,
+/// missing or unparseable, the next one (WebVTT) is read, and each artifact says what
+/// happened to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_json_transcript_falls_back_to_the_next_rendition() {
+    let limit = 1024 * 1024;
+    let cases: [(&str, Option<Vec<u8>>, &str); 3] = [
+        ("oversize", Some(vec![b' '; limit + 1]), "MAX_OUTPUT_BYTES"),
+        ("missing", None, "no such key"),
+        (
+            "unparseable",
+            Some(b"{\"results\": 42".to_vec()),
+            "could not be parsed",
+        ),
+    ];
+    for (case, json_bytes, expected_reason) in cases {
+        let clients = clients().await;
+        let outputs_bucket = unique("daily-outputs");
+        create_bucket(&clients, &outputs_bucket).await;
+        for (key, bytes) in outputs() {
+            if key.ends_with("transcript/soap.json") {
+                match &json_bytes {
+                    Some(replacement) => {
+                        put_object(&clients, &outputs_bucket, &key, replacement.clone()).await
+                    }
+                    None => continue,
+                }
+            } else {
+                put_object(&clients, &outputs_bucket, &key, bytes).await;
+            }
+        }
+        let stack = Stack::new(vec![outputs_bucket.clone()]).await;
+        deliver(
+            &stack,
+            Provider::Daily,
+            &job_finished(&outputs_bucket),
+            "accepted",
+        )
+        .await;
+        assert_eq!(process_queue(&stack).await, 1);
+        let record = job_record(&stack).await;
+        let json = artifact(&record, "transcript/soap.json");
+        let reason = json["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(expected_reason), "{case}: {json}");
+        let vtt = artifact(&record, "transcript/soap.vtt");
+        assert_eq!(vtt["fetched"], true, "{case}: {vtt}");
+        assert!(vtt.get("reason").is_none(), "{case}: {vtt}");
+        for later in ["transcript/soap.srt", "transcript/soap.txt"] {
+            let a = artifact(&record, later);
+            assert_eq!(a["fetched"], false, "{case}: {a}");
+            assert_eq!(
+                a["reason"], "not fetched: the vtt rendition of this transcript was used",
+                "{case}"
+            );
+        }
+        let segments = &record["components"]["transcript"]["transcript"]["segments"];
+        assert_eq!(
+            segments.as_array().map(Vec::len),
+            Some(2),
+            "{case}: {record}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Concurrency
 
