@@ -131,9 +131,11 @@ fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
         } else {
             "not fetched".into()
         };
+        // Reasons start with "not fetched:" themselves; say it once.
         let reason = a
             .reason
             .as_deref()
+            .map(|r| r.strip_prefix("not fetched: ").unwrap_or(r))
             .map(|r| format!(": {}", clip(r, 90)))
             .unwrap_or_default();
         let _ = writeln!(out, "      {:?}/{} {state}{reason}", a.kind, a.format);
