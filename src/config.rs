@@ -105,7 +105,38 @@ pub struct Config {
     pub queue_url: Option<String>,
     pub allowed_output_buckets: Vec<String>,
     pub max_output_bytes: u64,
+    /// `PURGE_ON_DELETE` (default true): a deletion ends the subject's content (contract
+    /// §9); `false` only marks the record.
+    pub purge_on_delete: bool,
+    /// `DAILY_API_KEY` / `DAILY_API_KEY_ARN` and `DAILY_API_URL`: Daily's REST API, for
+    /// outputs in storage that is not ours to read (contract §10).
+    pub daily_api: Option<DailyApi>,
 }
+
+/// Where Daily's REST API is and where its key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyApi {
+    pub url: String,
+    pub key: DailyApiKey,
+}
+
+/// The API key: from the environment, or from Secrets Manager on first use.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DailyApiKey {
+    Env(String),
+    SecretsManager(String),
+}
+
+impl std::fmt::Debug for DailyApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DailyApiKey::Env(_) => f.write_str("Env(<redacted>)"),
+            DailyApiKey::SecretsManager(arn) => write!(f, "SecretsManager({arn})"),
+        }
+    }
+}
+
+pub const DEFAULT_DAILY_API_URL: &str = "https://api.daily.co/v1";
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -138,8 +169,25 @@ impl Config {
                 .map(|l| split_secrets(&l))
                 .unwrap_or_default(),
             max_output_bytes: env.number("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)?,
+            purge_on_delete: env.flag("PURGE_ON_DELETE", true)?,
+            daily_api: daily_api(&env),
         })
     }
+}
+
+fn daily_api(env: &Env<'_>) -> Option<DailyApi> {
+    let key = match (env.get("DAILY_API_KEY"), env.get("DAILY_API_KEY_ARN")) {
+        (Some(key), _) => DailyApiKey::Env(key),
+        (None, Some(arn)) => DailyApiKey::SecretsManager(arn),
+        (None, None) => return None,
+    };
+    let url = env
+        .get("DAILY_API_URL")
+        .unwrap_or_else(|| DEFAULT_DAILY_API_URL.to_owned());
+    Some(DailyApi {
+        url: url.trim_end_matches('/').to_owned(),
+        key,
+    })
 }
 
 /// The environment (or what stands in for it), read as trimmed, non-empty values.
@@ -165,6 +213,17 @@ impl Env<'_> {
                 if name == "ARCHIVE" { "verified deliveries" } else { "normalized records" }
             ))),
             None => Ok(format!("file://{LOCAL_DATA_DIR}")),
+        }
+    }
+
+    fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(ConfigError(format!(
+                "{name}={other:?} is not true or false"
+            ))),
         }
     }
 
@@ -377,6 +436,31 @@ mod tests {
                 .contains("NABLA_SIGNATURE_TOLERANCE_SECONDS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn purge_and_daily_api_settings() {
+        let c = config(&[]).unwrap();
+        assert!(c.purge_on_delete);
+        assert_eq!(c.daily_api, None);
+        let c = config(&[
+            ("PURGE_ON_DELETE", "false"),
+            ("DAILY_API_KEY_ARN", "arn:aws:secretsmanager:k"),
+            ("DAILY_API_URL", "http://127.0.0.1:9/v1/"),
+        ])
+        .unwrap();
+        assert!(!c.purge_on_delete);
+        let api = c.daily_api.unwrap();
+        assert_eq!(api.url, "http://127.0.0.1:9/v1");
+        assert_eq!(
+            api.key,
+            DailyApiKey::SecretsManager("arn:aws:secretsmanager:k".into())
+        );
+        let c = config(&[("DAILY_API_KEY", "sk_live_secret")]).unwrap();
+        let api = c.daily_api.unwrap();
+        assert_eq!(api.url, DEFAULT_DAILY_API_URL);
+        assert!(!format!("{api:?}").contains("sk_live"), "redacted");
+        assert!(config(&[("PURGE_ON_DELETE", "maybe")]).is_err());
     }
 
     #[test]
