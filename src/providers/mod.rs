@@ -4,15 +4,18 @@
 use std::fmt;
 
 use http::HeaderMap;
+use serde::Deserialize;
 
-use crate::normalized::EventDraft;
+use crate::normalized::{Category, ErrorInfo, EventDraft, Status, Timestamp};
 pub use crate::normalized::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
+use scheme::KeyEncoding;
 
 pub mod bota;
 pub mod daily;
 pub mod nabla;
 pub mod prosa;
+mod scheme;
 
 impl Provider {
     /// The environment variable holding this provider's comma-separated secrets.
@@ -53,13 +56,11 @@ impl Provider {
             if secret.is_empty() {
                 continue;
             }
-            let bytes = match self {
-                Provider::Daily => daily::key_from_secret(secret),
-                Provider::Bota | Provider::Nabla | Provider::Prosa => {
-                    Ok(secret.as_bytes().to_vec())
-                }
-            }
-            .map_err(|reason| KeyError {
+            let encoding = match self {
+                Provider::Daily => KeyEncoding::Base64,
+                Provider::Bota | Provider::Nabla | Provider::Prosa => KeyEncoding::Utf8,
+            };
+            let bytes = encoding.decode(self, secret).map_err(|reason| KeyError {
                 provider: self,
                 index,
                 reason,
@@ -85,9 +86,9 @@ impl Provider {
         window: Window,
     ) -> Result<(), VerifyError> {
         match self {
-            Provider::Daily => daily::verify(headers, body, keys, window),
+            Provider::Daily => daily::SCHEME.verify(headers, body, keys, window),
             Provider::Bota => bota::verify(headers, body, keys, window),
-            Provider::Nabla => nabla::verify(headers, body, keys, window),
+            Provider::Nabla => nabla::SCHEME.verify(headers, body, keys, window),
             Provider::Prosa => prosa::verify(headers, body, keys, window),
         }
     }
@@ -101,9 +102,9 @@ impl Provider {
         opts: &SignOptions,
     ) -> Result<Vec<(String, String)>, SignError> {
         match self {
-            Provider::Daily => daily::sign(keys.single(self)?, body, opts),
-            Provider::Bota => bota::sign(keys.single(self)?, body, opts),
-            Provider::Nabla => nabla::sign(keys, body, opts),
+            Provider::Daily => daily::SCHEME.sign(keys, body, opts.timestamp),
+            Provider::Bota => bota::sign(keys, body, opts),
+            Provider::Nabla => nabla::SCHEME.sign(keys, body, opts.timestamp),
             Provider::Prosa => prosa::sign(keys, body, opts),
         }
     }
@@ -212,11 +213,82 @@ pub struct SignError(pub String);
 #[error("{0}")]
 pub struct MalformedEvent(pub String);
 
-impl MalformedEvent {
-    pub(crate) fn json(provider: Provider, err: &serde_json::Error) -> Self {
+/// Reads a provider's JSON (its whole body, or a part of it) as `T`: the one place a parse
+/// error becomes a [`MalformedEvent`].
+pub(crate) fn read_json<'a, T: Deserialize<'a>>(
+    provider: Provider,
+    json: &'a [u8],
+) -> Result<T, MalformedEvent> {
+    serde_json::from_slice(json).map_err(|err| {
         MalformedEvent(format!(
             "{provider} event is not the documented JSON shape: {err}"
         ))
+    })
+}
+
+/// What an envelope says of every event: its id, type and time.
+pub(crate) struct Identity<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub occurred_at: Option<Timestamp>,
+}
+
+impl Identity<'_> {
+    /// The event grouped under `subject`, or under its own id when the body names none.
+    pub fn event(&self, category: Category, status: Status, subject: Option<&str>) -> EventDraft {
+        EventDraft::new(
+            self.id,
+            self.kind,
+            category,
+            non_empty(subject).unwrap_or(self.id),
+            status,
+            self.occurred_at,
+        )
+    }
+}
+
+/// A provider's failure, wherever its shape puts the parts: a plain string is the message;
+/// an object has `code` and `message`, possibly under `error`. Bota documents the object,
+/// Daily sends strings, Nabla's and Prosa's failure shapes are undocumented.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Failure {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Failure {
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self::read(value, true)
+    }
+
+    fn read(value: &serde_json::Value, descend: bool) -> Self {
+        let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+        match value {
+            serde_json::Value::String(s) => Failure {
+                code: None,
+                message: non_empty(Some(s)).map(str::to_owned),
+            },
+            serde_json::Value::Object(_) => {
+                let inner = match value.get("error") {
+                    Some(inner) if descend => Self::read(inner, false),
+                    _ => Failure::default(),
+                };
+                Failure {
+                    code: text("code").or(inner.code),
+                    message: text("message").or(inner.message),
+                }
+            }
+            _ => Failure::default(),
+        }
+    }
+
+    pub fn info(self, code: &str, message: &str) -> ErrorInfo {
+        ErrorInfo {
+            code: self.code.unwrap_or_else(|| code.to_owned()),
+            message: self.message.unwrap_or_else(|| message.to_owned()),
+        }
     }
 }
 

@@ -1,0 +1,406 @@
+//! One verification shape for every provider, after the svix receiver: a [`Scheme`] is data
+//! (where the signature and its timestamp travel, how the header is written, which bytes are
+//! signed, how the digest is made and encoded), and [`Scheme::sign`] and [`Scheme::verify`]
+//! both build the signed bytes with [`Content::parts`], so signing and verifying cannot drift.
+//! Provider modules only declare their scheme and add the checks of their own extra headers.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
+use http::HeaderMap;
+
+use super::{Keys, Provider, SignError};
+use crate::normalized::Timestamp;
+use crate::signature::{self, Commas, VerifyError, Window};
+
+/// How a secret, exactly as the provider's console shows it, becomes key bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyEncoding {
+    /// Daily shows base64 text; accepted with or without padding.
+    Base64,
+    /// Used as its UTF-8 bytes, prefix (`whsec_`) and all; a hex-looking key is not decoded.
+    Utf8,
+}
+
+/// Daily's secrets with or without their `=` padding.
+const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+impl KeyEncoding {
+    pub(crate) fn decode(self, provider: Provider, secret: &str) -> Result<Vec<u8>, String> {
+        match self {
+            KeyEncoding::Utf8 => Ok(secret.as_bytes().to_vec()),
+            KeyEncoding::Base64 => SECRET_BASE64.decode(secret).map_err(|e| {
+                format!("{provider} secrets are base64 text as {provider} shows them ({e})")
+            }),
+        }
+    }
+}
+
+/// How key and signed bytes become a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Digest {
+    HmacSha256,
+    /// Plain SHA-256 of `key "." content`, Prosa's `v1`: the key is hashed, not keyed.
+    Sha256KeyDot,
+}
+
+/// How a digest is written in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// Standard base64 with padding (44 characters).
+    Base64,
+    /// 64 hex digits, either case.
+    Hex,
+}
+
+impl Encoding {
+    fn encode(self, digest: &[u8; 32]) -> String {
+        match self {
+            Encoding::Base64 => STANDARD.encode(digest),
+            Encoding::Hex => hex::encode(digest),
+        }
+    }
+
+    /// The provided bytes; a base64 value of the wrong length still decodes and simply
+    /// never matches (the comparison checks lengths).
+    fn decode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            Encoding::Base64 => STANDARD.decode(text).ok(),
+            Encoding::Hex => signature::decode_hex_digest(text).map(Vec::from),
+        }
+    }
+}
+
+/// Which bytes are signed, around the exact raw body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// `timestamp "." body` (Daily, Bota).
+    TimestampDotBody,
+    /// `timestamp ‖ body`, no separator (Nabla).
+    TimestampBody,
+    /// The body alone (Prosa; its timestamp is not signed).
+    Body,
+}
+
+impl Content {
+    /// The signed bytes as parts, so the body is never copied to prepend a timestamp.
+    /// Unused parts are empty, which hashing skips.
+    pub(crate) fn parts<'a>(self, timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 3] {
+        match self {
+            Content::TimestampDotBody => [timestamp.as_bytes(), b".", body],
+            Content::TimestampBody => [timestamp.as_bytes(), b"", body],
+            Content::Body => [b"", b"", body],
+        }
+    }
+}
+
+/// How signatures are written in the signature header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grammar {
+    /// Exactly one `prefix` + digest; commas are a joined repeat (Daily `""`, Bota `v1=`).
+    One { prefix: &'static str },
+    /// One digest per active secret, split on commas and whitespace, each with an optional
+    /// prefix; entries that are not digests are skipped (Nabla).
+    List { prefixes: &'static [&'static str] },
+    /// `t=<unix>,v1=<digest>[,v1=…]`, read by key (Prosa).
+    Keyed,
+}
+
+impl Grammar {
+    fn commas(self) -> Commas {
+        match self {
+            Grammar::One { .. } => Commas::Forbidden,
+            Grammar::List { .. } | Grammar::Keyed => Commas::Allowed,
+        }
+    }
+}
+
+/// Where the timestamp comes from and how it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// A header of decimal unix seconds.
+    UnixHeader(&'static str, &'static str),
+    /// A header of RFC 3339 (Nabla); unix seconds or milliseconds are read too.
+    DateTimeHeader(&'static str, &'static str),
+    /// The `t=` entry of a [`Grammar::Keyed`] header.
+    InSignature,
+}
+
+impl Clock {
+    /// The header holding the timestamp: (name looked up, name as the provider writes it).
+    fn header(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Clock::UnixHeader(name, label) | Clock::DateTimeHeader(name, label) => {
+                Some((name, label))
+            }
+            Clock::InSignature => None,
+        }
+    }
+
+    /// The timestamp as the provider would write it at `unix` seconds.
+    fn format(self, unix: i64) -> Result<String, SignError> {
+        match self {
+            Clock::DateTimeHeader(..) => Timestamp::from_unix(unix)
+                .map(|t| t.to_string())
+                .ok_or_else(|| SignError(format!("timestamp {unix} is out of range"))),
+            Clock::UnixHeader(..) | Clock::InSignature => Ok(unix.to_string()),
+        }
+    }
+
+    fn parse(self, value: &str) -> Result<i64, VerifyError> {
+        match self {
+            Clock::UnixHeader(name, _) => signature::unix_seconds(name, value),
+            Clock::DateTimeHeader(name, _) => date_time_seconds(name, value),
+            Clock::InSignature => signature::unix_seconds(KEYED_T, value),
+        }
+    }
+
+    /// The name a window refusal reports.
+    fn name(self) -> &'static str {
+        self.header().map_or(KEYED_T, |(name, _)| name)
+    }
+}
+
+const KEYED_T: &str = "X-Prosa-Signature t";
+
+/// Unix timestamps above this are milliseconds (year 5138 in seconds).
+const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+
+fn date_time_seconds(header: &str, value: &str) -> Result<i64, VerifyError> {
+    let invalid = || {
+        VerifyError::InvalidSignature(format!(
+            "{header} must be an RFC 3339 date-time or unix seconds/milliseconds"
+        ))
+    };
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = value
+            .parse()
+            .ok()
+            .filter(|_| value.len() <= 13)
+            .ok_or_else(invalid)?;
+        return Ok(if n >= MILLIS_THRESHOLD { n / 1000 } else { n });
+    }
+    Timestamp::parse_rfc3339(value)
+        .map(Timestamp::unix_seconds)
+        .ok_or_else(invalid)
+}
+
+/// One provider's signature scheme, as data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scheme {
+    pub provider: Provider,
+    /// The signature header: (name looked up, name as the provider writes it).
+    pub header: (&'static str, &'static str),
+    pub grammar: Grammar,
+    pub clock: Clock,
+    pub content: Content,
+    pub digest: Digest,
+    pub encoding: Encoding,
+}
+
+impl Scheme {
+    /// The digest of `key` over the signed content: the one place both sides compute it.
+    fn digest(&self, key: &[u8], timestamp: &str, body: &[u8]) -> [u8; 32] {
+        let parts = self.content.parts(timestamp, body);
+        match self.digest {
+            Digest::HmacSha256 => signature::hmac_sha256(key, &parts),
+            Digest::Sha256KeyDot => {
+                let [a, b, c] = parts;
+                signature::sha256(&[key, b".", a, b, c])
+            }
+        }
+    }
+
+    /// The headers the provider sends for `body` signed at `unix` seconds: the signature
+    /// header, then the timestamp header when the timestamp has one of its own.
+    pub(crate) fn sign(
+        &self,
+        keys: &Keys,
+        body: &[u8],
+        unix: i64,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let timestamp = self.clock.format(unix)?;
+        let encoded = |key: &[u8]| self.encoding.encode(&self.digest(key, &timestamp, body));
+        let value = match self.grammar {
+            Grammar::One { prefix } => format!("{prefix}{}", encoded(keys.single(self.provider)?)),
+            Grammar::List { .. } => keys.iter().map(encoded).collect::<Vec<_>>().join(","),
+            Grammar::Keyed => keys
+                .iter()
+                .fold(format!("t={timestamp}"), |mut value, key| {
+                    value.push_str(",v1=");
+                    value.push_str(&encoded(key));
+                    value
+                }),
+        };
+        let mut headers = vec![(self.header.1.to_owned(), value)];
+        if let Some((_, label)) = self.clock.header() {
+            headers.push((label.to_owned(), timestamp));
+        }
+        Ok(headers)
+    }
+
+    /// Checks the signature header over the exact raw `body` against every key: header
+    /// grammar, then the timestamp window (cheap), then the digests.
+    pub(crate) fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+    ) -> Result<(), VerifyError> {
+        let value = signature::required(headers, self.header.0, self.grammar.commas())?;
+        let (timestamp, candidates) = match self.clock.header() {
+            Some((name, _)) => {
+                let timestamp = signature::required(headers, name, Commas::Forbidden)?;
+                window.check(self.clock.name(), self.clock.parse(timestamp)?)?;
+                (timestamp, self.candidates(value)?)
+            }
+            None => {
+                let keyed = parse_keyed(value)?;
+                window.check(self.clock.name(), self.clock.parse(keyed.timestamp)?)?;
+                (keyed.timestamp, self.decode_all(keyed.signatures))
+            }
+        };
+        // Constant time per comparison, lengths checked; which key matched is not secret.
+        let matches = keys.iter().any(|key| {
+            let expected = self.digest(key, timestamp, body);
+            candidates
+                .iter()
+                .any(|c| signature::digest_eq(&expected, c))
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidSignature(self.mismatch()))
+        }
+    }
+
+    /// The provided digests of a [`Grammar::One`] or [`Grammar::List`] header.
+    fn candidates(&self, value: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
+        let label = self.header.1;
+        match self.grammar {
+            Grammar::One { prefix } => value
+                .strip_prefix(prefix)
+                .and_then(|digest| self.encoding.decode(digest))
+                .map(|digest| vec![digest])
+                .ok_or_else(|| {
+                    VerifyError::InvalidSignature(match self.encoding {
+                        Encoding::Base64 => format!("{label} is not standard base64"),
+                        Encoding::Hex => {
+                            format!("{label} must be {prefix} followed by 64 hex digits")
+                        }
+                    })
+                }),
+            Grammar::List { prefixes } => {
+                let entries = value
+                    .split(|c: char| c == ',' || c.is_ascii_whitespace())
+                    .filter(|entry| !entry.is_empty())
+                    .map(|entry| {
+                        prefixes
+                            .iter()
+                            .find_map(|p| entry.strip_prefix(p))
+                            .unwrap_or(entry)
+                    });
+                let found: Vec<Vec<u8>> = self.decode_all(entries);
+                if found.is_empty() {
+                    return Err(VerifyError::InvalidSignature(format!(
+                        "{label} holds no 64-hex-digit signature"
+                    )));
+                }
+                Ok(found)
+            }
+            // Keyed headers carry their timestamp too: parsed with it in `verify`.
+            Grammar::Keyed => Ok(Vec::new()),
+        }
+    }
+
+    /// Entries that are not digests in this encoding can never match: skipped.
+    fn decode_all<'v>(&self, entries: impl IntoIterator<Item = &'v str>) -> Vec<Vec<u8>> {
+        entries
+            .into_iter()
+            .filter_map(|e| self.encoding.decode(e.trim()))
+            .collect()
+    }
+
+    fn mismatch(&self) -> String {
+        let (label, env) = (self.header.1, self.provider.secrets_env());
+        match self.grammar {
+            Grammar::Keyed => format!("no v1 in {label} matches any configured {env}"),
+            Grammar::One { .. } | Grammar::List { .. } => {
+                format!("{label} does not match any configured {env}")
+            }
+        }
+    }
+}
+
+/// `t=…,v1=…[,v1=…]`, parsed by key: API Gateway's v2 format joins a repeated header
+/// with commas, which shows up here as a second `t`.
+struct Keyed<'h> {
+    timestamp: &'h str,
+    signatures: Vec<&'h str>,
+}
+
+fn parse_keyed(value: &str) -> Result<Keyed<'_>, VerifyError> {
+    let missing = |what: &str| VerifyError::MissingSignature(format!("X-Prosa-Signature {what}"));
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    let mut v1_seen = false;
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, val) = part.split_once('=').unwrap_or((part, ""));
+        match key.trim() {
+            "t" if timestamp.is_some() => {
+                return Err(missing(
+                    "carries more than one t=; was the header repeated?",
+                ))
+            }
+            "t" => {
+                let val = val.trim();
+                signature::unix_seconds(KEYED_T, val)?;
+                timestamp = Some(val);
+            }
+            "v1" => {
+                v1_seen = true;
+                signatures.push(val);
+            }
+            // Other schemes (a future v2, say) are not ours to judge.
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or_else(|| missing("has no t="))?;
+    if !v1_seen {
+        return Err(missing("has no v1="));
+    }
+    Ok(Keyed {
+        timestamp,
+        signatures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_parts_concatenate_to_the_documented_bytes() {
+        let join = |c: Content| c.parts("17", b"{}").concat();
+        assert_eq!(join(Content::TimestampDotBody), b"17.{}");
+        assert_eq!(join(Content::TimestampBody), b"17{}");
+        assert_eq!(join(Content::Body), b"{}");
+    }
+
+    #[test]
+    fn keyed_headers_need_one_t_and_a_v1() {
+        let parsed = parse_keyed("t=1, v1=ab ,v1=,x=9").unwrap();
+        assert_eq!(parsed.timestamp, "1");
+        assert_eq!(parsed.signatures, ["ab", ""]);
+        for bad in ["v1=ab", "t=1", "t=1,t=2,v1=ab", ""] {
+            assert_eq!(
+                parse_keyed(bad).err().map(|e| e.code()),
+                Some("missing_signature")
+            );
+        }
+    }
+}
