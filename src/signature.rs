@@ -16,6 +16,10 @@ pub enum VerifyError {
     StaleTimestamp(String),
     #[error("{0}")]
     InvalidSignature(String),
+    /// A signature or identity header that is present but not visible ASCII text: the
+    /// request is malformed, not unsigned (contract §2 `malformed_event`).
+    #[error("{0}")]
+    MalformedHeader(String),
 }
 
 impl VerifyError {
@@ -24,6 +28,17 @@ impl VerifyError {
             VerifyError::MissingSignature(_) => "missing_signature",
             VerifyError::StaleTimestamp(_) => "stale_timestamp",
             VerifyError::InvalidSignature(_) => "invalid_signature",
+            VerifyError::MalformedHeader(_) => "malformed_event",
+        }
+    }
+
+    /// The HTTP status the ingest answers with: 400 for a malformed header, 401 otherwise.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            VerifyError::MalformedHeader(_) => http::StatusCode::BAD_REQUEST,
+            VerifyError::MissingSignature(_)
+            | VerifyError::StaleTimestamp(_)
+            | VerifyError::InvalidSignature(_) => http::StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -101,7 +116,9 @@ pub fn optional<'h>(
     }
     let value = first
         .to_str()
-        .map_err(|_| VerifyError::MissingSignature(format!("header {name} is not text")))?
+        .map_err(|_| {
+            VerifyError::MalformedHeader(format!("header {name} is not visible ASCII text"))
+        })?
         .trim();
     if value.is_empty() {
         return Err(VerifyError::MissingSignature(format!(

@@ -667,3 +667,44 @@ fn prosa_rejections_carry_the_contract_codes() {
         Err("missing_signature")
     );
 }
+
+// --- Malformed headers (issue 8.7) -------------------------------------------------------
+
+/// A signature header that is present but not visible ASCII text is a malformed request
+/// (400 `malformed_event`), not a missing signature (401).
+#[test]
+fn non_text_signature_headers_are_malformed_not_missing() {
+    let not_text = HeaderValue::from_bytes("a7a26ff2-é".as_bytes()).unwrap();
+    let mut h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    h.insert("x-prosa-event-uuid", not_text.clone());
+    let keys = keys(Provider::Prosa, &[PROSA_SECRET]);
+    let err = Provider::Prosa
+        .verify(&h, PROSA_BODY, &keys, Window::new(PROSA_T, 300))
+        .unwrap_err();
+    assert_eq!(err.code(), "malformed_event");
+    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    assert!(
+        err.to_string().contains("X-Prosa-Event-UUID")
+            || err.to_string().contains("x-prosa-event-uuid")
+    );
+
+    let mut h = daily_headers(DAILY_SIG, "1736937000");
+    h.insert("x-webhook-signature", not_text);
+    assert_eq!(
+        verify(Provider::Daily, &[DAILY_SECRET], &h, DAILY_BODY, DAILY_TS),
+        Err("malformed_event")
+    );
+    // The others stay 401.
+    let h = daily_headers("", "1736937000");
+    let err = Provider::Daily
+        .verify(&h, DAILY_BODY, &keys_daily(), Window::new(DAILY_TS, 300))
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.status()),
+        ("missing_signature", http::StatusCode::UNAUTHORIZED)
+    );
+}
+
+fn keys_daily() -> Keys {
+    keys(Provider::Daily, &[DAILY_SECRET])
+}
