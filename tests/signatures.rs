@@ -708,3 +708,51 @@ fn non_text_signature_headers_are_malformed_not_missing() {
 fn keys_daily() -> Keys {
     keys(Provider::Daily, &[DAILY_SECRET])
 }
+
+// --- Measured skew (issue 12.2) ---------------------------------------------------------
+
+/// Prosa's official delivery example carries a `t` exactly 7 hours behind: the refusal
+/// states the measured skew, signed, as text and as data.
+#[test]
+fn stale_timestamps_state_the_measured_skew() {
+    let h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    let keys = keys(Provider::Prosa, &[PROSA_SECRET]);
+    let err = Provider::Prosa
+        .verify(&h, PROSA_BODY, &keys, Window::new(PROSA_T + 25_200, 300))
+        .unwrap_err();
+    assert_eq!(err.code(), "stale_timestamp");
+    assert_eq!(err.skew_secs(), Some(25_200));
+    assert!(err.to_string().contains("+25200 s"), "{err}");
+
+    let h = daily_headers(DAILY_SIG, "1736937000");
+    let err = Provider::Daily
+        .verify(
+            &h,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS - 400, 300),
+        )
+        .unwrap_err();
+    assert_eq!(err.skew_secs(), Some(-400));
+    assert!(err.to_string().contains("-400 s"), "{err}");
+    // A per-provider tolerance is just another window; the default is not widened.
+    assert_eq!(Window::DEFAULT_TOLERANCE_SECS, 300);
+    assert!(Provider::Daily
+        .verify(
+            &h,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS - 400, 400)
+        )
+        .is_ok());
+    let missing = daily_headers("", "1736937000");
+    let err = Provider::Daily
+        .verify(
+            &missing,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS, 300),
+        )
+        .unwrap_err();
+    assert_eq!(err.skew_secs(), None);
+}
