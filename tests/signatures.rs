@@ -756,3 +756,134 @@ fn stale_timestamps_state_the_measured_skew() {
         .unwrap_err();
     assert_eq!(err.skew_secs(), None);
 }
+
+// --- Prosa's second scheme, `sha256=` (issue 12.1) --------------------------------------
+
+/// Python: hmac.new(PROSA_SECRET.encode(), PROSA_BODY, hashlib.sha256).hexdigest()
+const PROSA_SHA256: &str = "68912dbef920c07db366e394b1a98ef7e31bd7a2cdbed67bd27d05e3a0e2ad27";
+/// Python: hmac.new(b"old-prosa-key", PROSA_BODY, hashlib.sha256).hexdigest()
+const PROSA_SHA256_OLD: &str = "041e317938211a46b3f019b7562603ea8d7412f9805d8ea7f6d174471d70f60c";
+
+#[test]
+fn prosa_sha256_scheme_accepts_independent_vectors() {
+    let h = prosa_headers(&format!("sha256={PROSA_SHA256}"));
+    // No timestamp in this scheme: any clock; replays are caught by the body-digest dedupe.
+    for now in [PROSA_T, PROSA_T + 86_400 * 365] {
+        assert_eq!(
+            verify(Provider::Prosa, &[PROSA_SECRET], &h, PROSA_BODY, now),
+            Ok(())
+        );
+    }
+    // Every configured secret is tried (rotation); hex in either case.
+    let upper = prosa_headers(&format!("sha256={}", PROSA_SHA256_OLD.to_uppercase()));
+    assert_eq!(
+        verify(
+            Provider::Prosa,
+            &[PROSA_SECRET, "old-prosa-key"],
+            &upper,
+            PROSA_BODY,
+            PROSA_T
+        ),
+        Ok(())
+    );
+    // The signer writes the same header when asked for this scheme.
+    let opts = SignOptions {
+        timestamp: PROSA_T,
+        event_id: Some("a7a26ff2-e851-45b6-9634-d595f45458b7".into()),
+        event_type: Some("stt.jobs.completed".into()),
+    };
+    let signed = Provider::Prosa
+        .sign_as(
+            &keys(Provider::Prosa, &[PROSA_SECRET]),
+            PROSA_BODY,
+            &opts,
+            Some("sha256"),
+        )
+        .unwrap();
+    assert_eq!(
+        signed[0],
+        ("X-Prosa-Signature".into(), format!("sha256={PROSA_SHA256}"))
+    );
+    assert_eq!(signed.len(), 3);
+    assert_eq!(Provider::Prosa.sign_schemes(), ["v1", "sha256"]);
+    assert!(Provider::Prosa
+        .sign_as(
+            &keys(Provider::Prosa, &[PROSA_SECRET]),
+            PROSA_BODY,
+            &opts,
+            Some("v2")
+        )
+        .is_err());
+    // The default stays t=/v1=.
+    let default = Provider::Prosa
+        .sign(&keys(Provider::Prosa, &[PROSA_SECRET]), PROSA_BODY, &opts)
+        .unwrap();
+    assert_eq!(default[0].1, format!("t={PROSA_T},v1={PROSA_V1}"));
+}
+
+#[test]
+fn prosa_sha256_scheme_adversarial_headers() {
+    let check = |sig: &str, body: &[u8]| {
+        verify(
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            &prosa_headers(sig),
+            body,
+            PROSA_T,
+        )
+    };
+    let good = format!("sha256={PROSA_SHA256}");
+    assert_eq!(check(&good, &PROSA_BODY[1..]), Err("invalid_signature"));
+    assert_eq!(
+        verify(
+            Provider::Prosa,
+            &["wrong"],
+            &prosa_headers(&good),
+            PROSA_BODY,
+            PROSA_T
+        ),
+        Err("invalid_signature")
+    );
+    // Empty, `sha256=` alone, truncated, too long, not hex.
+    assert_eq!(check("", PROSA_BODY), Err("missing_signature"));
+    assert_eq!(check("sha256=", PROSA_BODY), Err("invalid_signature"));
+    assert_eq!(
+        check(&good[..good.len() - 1], PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("{good}0"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("sha256={}", "zz".repeat(32)), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    // The other scheme's digest under this prefix, and this digest as a v1, do not match.
+    assert_eq!(
+        check(&format!("sha256={PROSA_V1}"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("t={PROSA_T},v1={PROSA_SHA256}"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    // Mixed with t= / v1=: refused whichever entry would have matched.
+    for mixed in [
+        format!("t={PROSA_T},{good}"),
+        format!("{good},t={PROSA_T}"),
+        format!("t={PROSA_T},v1={PROSA_V1},{good}"),
+        format!("{good},v1={PROSA_V1}"),
+    ] {
+        assert_eq!(
+            check(&mixed, PROSA_BODY),
+            Err("invalid_signature"),
+            "{mixed}"
+        );
+    }
+    // A repeated header, joined by API Gateway v2.
+    assert_eq!(
+        check(&format!("{good},{good}"), PROSA_BODY),
+        Err("missing_signature")
+    );
+}

@@ -101,11 +101,40 @@ impl Provider {
         body: &[u8],
         opts: &SignOptions,
     ) -> Result<Vec<(String, String)>, SignError> {
+        self.sign_as(keys, body, opts, None)
+    }
+
+    /// Like [`Provider::sign`], in one of the provider's published schemes
+    /// ([`Provider::sign_schemes`]; `None` is the first). Only Prosa has two.
+    pub fn sign_as(
+        self,
+        keys: &Keys,
+        body: &[u8],
+        opts: &SignOptions,
+        scheme: Option<&str>,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let known = self.sign_schemes();
+        if let Some(name) = scheme.filter(|s| !known.contains(&s.trim())) {
+            return Err(SignError(format!(
+                "{self} has no signature scheme {name:?}; expected one of {}",
+                known.join(", ")
+            )));
+        }
         match self {
             Provider::Daily => daily::SCHEME.sign(keys, body, opts.timestamp),
             Provider::Bota => bota::sign(keys, body, opts),
             Provider::Nabla => nabla::SCHEME.sign(keys, body, opts.timestamp),
-            Provider::Prosa => prosa::sign(keys, body, opts),
+            Provider::Prosa => prosa::sign(keys, body, opts, scheme),
+        }
+    }
+
+    /// The scheme names [`Provider::sign_as`] takes; the first is the default.
+    pub fn sign_schemes(self) -> &'static [&'static str] {
+        match self {
+            Provider::Prosa => prosa::SIGN_SCHEMES,
+            Provider::Daily => &["base64"],
+            Provider::Bota => &["v1"],
+            Provider::Nabla => &["hex"],
         }
     }
 

@@ -21,8 +21,9 @@ pub const SIGNATURE_HEADER: &str = "x-prosa-signature";
 pub const EVENT_HEADER: &str = "x-prosa-event";
 pub const EVENT_UUID_HEADER: &str = "x-prosa-event-uuid";
 
-/// `t=<unix>,v1=<hex>[,v1=…]` with hex(sha256(secret "." body)); `t` is not signed.
-const SCHEME: Scheme = Scheme {
+/// Prosa's own docs: `t=<unix>,v1=<hex>[,v1=…]` with hex(sha256(secret "." body)); `t` is
+/// not signed, but still held to the window.
+const V1: Scheme = Scheme {
     provider: Provider::Prosa,
     header: (SIGNATURE_HEADER, "X-Prosa-Signature"),
     grammar: Grammar::Keyed,
@@ -32,22 +33,65 @@ const SCHEME: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
+/// The GL Speech docs of the same service: `sha256=<hex>` with HMAC-SHA256(secret, body).
+/// No timestamp: its replay protection is the body-digest dedupe (contract §8).
+const SHA256: Scheme = Scheme {
+    provider: Provider::Prosa,
+    header: (SIGNATURE_HEADER, "X-Prosa-Signature"),
+    grammar: Grammar::One { prefix: "sha256=" },
+    clock: Clock::Unsigned,
+    content: Content::Body,
+    digest: Digest::HmacSha256,
+    encoding: Encoding::Hex,
+};
+
+/// The names `Provider::sign_as` takes for Prosa; the first is the default.
+pub(super) const SIGN_SCHEMES: &[&str] = &["v1", "sha256"];
+
+/// Which published scheme a header is written in, told apart by its grammar. A header
+/// that mixes them is refused rather than judged by either: ambiguity is how signature
+/// checks get bypassed.
+fn scheme_of(value: &str) -> Result<&'static Scheme, VerifyError> {
+    let is_sha256 = |entry: &str| entry.trim_start().starts_with("sha256=");
+    let entries = || value.split(',').filter(|e| !e.trim().is_empty());
+    if !entries().any(is_sha256) {
+        Ok(&V1)
+    } else if entries().all(is_sha256) {
+        // Several sha256= entries are a repeated header: SHA256's grammar refuses them.
+        Ok(&SHA256)
+    } else {
+        Err(VerifyError::InvalidSignature(
+            "X-Prosa-Signature mixes sha256= with other entries (t=, v1=); a delivery is \
+             signed with one scheme"
+                .into(),
+        ))
+    }
+}
+
 pub(super) fn verify(
     headers: &HeaderMap,
     body: &[u8],
     keys: &Keys,
     window: Window,
 ) -> Result<(), VerifyError> {
+    let value = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
     signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
     signature::required(headers, EVENT_UUID_HEADER, Commas::Forbidden)?;
-    SCHEME.verify(headers, body, keys, window)
+    scheme_of(value)?.verify(headers, body, keys, window)
 }
 
+/// `scheme`: one of [`SIGN_SCHEMES`]; `None` is Prosa's own `t=/v1=`.
 pub(super) fn sign(
     keys: &Keys,
     body: &[u8],
     opts: &SignOptions,
+    scheme: Option<&str>,
 ) -> Result<Vec<(String, String)>, SignError> {
+    // Provider::sign_as has checked the name against SIGN_SCHEMES.
+    let scheme = match scheme.map(str::trim) {
+        Some("sha256") => &SHA256,
+        _ => &V1,
+    };
     let envelope = serde_json::from_slice::<EnvelopeIds>(body).unwrap_or_default();
     let event_type = given_or(
         &opts.event_type,
@@ -56,7 +100,7 @@ pub(super) fn sign(
         "type",
     )?;
     let event_id = given_or(&opts.event_id, envelope.id, "X-Prosa-Event-UUID", "id")?;
-    let mut headers = SCHEME.sign(keys, body, opts.timestamp)?;
+    let mut headers = scheme.sign(keys, body, opts.timestamp)?;
     headers.push(("X-Prosa-Event".into(), event_type));
     headers.push(("X-Prosa-Event-UUID".into(), event_id));
     Ok(headers)

@@ -127,6 +127,8 @@ pub(crate) enum Clock {
     DateTimeHeader(&'static str, &'static str),
     /// The `t=` entry of a [`Grammar::Keyed`] header.
     InSignature,
+    /// No timestamp at all (Prosa `sha256=`): replay protection is the body-digest dedupe.
+    Unsigned,
 }
 
 impl Clock {
@@ -136,7 +138,7 @@ impl Clock {
             Clock::UnixHeader(name, label) | Clock::DateTimeHeader(name, label) => {
                 Some((name, label))
             }
-            Clock::InSignature => None,
+            Clock::InSignature | Clock::Unsigned => None,
         }
     }
 
@@ -147,6 +149,7 @@ impl Clock {
                 .map(|t| t.to_string())
                 .ok_or_else(|| SignError(format!("timestamp {unix} is out of range"))),
             Clock::UnixHeader(..) | Clock::InSignature => Ok(unix.to_string()),
+            Clock::Unsigned => Ok(String::new()),
         }
     }
 
@@ -154,13 +157,8 @@ impl Clock {
         match self {
             Clock::UnixHeader(name, _) => signature::unix_seconds(name, value),
             Clock::DateTimeHeader(name, _) => date_time_seconds(name, value),
-            Clock::InSignature => signature::unix_seconds(KEYED_T, value),
+            Clock::InSignature | Clock::Unsigned => signature::unix_seconds(KEYED_T, value),
         }
-    }
-
-    /// The name a window refusal reports.
-    fn name(self) -> &'static str {
-        self.header().map_or(KEYED_T, |(name, _)| name)
     }
 }
 
@@ -252,17 +250,18 @@ impl Scheme {
         window: Window,
     ) -> Result<(), VerifyError> {
         let value = signature::required(headers, self.header.0, self.grammar.commas())?;
-        let (timestamp, candidates) = match self.clock.header() {
-            Some((name, _)) => {
+        let (timestamp, candidates) = match self.clock {
+            Clock::UnixHeader(name, _) | Clock::DateTimeHeader(name, _) => {
                 let timestamp = signature::required(headers, name, Commas::Forbidden)?;
-                window.check(self.clock.name(), self.clock.parse(timestamp)?)?;
+                window.check(name, self.clock.parse(timestamp)?)?;
                 (timestamp, self.candidates(value)?)
             }
-            None => {
+            Clock::InSignature => {
                 let keyed = parse_keyed(value)?;
-                window.check(self.clock.name(), self.clock.parse(keyed.timestamp)?)?;
+                window.check(KEYED_T, self.clock.parse(keyed.timestamp)?)?;
                 (keyed.timestamp, self.decode_all(keyed.signatures))
             }
+            Clock::Unsigned => ("", self.candidates(value)?),
         };
         // Constant time per comparison, lengths checked; which key matched is not secret.
         let matches = keys.iter().any(|key| {
