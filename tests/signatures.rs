@@ -887,3 +887,80 @@ fn prosa_sha256_scheme_adversarial_headers() {
         Err("missing_signature")
     );
 }
+
+// --- Nabla's timestamp and signature variants (issue 12.4) ------------------------------
+
+/// In the form Nabla's official sample app computes (nabla-connect-sample-app,
+/// signatureVerification.ts): hex(HMAC-SHA256(key = secret as UTF-8, timestamp ‖ raw body)).
+/// Python: hmac.new(b"nabla-test-secret-7c1e", ts.encode() + NABLA_BODY, hashlib.sha256).hexdigest()
+const NABLA_VECTORS: [(&str, &str); 4] = [
+    // ISO 8601 without a zone, read as UTC.
+    (
+        "2025-01-15T10:30:00",
+        "7bb9fd48a9464d7d34ac1149961dfe198113da4137693e3c8c0b7f1d8fdc77c9",
+    ),
+    (
+        "2025-01-15T10:30:00.675",
+        "07b46e7e472a9ca733cf0522d314d10908b364ef80266f5668cc8d6d648fa835",
+    ),
+    // RFC 3339 with an offset: the same instant.
+    (
+        "2025-01-15T11:30:00+01:00",
+        "fc3e6f4dd488a1042d65a1ca9d66576dd97e0a8e0724d66d29bdc0eafadda2b0",
+    ),
+    // Epoch seconds.
+    (
+        "1736937000",
+        "5c2e4617b72792a6ec9df320b7e7958d55e7d87b17c98477bcfa0d69f42e9ab5",
+    ),
+];
+
+#[test]
+fn nabla_timestamps_in_every_published_form() {
+    let secret = ["nabla-test-secret-7c1e"];
+    for (ts, sig) in NABLA_VECTORS {
+        let h = nabla_headers(sig, ts);
+        assert_eq!(
+            verify(Provider::Nabla, &secret, &h, NABLA_BODY, NABLA_NOW),
+            Ok(()),
+            "{ts}"
+        );
+        // Each form is held to the window at the instant it names.
+        assert_eq!(
+            verify(Provider::Nabla, &secret, &h, NABLA_BODY, NABLA_NOW + 301),
+            Err("stale_timestamp"),
+            "{ts}"
+        );
+        // Each signature may carry sha256=, in any case, among others, with spaces.
+        let listed = format!(" sha256={} , sha256={},", NABLA_SIG_OLD, sig.to_uppercase());
+        assert_eq!(
+            verify(
+                Provider::Nabla,
+                &secret,
+                &nabla_headers(&listed, ts),
+                NABLA_BODY,
+                NABLA_NOW
+            ),
+            Ok(()),
+            "{listed}"
+        );
+    }
+    // A zone-less time that is not ISO 8601 is refused, not guessed.
+    for bad in [
+        "2025-01-15 10:30:00",
+        "15/01/2025 10:30",
+        "2025-01-15T10:30:00 UTC",
+    ] {
+        assert_eq!(
+            verify(
+                Provider::Nabla,
+                &secret,
+                &nabla_headers(NABLA_SIG, bad),
+                NABLA_BODY,
+                NABLA_NOW
+            ),
+            Err("invalid_signature"),
+            "{bad}"
+        );
+    }
+}

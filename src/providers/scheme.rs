@@ -123,7 +123,8 @@ impl Grammar {
 pub(crate) enum Clock {
     /// A header of decimal unix seconds.
     UnixHeader(&'static str, &'static str),
-    /// A header of RFC 3339 (Nabla); unix seconds or milliseconds are read too.
+    /// A header of RFC 3339, ISO 8601 without a zone (UTC), or unix seconds or
+    /// milliseconds (Nabla: its docs and sample app show each).
     DateTimeHeader(&'static str, &'static str),
     /// The `t=` entry of a [`Grammar::Keyed`] header.
     InSignature,
@@ -170,7 +171,7 @@ const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 fn date_time_seconds(header: &str, value: &str) -> Result<i64, VerifyError> {
     let invalid = || {
         VerifyError::InvalidSignature(format!(
-            "{header} must be an RFC 3339 date-time or unix seconds/milliseconds"
+            "{header} must be an RFC 3339 or ISO 8601 date-time, or unix seconds/milliseconds"
         ))
     };
     if value.bytes().all(|b| b.is_ascii_digit()) {
@@ -181,7 +182,8 @@ fn date_time_seconds(header: &str, value: &str) -> Result<i64, VerifyError> {
             .ok_or_else(invalid)?;
         return Ok(if n >= MILLIS_THRESHOLD { n / 1000 } else { n });
     }
-    Timestamp::parse_rfc3339(value)
+    // Zone-less ISO 8601 is read as UTC; the text is signed as sent either way.
+    Timestamp::parse(value)
         .map(Timestamp::unix_seconds)
         .ok_or_else(invalid)
 }
