@@ -524,3 +524,84 @@ fn malformed_bodies_are_errors_for_every_provider() {
     let body = br#"{"id":"e","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{"segments":"nope"}}"#;
     assert!(Provider::Bota.normalize(&HeaderMap::new(), body).is_err());
 }
+
+// --- No PHI in parse errors (issue 8.5) --------------------------------------------------
+
+/// A wrong-typed field's text must not reach the error (which is logged and answered):
+/// the message names the JSON path and the expected type only.
+#[test]
+fn parse_errors_name_the_path_and_type_never_the_value() {
+    const PHI: &str = "Jane Roe, DOB 1961-02-03, HIV positive";
+    let cases: [(Provider, HeaderMap, String, &str, &str); 4] = [
+        (
+            Provider::Bota,
+            HeaderMap::new(),
+            format!(
+                r#"{{"id":"evt_1","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{{"id":"t","recording_id":"r","duration_seconds":"{PHI}"}}}}"#
+            ),
+            "data.duration_seconds",
+            "f64",
+        ),
+        (
+            Provider::Daily,
+            HeaderMap::new(),
+            format!(
+                r#"{{"version":"1.0.0","type":"meeting.started","id":"m","payload":{{}},"event_ts":"{PHI}"}}"#
+            ),
+            "event_ts",
+            "f64",
+        ),
+        (
+            Provider::Nabla,
+            HeaderMap::new(),
+            format!(
+                r#"{{"id":"w","type":"transcribe_async.succeeded","created_at":"2025-03-04T09:14:40Z","data":{{"id":"r","status":"SUCCEEDED","payload":{{"transcript":[{{"text":"hi","speaker_type":"DOCTOR","start_offset_ms":"{PHI}","end_offset_ms":1}}]}}}}}}"#
+            ),
+            "data.payload.transcript[0].start_offset_ms",
+            "f64",
+        ),
+        (
+            Provider::Prosa,
+            prosa_headers("stt.jobs.completed", "u-phi"),
+            format!(
+                r#"{{"job_id":"j","result":{{"data":[{{"final":true,"time_start":"{PHI}","time_end":1,"transcript":"x"}}]}}}}"#
+            ),
+            "result.data[0].time_start",
+            "f64",
+        ),
+    ];
+    for (provider, headers, body, path, expected) in cases {
+        let err = provider
+            .normalize(&headers, body.as_bytes())
+            .expect_err(provider.as_str())
+            .to_string();
+        assert!(err.contains(path), "{provider}: {err}");
+        assert!(err.contains(expected), "{provider}: {err}");
+        for fragment in ["Jane", "Roe", "1961", "HIV"] {
+            assert!(
+                !err.contains(fragment),
+                "{provider} leaks {fragment}: {err}"
+            );
+        }
+    }
+}
+
+/// Other shapes of serde error carry values too (`invalid value`, unknown variants, map
+/// keys in paths): none of them reach the message.
+#[test]
+fn parse_errors_leak_nothing_whatever_the_shape() {
+    let bodies: [&[u8]; 4] = [
+        br#"{"id":"e","type":"recording.uploaded","created_at":"x","data":{"id":"r","file_size_bytes":-5551234}}"#,
+        br#"{"id":"e","type":"recording.uploaded","created_at":"x","data":{"id":"r","consent_obtained":"SECRET-NAME"}}"#,
+        br#"{"id":"e","type":"summary.completed","created_at":"x","data":{"id":"s","error":"SECRET-NAME"}}"#,
+        br#"{"id":"e","type":"transcription.completed","data":{"segments":[{"start":0,"end":1,"text":"a","speaker":{"SECRET-NAME":1}}]}}"#,
+    ];
+    for body in bodies {
+        let err = Provider::Bota
+            .normalize(&HeaderMap::new(), body)
+            .expect_err(&String::from_utf8_lossy(body))
+            .to_string();
+        assert!(!err.contains("SECRET") && !err.contains("5551234"), "{err}");
+        assert!(err.contains("data."), "{err}");
+    }
+}

@@ -201,7 +201,7 @@ fn status_of(kind: &str) -> Option<(Category, Status)> {
 }
 
 pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let envelope: Envelope = read_json(Provider::Bota, body)?;
+    let envelope: Envelope = read_json(Provider::Bota, "", body)?;
     let identity = Identity {
         id: &envelope.id,
         kind: &envelope.kind,
@@ -210,15 +210,17 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let data = envelope.data.get().as_bytes();
     let Some((category, status)) = status_of(&envelope.kind) else {
         // A type this release does not model: accepted and recorded (contract §2).
-        let ids: IdOnly = read_json(Provider::Bota, data)?;
+        let ids: IdOnly = read_json(Provider::Bota, "data", data)?;
         return Ok(identity.event(Category::Other, Status::Info, ids.id.as_deref()));
     };
     let event = |subject: Option<&str>| identity.event(category, status, subject);
     Ok(match category {
-        Category::Recording => recording(read_json(Provider::Bota, data)?, event),
-        Category::Transcript => transcription(read_json(Provider::Bota, data)?, event, status),
-        Category::Summary => summary(read_json(Provider::Bota, data)?, event),
-        Category::Device => device(read_json(Provider::Bota, data)?, event),
+        Category::Recording => recording(read_json(Provider::Bota, "data", data)?, event),
+        Category::Transcript => {
+            transcription(read_json(Provider::Bota, "data", data)?, event, status)
+        }
+        Category::Summary => summary(read_json(Provider::Bota, "data", data)?, event),
+        Category::Device => device(read_json(Provider::Bota, "data", data)?, event),
         Category::Note | Category::Job | Category::Other => event(None),
     })
 }

@@ -208,7 +208,7 @@ struct Facts {
 }
 
 pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let envelope: Envelope = read_json(Provider::Daily, body)?;
+    let envelope: Envelope = read_json(Provider::Daily, "", body)?;
     let identity = Identity {
         id: &envelope.id,
         kind: &envelope.kind,
@@ -246,7 +246,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
 
 /// `batch-processor.*`: the job's outputs, listed whether it finished or not.
 fn batch_job(payload: &str, _failed: bool) -> Result<Facts, MalformedEvent> {
-    let job: BatchJob = read_json(Provider::Daily, payload.as_bytes())?;
+    let job: BatchJob = read_json(Provider::Daily, "payload", payload.as_bytes())?;
     let input = job.input.unwrap_or_default();
     let artifacts = job.output.map(batch_artifacts).unwrap_or_default();
     Ok(Facts {
@@ -262,7 +262,7 @@ fn batch_job(payload: &str, _failed: bool) -> Result<Facts, MalformedEvent> {
 
 /// `transcript.*`: the WebVTT file when ready, the duration either way.
 fn transcript(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
-    let t: TranscriptPayload = read_json(Provider::Daily, payload.as_bytes())?;
+    let t: TranscriptPayload = read_json(Provider::Daily, "payload", payload.as_bytes())?;
     let file = t.out_params.and_then(|o| o.s3).filter(|_| !failed);
     Ok(Facts {
         subjects: vec![t.id.clone()],
@@ -287,7 +287,7 @@ fn transcript(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
 
 /// `recording.*`: the recording's duration and start when ready.
 fn recording(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
-    let r: RecordingPayload = read_json(Provider::Daily, payload.as_bytes())?;
+    let r: RecordingPayload = read_json(Provider::Daily, "payload", payload.as_bytes())?;
     let info = (!failed).then(|| RecordingInfo {
         duration_ms: r.duration.map(seconds_to_ms),
         started_at: r.start_ts.and_then(Timestamp::from_unix_f64),
@@ -313,7 +313,7 @@ fn recording(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
 /// accepted and recorded as "other", grouped by the most specific id it carries.
 fn other(identity: &Identity<'_>, payload: &str) -> Result<EventDraft, MalformedEvent> {
     let fields: serde_json::Map<String, serde_json::Value> =
-        read_json(Provider::Daily, payload.as_bytes())?;
+        read_json(Provider::Daily, "payload", payload.as_bytes())?;
     let id_of = |name: &str| fields.get(name).and_then(serde_json::Value::as_str);
     let subject = [
         "meeting_id",

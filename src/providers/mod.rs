@@ -9,10 +9,12 @@ use serde::Deserialize;
 use crate::normalized::{Category, ErrorInfo, EventDraft, Status, Timestamp};
 pub use crate::normalized::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
+pub(crate) use json::read_json;
 use scheme::KeyEncoding;
 
 pub mod bota;
 pub mod daily;
+mod json;
 pub mod nabla;
 pub mod prosa;
 mod scheme;
@@ -241,19 +243,6 @@ pub struct SignError(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MalformedEvent(pub String);
-
-/// Reads a provider's JSON (its whole body, or a part of it) as `T`: the one place a parse
-/// error becomes a [`MalformedEvent`].
-pub(crate) fn read_json<'a, T: Deserialize<'a>>(
-    provider: Provider,
-    json: &'a [u8],
-) -> Result<T, MalformedEvent> {
-    serde_json::from_slice(json).map_err(|err| {
-        MalformedEvent(format!(
-            "{provider} event is not the documented JSON shape: {err}"
-        ))
-    })
-}
 
 /// What an envelope says of every event: its id, type and time.
 pub(crate) struct Identity<'a> {

@@ -98,8 +98,8 @@ struct NabItem {
 }
 
 pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let envelope: Envelope = read_json(Provider::Nabla, body)?;
-    let data: Data = read_json(Provider::Nabla, envelope.data.get().as_bytes())?;
+    let envelope: Envelope = read_json(Provider::Nabla, "", body)?;
+    let data: Data = read_json(Provider::Nabla, "data", envelope.data.get().as_bytes())?;
     let (category, status) = status_of(&envelope.kind, data.status.as_deref());
     let identity = Identity {
         id: &envelope.id,
@@ -112,10 +112,11 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let payload = data.payload.map(|p| p.get().as_bytes());
     match (category, status, payload) {
         (Category::Note, Status::Completed, Some(p)) => {
-            event.content.note = Some(note(read_json(Provider::Nabla, p)?));
+            event.content.note = Some(note(read_json(Provider::Nabla, "data.payload", p)?));
         }
         (Category::Transcript, Status::Completed, Some(p)) => {
-            event.content.transcript = Some(transcript(read_json(Provider::Nabla, p)?));
+            event.content.transcript =
+                Some(transcript(read_json(Provider::Nabla, "data.payload", p)?));
         }
         (Category::Note | Category::Transcript, Status::Failed, p) => {
             event.content.error = Some(failure(p));

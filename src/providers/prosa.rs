@@ -199,7 +199,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let outer: Body = read_json(Provider::Prosa, body)?;
+    let outer: Body = read_json(Provider::Prosa, "", body)?;
     let enveloped = outer.event_type.is_some() && outer.data.is_some();
     let event_type = header(headers, EVENT_HEADER)
         .map(str::to_owned)
@@ -213,18 +213,21 @@ pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, 
         .map(str::to_owned)
         .or_else(|| outer.id.clone().filter(|_| enveloped))
         .unwrap_or_else(|| body_event_id(body));
-    let job_json = match outer.data {
-        Some(data) if enveloped => data.get().as_bytes(),
-        _ => std::str::from_utf8(body)
-            .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))?
-            .as_bytes(),
+    let (job_at, job_json) = match outer.data {
+        Some(data) if enveloped => ("data", data.get().as_bytes()),
+        _ => (
+            "",
+            std::str::from_utf8(body)
+                .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))?
+                .as_bytes(),
+        ),
     };
 
     let status = status_of(&event_type);
     let job: Job = if status == Status::Info {
         serde_json::from_slice(job_json).unwrap_or_default()
     } else {
-        read_json(Provider::Prosa, job_json)?
+        read_json(Provider::Prosa, job_at, job_json)?
     };
     let occurred_at = [
         &job.modified_at,
