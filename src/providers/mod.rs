@@ -172,6 +172,13 @@ impl Provider {
     pub fn is_endpoint_check(self, body: &[u8]) -> bool {
         self == Provider::Daily && daily::is_endpoint_check(body)
     }
+
+    /// Prosa's `webhook.ping` (contract §12): answered 200 with nothing stored, like
+    /// Daily's endpoint check, but only once verified, so that a test delivery still shows
+    /// a wrong secret. A job body under the ping header is not a ping.
+    pub fn is_ping(self, headers: &HeaderMap, body: &[u8]) -> bool {
+        self == Provider::Prosa && prosa::is_ping(headers, body)
+    }
 }
 
 /// A signing key. Its bytes never appear in `Debug` output or logs.

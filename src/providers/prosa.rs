@@ -123,6 +123,12 @@ fn given_or(
 // ---------------------------------------------------------------------------------------
 // Event model (seed 004: WebhookDeliveryDTO.request_body and WebhookEventDTO)
 
+#[derive(Deserialize)]
+struct JobId {
+    #[serde(default)]
+    job_id: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 struct EnvelopeIds {
     #[serde(default)]
@@ -198,74 +204,176 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     non_empty(headers.get(name).and_then(|v| v.to_str().ok()))
 }
 
+/// GL Speech's connectivity test. Only a body that is not a job counts: a job under this
+/// header is a contradiction for `normalize` to refuse, not something to drop.
+const PING: &str = "webhook.ping";
+
+/// A `webhook.ping` delivery (contract §12): answered 200 with nothing stored. Ask after
+/// verification, so that a test delivery with the wrong secret is still refused.
+pub(super) fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
+    header(headers, EVENT_HEADER) == Some(PING)
+        && serde_json::from_slice::<Body>(body).is_ok_and(|outer| {
+            let job = match outer.data {
+                Some(data) if outer.event_type.is_some() => data.get().as_bytes(),
+                _ => body,
+            };
+            serde_json::from_slice::<JobId>(job)
+                .map_or(true, |j| non_empty(j.job_id.as_deref()).is_none())
+        })
+}
+
+/// Contract §8: only the body is signed, so the body decides what it can. The event id is
+/// the body's digest (the same signed body under another `X-Prosa-Event-UUID` is the same
+/// event; the uuid is kept as `related.delivery_id`); the type comes from the job's status
+/// when it states one; a body without a `job_id` is not a Prosa job; a header that
+/// contradicts the body is malformed.
 pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let outer: Body = read_json(Provider::Prosa, "", body)?;
-    let enveloped = outer.event_type.is_some() && outer.data.is_some();
-    let event_type = header(headers, EVENT_HEADER)
-        .map(str::to_owned)
-        .or_else(|| outer.event_type.clone())
-        .ok_or_else(|| {
-            MalformedEvent(
-                "Prosa event type unknown: no X-Prosa-Event header and no envelope".into(),
-            )
-        })?;
-    let event_id = header(headers, EVENT_UUID_HEADER)
-        .map(str::to_owned)
-        .or_else(|| outer.id.clone().filter(|_| enveloped))
-        .unwrap_or_else(|| body_event_id(body));
+    let envelope_type = outer.event_type.as_deref().filter(|_| outer.data.is_some());
+    let named = header(headers, EVENT_HEADER);
+    if let (Some(named), Some(signed)) = (named, envelope_type) {
+        if named != signed {
+            return Err(contradiction(named, &format!("event_type {signed}")));
+        }
+    }
     let (job_at, job_json) = match outer.data {
-        Some(data) if enveloped => ("data", data.get().as_bytes()),
-        _ => (
-            "",
-            std::str::from_utf8(body)
-                .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))?
-                .as_bytes(),
-        ),
+        Some(data) if envelope_type.is_some() => ("data", data.get().as_bytes()),
+        _ => ("", utf8(body)?),
     };
-
-    let status = status_of(&event_type);
-    let job: Job = if status == Status::Info {
-        serde_json::from_slice(job_json).unwrap_or_default()
-    } else {
-        read_json(Provider::Prosa, job_at, job_json)?
+    let job: Job = read_json(Provider::Prosa, job_at, job_json)?;
+    let event_id = body_event_id(body);
+    let kind = named.or(envelope_type);
+    let Some(job_id) = non_empty(job.job_id.as_deref()).map(str::to_owned) else {
+        if kind == Some(PING) {
+            return Ok(EventDraft::new(
+                &event_id,
+                PING,
+                Category::Other,
+                &event_id,
+                Status::Info,
+                None,
+            ));
+        }
+        return Err(MalformedEvent(
+            "Prosa body is not a job: it has no job_id".into(),
+        ));
     };
-    let occurred_at = [
-        &job.modified_at,
-        &job.created_at,
-        &outer.created_at.filter(|_| enveloped),
-    ]
-    .into_iter()
-    .find_map(|t| t.as_deref().and_then(Timestamp::parse));
-    let category = if status == Status::Info {
-        Category::Other
-    } else {
-        Category::Transcript
-    };
+    let (event_type, category, status) = classify(kind, job.status.as_deref())?;
+    let occurred_at = [&job.modified_at, &job.created_at, &outer.created_at]
+        .into_iter()
+        .find_map(|t| t.as_deref().and_then(Timestamp::parse));
     let identity = Identity {
         id: &event_id,
         kind: &event_type,
         occurred_at,
     };
-    let mut event = identity.event(category, status, job.job_id.as_deref());
-    event.relate("job_id", job.job_id.as_deref());
-    match status {
-        Status::Completed => event.content.transcript = Some(transcript(job)),
-        Status::Failed => event.content.error = Some(failure(job)),
+    let mut event = identity.event(category, status, Some(&job_id));
+    event.relate("job_id", Some(&job_id));
+    event.relate("delivery_id", header(headers, EVENT_UUID_HEADER));
+    event.relate(
+        "webhook_event_id",
+        outer.id.as_deref().filter(|_| envelope_type.is_some()),
+    );
+    match (category, status) {
+        (Category::Transcript, Status::Completed) => {
+            event.content.transcript = Some(transcript(job))
+        }
+        (_, Status::Failed) => event.content.error = Some(failure(job)),
         _ => {}
     }
     Ok(event)
 }
 
-/// `stt.jobs.*` per the docs, `stt.job.*` per GL Speech; anything else (webhook.ping,
-/// tts.*) is accepted and recorded as "other".
-fn status_of(event_type: &str) -> Status {
-    let outcome = event_type
-        .strip_prefix("stt.jobs.")
-        .or_else(|| event_type.strip_prefix("stt.job."));
-    match outcome {
-        Some("completed") => Status::Completed,
-        Some("failed") => Status::Failed,
-        _ => Status::Info,
+fn utf8(body: &[u8]) -> Result<&[u8], MalformedEvent> {
+    std::str::from_utf8(body)
+        .map(str::as_bytes)
+        .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))
+}
+
+fn contradiction(named: &str, signed: &str) -> MalformedEvent {
+    MalformedEvent(format!(
+        "X-Prosa-Event {named} contradicts the signed body's {signed}"
+    ))
+}
+
+/// The event's type, category and status from the type named (header or envelope) and
+/// the job's own status: the body wins, and a named outcome that disagrees is refused.
+fn classify(
+    kind: Option<&str>,
+    job_status: Option<&str>,
+) -> Result<(String, Category, Status), MalformedEvent> {
+    let stated = job_status.and_then(status_of_job);
+    let (family, outcome) = kind.map_or((None, None), named);
+    if kind == Some(PING) {
+        return Err(contradiction(PING, "job"));
+    }
+    let status = match (outcome, stated) {
+        (Some(named), Some(signed)) if named != signed => {
+            let (named, signed) = (kind.unwrap_or_default(), job_status.unwrap_or_default());
+            return Err(contradiction(named, &format!("status {signed}")));
+        }
+        (_, Some(signed)) => signed,
+        (Some(named), None) => named,
+        (None, None) => Status::Info,
+    };
+    let event_type =
+        match (kind, status) {
+            (Some(kind), _) => kind.to_owned(),
+            // No header (a replay through the CLI, say): the documented name of what the body says.
+            (None, Status::Completed) => "stt.jobs.completed".to_owned(),
+            (None, Status::Failed) => "stt.jobs.failed".to_owned(),
+            (None, _) => return Err(MalformedEvent(
+                "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no job status"
+                    .into(),
+            )),
+        };
+    let category = match (family, status) {
+        (Some(Family::Stt) | None, Status::Completed | Status::Failed | Status::Processing) => {
+            Category::Transcript
+        }
+        _ => Category::Other,
+    };
+    Ok((event_type, category, status))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Stt,
+    Tts,
+}
+
+/// `stt.jobs.*` per Prosa's docs, `stt.job.*` and `tts.job.*` per GL Speech: the family
+/// and the outcome the name states, if any.
+fn named(kind: &str) -> (Option<Family>, Option<Status>) {
+    let families = [
+        ("stt.jobs.", Family::Stt),
+        ("stt.job.", Family::Stt),
+        ("tts.jobs.", Family::Tts),
+        ("tts.job.", Family::Tts),
+    ];
+    let Some((family, action)) = families
+        .iter()
+        .find_map(|(prefix, family)| Some((*family, kind.strip_prefix(prefix)?)))
+    else {
+        return (None, None);
+    };
+    let outcome = match action {
+        "completed" | "complete" => Some(Status::Completed),
+        "failed" => Some(Status::Failed),
+        _ => None,
+    };
+    (Some(family), outcome)
+}
+
+/// A job's `status` field: Prosa's REST API says `complete`; other spellings seen in job
+/// APIs are read alike. A value not listed states nothing.
+fn status_of_job(status: &str) -> Option<Status> {
+    match status.trim().to_ascii_lowercase().as_str() {
+        "complete" | "completed" | "succeeded" | "success" | "done" => Some(Status::Completed),
+        "failed" | "failure" | "error" | "errored" => Some(Status::Failed),
+        "queued" | "pending" | "created" | "submitted" | "processing" | "in_progress"
+        | "running" => Some(Status::Processing),
+        _ => None,
     }
 }
 
