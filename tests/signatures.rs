@@ -964,3 +964,209 @@ fn nabla_timestamps_in_every_published_form() {
         );
     }
 }
+
+// --- verify --explain (issue 12.5) -------------------------------------------------------
+
+fn explain(
+    provider: Provider,
+    secrets: &[&str],
+    h: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> scribehook::providers::Explanation {
+    provider.explain(h, body, &keys(provider, secrets), Window::new(now, 300))
+}
+
+#[test]
+fn explain_names_scheme_skew_and_secret_positions_never_values() {
+    // Prosa's clock seven hours behind: the secret would match, the timestamp does not.
+    let h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    let ex = explain(
+        Provider::Prosa,
+        &["old-prosa-key", PROSA_SECRET],
+        &h,
+        PROSA_BODY,
+        PROSA_T + 25_200,
+    );
+    assert_eq!(ex.result.as_ref().unwrap_err().code(), "stale_timestamp");
+    let text = ex.to_string();
+    assert!(
+        text.contains("X-Prosa-Signature: t=<unix>,v1=<sig>"),
+        "{text}"
+    );
+    assert!(text.contains("skew +25200 s, tolerance 300 s"), "{text}");
+    assert!(text.contains("exactly +7 h"), "{text}");
+    assert!(
+        text.contains("secret #1 of PROSA_WEBHOOK_SECRETS: matches no signature"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secret #2 of PROSA_WEBHOOK_SECRETS: matches, but the timestamp"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(PROSA_SECRET) && !text.contains("old-prosa-key"),
+        "{text}"
+    );
+
+    // Daily's digest sent in hex: the encoding is named.
+    let hex_form = "daa45b831b462d7436d54a7f8790050605009706290fdaed78d0d9344e0ff90c";
+    let ex = explain(
+        Provider::Daily,
+        &[DAILY_SECRET],
+        &daily_headers(hex_form, "1736937000"),
+        DAILY_BODY,
+        DAILY_TS,
+    );
+    assert_eq!(ex.result.as_ref().unwrap_err().code(), "invalid_signature");
+    assert_eq!(ex.signatures[0].chars, 64);
+    let text = ex.to_string();
+    assert!(
+        text.contains("hex digest where this scheme sends base64"),
+        "{text}"
+    );
+    assert!(text.contains("base64(HMAC-SHA256(key = secret"), "{text}");
+    assert!(!text.contains(DAILY_SECRET), "{text}");
+
+    // A truncated Bota signature: its length is named.
+    let ex = explain(
+        Provider::Bota,
+        &[BOTA_SECRET],
+        &bota_headers(&BOTA_SIG[..40], "1736937000", None),
+        BOTA_BODY,
+        DAILY_TS,
+    );
+    assert!(
+        ex.to_string()
+            .contains("signature #1: 37 characters, does not decode (not 64 hex digits)"),
+        "{ex}"
+    );
+
+    // Rotation: every secret is reported, the matching one by position.
+    let ex = explain(
+        Provider::Nabla,
+        &["other", "nabla-test-secret-7c1e"],
+        &nabla_headers(NABLA_SIG, "2025-01-15T10:30:00Z"),
+        NABLA_BODY,
+        NABLA_NOW,
+    );
+    assert_eq!(ex.result, Ok(()));
+    let matched: Vec<_> = ex.secrets.iter().map(|s| (s.position, s.matched)).collect();
+    assert_eq!(matched, [(1, false), (2, true)]);
+
+    // A header that fits no scheme says so.
+    let mixed = prosa_headers(&format!("t={PROSA_T},sha256={PROSA_SHA256}"));
+    let ex = explain(
+        Provider::Prosa,
+        &[PROSA_SECRET],
+        &mixed,
+        PROSA_BODY,
+        PROSA_T,
+    );
+    assert!(ex.scheme.is_none());
+    assert!(ex.to_string().contains("none fits"), "{ex}");
+}
+
+/// A delivery to check: provider, secrets, headers, body, now.
+type Case<'a> = (Provider, &'a [&'a str], HeaderMap, &'a [u8], i64);
+
+/// The explanation's result is the verification's answer, case by case.
+#[test]
+fn explain_agrees_with_verify() {
+    let prosa = |sig: &str| prosa_headers(sig);
+    let cases: Vec<Case> = vec![
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers(DAILY_SIG, "1736937000"),
+            DAILY_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers(DAILY_SIG, "1736937000"),
+            DAILY_BODY,
+            DAILY_TS + 999,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers("***", "1736937000"),
+            DAILY_BODY,
+            DAILY_TS + 999,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers("", "1736937000"),
+            DAILY_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Bota,
+            &[BOTA_SECRET],
+            bota_headers(BOTA_SIG, "1736937000", Some("evt_other")),
+            BOTA_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Bota,
+            &[BOTA_SECRET],
+            bota_headers("v1=", "1736937000", None),
+            BOTA_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Nabla,
+            &["nabla-test-secret-7c1e"],
+            nabla_headers(",", "2025-01-15T10:30:00Z"),
+            NABLA_BODY,
+            NABLA_NOW,
+        ),
+        (
+            Provider::Nabla,
+            &["nabla-test-secret-7c1e"],
+            nabla_headers(NABLA_SIG, "yesterday"),
+            NABLA_BODY,
+            NABLA_NOW,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("t={PROSA_T},v1={PROSA_V1}")),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("sha256={PROSA_SHA256}")),
+            PROSA_BODY,
+            0,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa("sha256="),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("v1={PROSA_V1}")),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+    ];
+    for (provider, secrets, h, body, now) in cases {
+        let keys = keys(provider, secrets);
+        let window = Window::new(now, 300);
+        assert_eq!(
+            provider.explain(&h, body, &keys, window).result,
+            provider.verify(&h, body, &keys, window),
+            "{provider} {h:?}"
+        );
+    }
+}

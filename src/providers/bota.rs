@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{de, read_json, Failure, Identity, Keys, MalformedEvent, Provider};
+use super::{de, read_json, Explanation, Failure, Identity, Keys, MalformedEvent, Provider};
 use super::{SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
@@ -37,13 +37,16 @@ pub(super) fn verify(
     body: &[u8],
     keys: &Keys,
     window: Window,
+    ex: &mut Explanation,
 ) -> Result<(), VerifyError> {
     let event_id = signature::optional(headers, EVENT_ID_HEADER, Commas::Forbidden)?;
-    SCHEME.verify(headers, body, keys, window)?;
+    SCHEME.verify(headers, body, keys, window, ex)?;
     // The signed body id is the deduplication key; an unsigned header that disagrees with
     // it is a tampered or misrouted delivery.
     if let Some(claimed) = event_id {
         if body_id(body).as_deref() != Some(claimed) {
+            ex.notes
+                .push("X-Bota-Event-Id differs from the signed body's id".into());
             return Err(VerifyError::InvalidSignature(
                 "X-Bota-Event-Id does not equal the id of the signed body".into(),
             ));

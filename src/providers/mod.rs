@@ -9,11 +9,13 @@ use serde::Deserialize;
 use crate::normalized::{Category, ErrorInfo, EventDraft, Status, Timestamp};
 pub use crate::normalized::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
+pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 pub(crate) use json::read_json;
 use scheme::KeyEncoding;
 
 pub mod bota;
 pub mod daily;
+mod explain;
 mod json;
 pub mod nabla;
 pub mod prosa;
@@ -87,11 +89,43 @@ impl Provider {
         keys: &Keys,
         window: Window,
     ) -> Result<(), VerifyError> {
+        self.check(
+            headers,
+            body,
+            keys,
+            window,
+            &mut Explanation::new(self, false),
+        )
+    }
+
+    /// [`Provider::verify`] with its findings kept (`scribehook verify --explain`): the
+    /// scheme tried, the timestamp against the window, each signature's length and
+    /// encoding, and each secret by position. Its `result` is what `verify` answers.
+    pub fn explain(
+        self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+    ) -> Explanation {
+        let mut ex = Explanation::new(self, true);
+        ex.result = self.check(headers, body, keys, window, &mut ex);
+        ex
+    }
+
+    fn check(
+        self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+        ex: &mut Explanation,
+    ) -> Result<(), VerifyError> {
         match self {
-            Provider::Daily => daily::SCHEME.verify(headers, body, keys, window),
-            Provider::Bota => bota::verify(headers, body, keys, window),
-            Provider::Nabla => nabla::SCHEME.verify(headers, body, keys, window),
-            Provider::Prosa => prosa::verify(headers, body, keys, window),
+            Provider::Daily => daily::SCHEME.verify(headers, body, keys, window, ex),
+            Provider::Bota => bota::verify(headers, body, keys, window, ex),
+            Provider::Nabla => nabla::SCHEME.verify(headers, body, keys, window, ex),
+            Provider::Prosa => prosa::verify(headers, body, keys, window, ex),
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
 use super::{body_event_id, de, non_empty, read_json, Failure, Identity, Keys, MalformedEvent};
-use super::{Provider, SignError, SignOptions};
+use super::{Explanation, Provider, SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
@@ -73,11 +73,16 @@ pub(super) fn verify(
     body: &[u8],
     keys: &Keys,
     window: Window,
+    ex: &mut Explanation,
 ) -> Result<(), VerifyError> {
     let value = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
     signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
     signature::required(headers, EVENT_UUID_HEADER, Commas::Forbidden)?;
-    scheme_of(value)?.verify(headers, body, keys, window)
+    let scheme = scheme_of(value).inspect_err(|_| {
+        ex.notes
+            .push("X-Prosa-Signature fits neither t=/v1= nor sha256= alone".into());
+    })?;
+    scheme.verify(headers, body, keys, window, ex)
 }
 
 /// `scheme`: one of [`SIGN_SCHEMES`]; `None` is Prosa's own `t=/v1=`.

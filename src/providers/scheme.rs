@@ -9,6 +9,7 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use http::HeaderMap;
 
+use super::explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 use super::{Keys, Provider, SignError};
 use crate::normalized::Timestamp;
 use crate::signature::{self, Commas, VerifyError, Window};
@@ -243,87 +244,201 @@ impl Scheme {
     }
 
     /// Checks the signature header over the exact raw `body` against every key: header
-    /// grammar, then the timestamp window (cheap), then the digests.
+    /// grammar, then the timestamp window (cheap), then the digests. What it finds goes
+    /// into `ex`.
     pub(crate) fn verify(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         keys: &Keys,
         window: Window,
+        ex: &mut Explanation,
     ) -> Result<(), VerifyError> {
+        ex.scheme = Some(self.formula());
         let value = signature::required(headers, self.header.0, self.grammar.commas())?;
-        let (timestamp, candidates) = match self.clock {
-            Clock::UnixHeader(name, _) | Clock::DateTimeHeader(name, _) => {
-                let timestamp = signature::required(headers, name, Commas::Forbidden)?;
-                window.check(name, self.clock.parse(timestamp)?)?;
-                (timestamp, self.candidates(value)?)
-            }
+        let (timestamp, entries) = match self.clock {
+            Clock::UnixHeader(name, label) | Clock::DateTimeHeader(name, label) => (
+                Some((
+                    name,
+                    label,
+                    signature::required(headers, name, Commas::Forbidden)?,
+                )),
+                self.entries(value),
+            ),
             Clock::InSignature => {
                 let keyed = parse_keyed(value)?;
-                window.check(KEYED_T, self.clock.parse(keyed.timestamp)?)?;
-                (keyed.timestamp, self.decode_all(keyed.signatures))
+                (Some((KEYED_T, KEYED_T, keyed.timestamp)), keyed.signatures)
             }
-            Clock::Unsigned => ("", self.candidates(value)?),
+            Clock::Unsigned => (None, self.entries(value)),
         };
-        // Constant time per comparison, lengths checked; which key matched is not secret.
-        let matches = keys.iter().any(|key| {
-            let expected = self.digest(key, timestamp, body);
-            candidates
-                .iter()
-                .any(|c| signature::digest_eq(&expected, c))
-        });
-        if matches {
+        let in_window = match timestamp {
+            Some((name, label, text)) => {
+                let unix = self.clock.parse(text)?;
+                ex.timestamp = Some(TimestampCheck {
+                    header: label,
+                    value: text.to_owned(),
+                    unix,
+                    skew_secs: window.now.saturating_sub(unix),
+                    tolerance_secs: window.tolerance_secs,
+                });
+                window.check(name, unix)
+            }
+            None => Ok(()),
+        };
+        if !ex.thorough {
+            in_window.clone()?;
+        }
+        let candidates = self.decode(&entries, ex);
+        let signed_at = timestamp.map_or("", |(_, _, text)| text);
+        let matched = match &candidates {
+            Ok(candidates) => self.compare(keys, signed_at, body, candidates, ex),
+            Err(_) => false,
+        };
+        in_window?;
+        candidates?;
+        if matched {
             Ok(())
         } else {
             Err(VerifyError::InvalidSignature(self.mismatch()))
         }
     }
 
-    /// The provided digests of a [`Grammar::One`] or [`Grammar::List`] header.
-    fn candidates(&self, value: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
-        let label = self.header.1;
-        match self.grammar {
-            Grammar::One { prefix } => value
-                .strip_prefix(prefix)
-                .and_then(|digest| self.encoding.decode(digest))
-                .map(|digest| vec![digest])
-                .ok_or_else(|| {
-                    VerifyError::InvalidSignature(match self.encoding {
-                        Encoding::Base64 => format!("{label} is not standard base64"),
-                        Encoding::Hex => {
-                            format!("{label} must be {prefix} followed by 64 hex digits")
-                        }
-                    })
-                }),
-            Grammar::List { prefixes } => {
-                let entries = value
-                    .split(|c: char| c == ',' || c.is_ascii_whitespace())
-                    .filter(|entry| !entry.is_empty())
-                    .map(|entry| {
-                        prefixes
-                            .iter()
-                            .find_map(|p| entry.strip_prefix(p))
-                            .unwrap_or(entry)
-                    });
-                let found: Vec<Vec<u8>> = self.decode_all(entries);
-                if found.is_empty() {
-                    return Err(VerifyError::InvalidSignature(format!(
-                        "{label} holds no 64-hex-digit signature"
-                    )));
-                }
-                Ok(found)
+    /// Whether any key's digest equals any candidate: constant time per comparison,
+    /// lengths checked. Which key matched is not secret (only its position is kept).
+    fn compare(
+        &self,
+        keys: &Keys,
+        signed_at: &str,
+        body: &[u8],
+        candidates: &[Vec<u8>],
+        ex: &mut Explanation,
+    ) -> bool {
+        let mut matched = false;
+        for (index, key) in keys.iter().enumerate() {
+            let expected = self.digest(key, signed_at, body);
+            let hit = candidates
+                .iter()
+                .any(|c| signature::digest_eq(&expected, c));
+            ex.secrets.push(SecretCheck {
+                position: index + 1,
+                matched: hit,
+            });
+            matched |= hit;
+            if matched && !ex.thorough {
+                break;
             }
-            // Keyed headers carry their timestamp too: parsed with it in `verify`.
-            Grammar::Keyed => Ok(Vec::new()),
+        }
+        matched
+    }
+
+    /// The signature entries of a [`Grammar::One`] or [`Grammar::List`] header.
+    fn entries<'h>(&self, value: &'h str) -> Vec<&'h str> {
+        match self.grammar {
+            Grammar::One { .. } | Grammar::Keyed => vec![value],
+            Grammar::List { .. } => value
+                .split(|c: char| c == ',' || c.is_ascii_whitespace())
+                .filter(|entry| !entry.is_empty())
+                .collect(),
         }
     }
 
-    /// Entries that are not digests in this encoding can never match: skipped.
-    fn decode_all<'v>(&self, entries: impl IntoIterator<Item = &'v str>) -> Vec<Vec<u8>> {
-        entries
-            .into_iter()
-            .filter_map(|e| self.encoding.decode(e.trim()))
-            .collect()
+    /// The provided digests. Entries that are not digests in this encoding can never
+    /// match: skipped, unless no entry is left where the grammar requires one.
+    fn decode(&self, entries: &[&str], ex: &mut Explanation) -> Result<Vec<Vec<u8>>, VerifyError> {
+        let mut found = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let entry = entry.trim();
+            let text = match self.grammar {
+                Grammar::One { prefix } => entry.strip_prefix(prefix),
+                Grammar::List { prefixes } => Some(
+                    prefixes
+                        .iter()
+                        .find_map(|p| entry.strip_prefix(p))
+                        .unwrap_or(entry),
+                ),
+                Grammar::Keyed => Some(entry),
+            };
+            let decoded = text.and_then(|t| self.encoding.decode(t));
+            ex.signatures.push(SignatureCheck {
+                position: index + 1,
+                chars: text.unwrap_or(entry).len(),
+                decoded_bytes: decoded.as_ref().map(Vec::len),
+                note: self.note(entry, text, decoded.as_deref()),
+            });
+            found.extend(decoded);
+        }
+        let label = self.header.1;
+        match self.grammar {
+            Grammar::One { prefix } if found.is_empty() => {
+                Err(VerifyError::InvalidSignature(match self.encoding {
+                    Encoding::Base64 => format!("{label} is not standard base64"),
+                    Encoding::Hex => format!("{label} must be {prefix} followed by 64 hex digits"),
+                }))
+            }
+            Grammar::List { .. } if found.is_empty() => Err(VerifyError::InvalidSignature(
+                format!("{label} holds no 64-hex-digit signature"),
+            )),
+            _ => Ok(found),
+        }
+    }
+
+    /// What looks wrong with one provided signature, for the explanation.
+    fn note(&self, entry: &str, text: Option<&str>, decoded: Option<&[u8]>) -> Option<String> {
+        let Some(text) = text else {
+            let prefix = match self.grammar {
+                Grammar::One { prefix } => prefix,
+                Grammar::List { .. } | Grammar::Keyed => "",
+            };
+            return Some(format!("does not start with {prefix}"));
+        };
+        let looks_hex = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let looks_base64 = STANDARD.decode(text).is_ok_and(|d| d.len() == 32);
+        match (self.encoding, decoded.map(<[u8]>::len)) {
+            (_, Some(32)) => None,
+            (Encoding::Base64, _) if looks_hex => {
+                Some("64 hex digits: a hex digest where this scheme sends base64".into())
+            }
+            (Encoding::Hex, _) if looks_base64 => {
+                Some("base64 of 32 bytes: a base64 digest where this scheme sends hex".into())
+            }
+            (_, Some(n)) => Some(format!("a SHA-256 digest is 32 bytes, not {n}")),
+            (Encoding::Base64, None) => Some("not standard base64".into()),
+            (Encoding::Hex, None) if entry.is_empty() || text.is_empty() => Some("empty".into()),
+            (Encoding::Hex, None) => Some("not 64 hex digits".into()),
+        }
+    }
+
+    /// The scheme as a formula, for the explanation.
+    fn formula(&self) -> String {
+        let timestamp = match self.clock {
+            Clock::UnixHeader(_, label) | Clock::DateTimeHeader(_, label) => label,
+            Clock::InSignature => "t",
+            Clock::Unsigned => "",
+        };
+        let content = match self.content {
+            Content::TimestampDotBody => format!("{timestamp} \".\" body"),
+            Content::TimestampBody => format!("{timestamp} ‖ body"),
+            Content::Body => "body".to_owned(),
+        };
+        let digest = match self.digest {
+            Digest::HmacSha256 => format!("HMAC-SHA256(key = secret, {content})"),
+            Digest::Sha256KeyDot => format!("SHA-256(secret \".\" {content})"),
+        };
+        let encoding = match self.encoding {
+            Encoding::Base64 => "base64",
+            Encoding::Hex => "hex",
+        };
+        let written = match self.grammar {
+            Grammar::One { prefix } => format!("{prefix}<sig>"),
+            Grammar::List { prefixes } => {
+                format!(
+                    "<sig>[,<sig>…], each optionally prefixed {}",
+                    prefixes.join(" or ")
+                )
+            }
+            Grammar::Keyed => "t=<unix>,v1=<sig>[,v1=<sig>…]".to_owned(),
+        };
+        format!("{}: {written}, <sig> = {encoding}({digest})", self.header.1)
     }
 
     fn mismatch(&self) -> String {
