@@ -3,18 +3,19 @@
 //! raw body); an optional `X-Bota-Event-Id` must equal the signed body's `id`. Envelope
 //! `{id, type, created_at, data}` with eleven event types.
 
-use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{de, read_json, Explanation, Failure, Identity, Keys, MalformedEvent, Provider};
+use super::{
+    de, read_json, Delivery, Explanation, Failure, Identity, Keys, MalformedEvent, Provider,
+};
 use super::{SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
     Timestamp, Transcript,
 };
-use crate::signature::{self, Commas, VerifyError, Window};
+use crate::signature::{self, Commas, VerifyError};
 
 pub const SIGNATURE_HEADER: &str = "x-bota-signature";
 pub const TIMESTAMP_HEADER: &str = "x-bota-timestamp";
@@ -32,19 +33,13 @@ const SCHEME: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    keys: &Keys,
-    window: Window,
-    ex: &mut Explanation,
-) -> Result<(), VerifyError> {
-    let event_id = signature::optional(headers, EVENT_ID_HEADER, Commas::Forbidden)?;
-    SCHEME.verify(headers, body, keys, window, ex)?;
+pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
+    let event_id = signature::optional(delivery.headers, EVENT_ID_HEADER, Commas::Forbidden)?;
+    SCHEME.verify(delivery, ex)?;
     // The signed body id is the deduplication key; an unsigned header that disagrees with
     // it is a tampered or misrouted delivery.
     if let Some(claimed) = event_id {
-        if body_id(body).as_deref() != Some(claimed) {
+        if body_id(delivery.body).as_deref() != Some(claimed) {
             ex.notes
                 .push("X-Bota-Event-Id differs from the signed body's id".into());
             return Err(VerifyError::InvalidSignature(

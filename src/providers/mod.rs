@@ -121,11 +121,17 @@ impl Provider {
         window: Window,
         ex: &mut Explanation,
     ) -> Result<(), VerifyError> {
+        let delivery = Delivery {
+            headers,
+            body,
+            keys,
+            window,
+        };
         match self {
-            Provider::Daily => daily::SCHEME.verify(headers, body, keys, window, ex),
-            Provider::Bota => bota::verify(headers, body, keys, window, ex),
-            Provider::Nabla => nabla::SCHEME.verify(headers, body, keys, window, ex),
-            Provider::Prosa => prosa::verify(headers, body, keys, window, ex),
+            Provider::Daily => daily::SCHEME.verify(&delivery, ex),
+            Provider::Bota => bota::verify(&delivery, ex),
+            Provider::Nabla => nabla::SCHEME.verify(&delivery, ex),
+            Provider::Prosa => prosa::verify(&delivery, ex),
         }
     }
 
@@ -213,6 +219,15 @@ impl Provider {
     pub fn is_ping(self, headers: &HeaderMap, body: &[u8]) -> bool {
         self == Provider::Prosa && prosa::is_ping(headers, body)
     }
+}
+
+/// A delivery to verify, with what it is verified against.
+pub(crate) struct Delivery<'a> {
+    pub headers: &'a HeaderMap,
+    /// The exact raw bytes, before any parsing.
+    pub body: &'a [u8],
+    pub keys: &'a Keys,
+    pub window: Window,
 }
 
 /// A signing key. Its bytes never appear in `Debug` output or logs.

@@ -11,11 +11,11 @@ use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
 use super::{body_event_id, de, non_empty, read_json, Failure, Identity, Keys, MalformedEvent};
-use super::{Explanation, Provider, SignError, SignOptions};
+use super::{Delivery, Explanation, Provider, SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
-use crate::signature::{self, Commas, VerifyError, Window};
+use crate::signature::{self, Commas, VerifyError};
 
 pub const SIGNATURE_HEADER: &str = "x-prosa-signature";
 pub const EVENT_HEADER: &str = "x-prosa-event";
@@ -68,13 +68,8 @@ fn scheme_of(value: &str) -> Result<&'static Scheme, VerifyError> {
     }
 }
 
-pub(super) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    keys: &Keys,
-    window: Window,
-    ex: &mut Explanation,
-) -> Result<(), VerifyError> {
+pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
+    let headers = delivery.headers;
     let value = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
     signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
     signature::required(headers, EVENT_UUID_HEADER, Commas::Forbidden)?;
@@ -82,7 +77,7 @@ pub(super) fn verify(
         ex.notes
             .push("X-Prosa-Signature fits neither t=/v1= nor sha256= alone".into());
     })?;
-    scheme.verify(headers, body, keys, window, ex)
+    scheme.verify(delivery, ex)
 }
 
 /// `scheme`: one of [`SIGN_SCHEMES`]; `None` is Prosa's own `t=/v1=`.

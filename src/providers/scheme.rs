@@ -7,12 +7,11 @@
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
-use http::HeaderMap;
 
 use super::explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
-use super::{Keys, Provider, SignError};
+use super::{Delivery, Keys, Provider, SignError};
 use crate::normalized::Timestamp;
-use crate::signature::{self, Commas, VerifyError, Window};
+use crate::signature::{self, Commas, VerifyError};
 
 /// How a secret, exactly as the provider's console shows it, becomes key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,12 +247,15 @@ impl Scheme {
     /// into `ex`.
     pub(crate) fn verify(
         &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        keys: &Keys,
-        window: Window,
+        delivery: &Delivery<'_>,
         ex: &mut Explanation,
     ) -> Result<(), VerifyError> {
+        let Delivery {
+            headers,
+            body,
+            keys,
+            window,
+        } = *delivery;
         ex.scheme = Some(self.formula());
         let value = signature::required(headers, self.header.0, self.grammar.commas())?;
         let (timestamp, entries) = match self.clock {
