@@ -2,7 +2,7 @@
 
 use super::markup::{clean_markup, voice_tag, Markup};
 use super::speaker::{role_of, speaker_id, split_label};
-use super::text::{clip, Block};
+use super::text::Block;
 use super::timing::{parse_timing, timing_index};
 use super::{ParseError, TranscriptFormat};
 use crate::normalized::{Role, Segment};
@@ -16,12 +16,10 @@ pub(super) fn push_block(
     cue: usize,
     block: &Block<'_>,
 ) -> Result<(), ParseError> {
-    let first = block.lines.first().copied().unwrap_or_default();
     let Some(at) = timing_index(block) else {
         return Err(ParseError::MissingTiming {
             format,
             line: block.line,
-            text: clip(first),
         });
     };
     push_timed(

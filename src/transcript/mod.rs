@@ -72,8 +72,11 @@ impl fmt::Display for TranscriptFormat {
     }
 }
 
-/// Why a transcript file could not be read. Quoted input is clipped to a few dozen characters
-/// so that a garbage object cannot blow up a log line.
+/// Why a transcript file could not be read. These messages are logged and kept in an
+/// artifact's `reason`, so they never quote transcript text (contract §8: no PHI): a JSON
+/// error gives its position, not serde's message (which quotes the value), and a block
+/// without timing is located by line. Timing lines are quoted, clipped to a few dozen
+/// characters so that a garbage object cannot blow up a log line.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("{format} is not UTF-8 (invalid byte at offset {offset})")]
@@ -81,17 +84,16 @@ pub enum ParseError {
         format: TranscriptFormat,
         offset: usize,
     },
-    #[error("Deepgram JSON: {0}")]
+    #[error("Deepgram JSON: {}", json_problem(.0))]
     Json(#[from] serde_json::Error),
     #[error("Deepgram JSON: no `results` object")]
     NoResults,
     #[error("WebVTT: the file does not start with a WEBVTT line")]
     MissingHeader,
-    #[error("{format} line {line}: block has no `-->` timing line: \"{text}\"")]
+    #[error("{format} line {line}: block has no `-->` timing line")]
     MissingTiming {
         format: TranscriptFormat,
         line: usize,
-        text: String,
     },
     #[error("{format} cue {cue}: bad timing line \"{text}\"")]
     BadTiming {
@@ -112,6 +114,16 @@ pub enum ParseError {
         start_ms: i64,
         end_ms: i64,
     },
+}
+
+/// Where and what kind of JSON error, without serde's text (it quotes the offending value).
+fn json_problem(err: &serde_json::Error) -> String {
+    let kind = match err.classify() {
+        serde_json::error::Category::Data => "not the Deepgram response shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Syntax | serde_json::error::Category::Io => "not JSON",
+    };
+    format!("{kind} at line {}, column {}", err.line(), err.column())
 }
 
 /// Reads one batch-processor transcript file.

@@ -118,7 +118,7 @@ I think. BP < 140 & stable.
         let err = parse(b"1\n00:00:01,000 -> 00:00:02,000\nHi\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "SRT line 1: block has no `-->` timing line: \"1\""
+            "SRT line 1: block has no `-->` timing line"
         );
 
         let err = parse(b"1\n --> 00:00:02,000\nHi\n").unwrap_err();
