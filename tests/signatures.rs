@@ -1025,7 +1025,12 @@ fn explain_names_scheme_skew_and_secret_positions_never_values() {
         text.contains("hex digest where this scheme sends base64"),
         "{text}"
     );
-    assert!(text.contains("base64(HMAC-SHA256(key = secret"), "{text}");
+    assert!(
+        text.contains(
+            "base64(HMAC-SHA256(key = base64-decoded secret, X-Webhook-Timestamp \".\" body))"
+        ),
+        "{text}"
+    );
     assert!(!text.contains(DAILY_SECRET), "{text}");
 
     // A truncated Bota signature: its length is named.

@@ -60,15 +60,13 @@ impl Provider {
             if secret.is_empty() {
                 continue;
             }
-            let encoding = match self {
-                Provider::Daily => KeyEncoding::Base64,
-                Provider::Bota | Provider::Nabla | Provider::Prosa => KeyEncoding::Utf8,
-            };
-            let bytes = encoding.decode(self, secret).map_err(|reason| KeyError {
-                provider: self,
-                index,
-                reason,
-            })?;
+            let bytes = KeyEncoding::of(self)
+                .decode(self, secret)
+                .map_err(|reason| KeyError {
+                    provider: self,
+                    index,
+                    reason,
+                })?;
             keys.push(Key(bytes));
         }
         if keys.is_empty() {

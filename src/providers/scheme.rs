@@ -29,6 +29,13 @@ const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 impl KeyEncoding {
+    pub(crate) fn of(provider: Provider) -> Self {
+        match provider {
+            Provider::Daily => KeyEncoding::Base64,
+            Provider::Bota | Provider::Nabla | Provider::Prosa => KeyEncoding::Utf8,
+        }
+    }
+
     pub(crate) fn decode(self, provider: Provider, secret: &str) -> Result<Vec<u8>, String> {
         match self {
             KeyEncoding::Utf8 => Ok(secret.as_bytes().to_vec()),
@@ -423,7 +430,13 @@ impl Scheme {
             Content::Body => "body".to_owned(),
         };
         let digest = match self.digest {
-            Digest::HmacSha256 => format!("HMAC-SHA256(key = secret, {content})"),
+            Digest::HmacSha256 => {
+                let key = match KeyEncoding::of(self.provider) {
+                    KeyEncoding::Base64 => "base64-decoded secret",
+                    KeyEncoding::Utf8 => "secret",
+                };
+                format!("HMAC-SHA256(key = {key}, {content})")
+            }
             Digest::Sha256KeyDot => format!("SHA-256(secret \".\" {content})"),
         };
         let encoding = match self.encoding {
