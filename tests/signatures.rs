@@ -915,6 +915,35 @@ const NABLA_VECTORS: [(&str, &str); 4] = [
     ),
 ];
 
+/// Test deliveries in the zone-less form can be signed too (`sign_as`), e.g. for samples.
+#[test]
+fn nabla_signs_in_the_zoneless_form_on_request() {
+    let keys = keys(Provider::Nabla, &["nabla-test-secret-7c1e"]);
+    let opts = SignOptions {
+        timestamp: NABLA_NOW,
+        ..SignOptions::default()
+    };
+    let signed = Provider::Nabla
+        .sign_as(&keys, NABLA_BODY, &opts, Some("iso-no-zone"))
+        .unwrap();
+    assert_eq!(
+        signed,
+        [
+            (
+                "x-nabla-webhook-signature".to_string(),
+                NABLA_VECTORS[0].1.to_string()
+            ),
+            (
+                "x-nabla-webhook-timestamp".to_string(),
+                NABLA_VECTORS[0].0.to_string()
+            ),
+        ]
+    );
+    let default = Provider::Nabla.sign(&keys, NABLA_BODY, &opts).unwrap();
+    assert_eq!(default[1].1, "2025-01-15T10:30:00Z");
+    assert_eq!(Provider::Nabla.sign_schemes(), ["rfc3339", "iso-no-zone"]);
+}
+
 #[test]
 fn nabla_timestamps_in_every_published_form() {
     let secret = ["nabla-test-secret-7c1e"];

@@ -163,7 +163,7 @@ impl Provider {
         match self {
             Provider::Daily => daily::SCHEME.sign(keys, body, opts.timestamp),
             Provider::Bota => bota::sign(keys, body, opts),
-            Provider::Nabla => nabla::SCHEME.sign(keys, body, opts.timestamp),
+            Provider::Nabla => nabla::sign(keys, body, opts, scheme),
             Provider::Prosa => prosa::sign(keys, body, opts, scheme),
         }
     }
@@ -174,7 +174,7 @@ impl Provider {
             Provider::Prosa => prosa::SIGN_SCHEMES,
             Provider::Daily => &["base64"],
             Provider::Bota => &["v1"],
-            Provider::Nabla => &["hex"],
+            Provider::Nabla => nabla::SIGN_SCHEMES,
         }
     }
 

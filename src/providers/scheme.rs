@@ -133,6 +133,9 @@ pub(crate) enum Clock {
     /// A header of RFC 3339, ISO 8601 without a zone (UTC), or unix seconds or
     /// milliseconds (Nabla: its docs and sample app show each).
     DateTimeHeader(&'static str, &'static str),
+    /// Read as [`Clock::DateTimeHeader`]; signed as ISO 8601 without a zone (UTC), the
+    /// form of Nabla's older platform, for test deliveries in that form.
+    ZonelessHeader(&'static str, &'static str),
     /// The `t=` entry of a [`Grammar::Keyed`] header.
     InSignature,
     /// No timestamp at all (Prosa `sha256=`): replay protection is the body-digest dedupe.
@@ -143,9 +146,9 @@ impl Clock {
     /// The header holding the timestamp: (name looked up, name as the provider writes it).
     fn header(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Clock::UnixHeader(name, label) | Clock::DateTimeHeader(name, label) => {
-                Some((name, label))
-            }
+            Clock::UnixHeader(name, label)
+            | Clock::DateTimeHeader(name, label)
+            | Clock::ZonelessHeader(name, label) => Some((name, label)),
             Clock::InSignature | Clock::Unsigned => None,
         }
     }
@@ -153,9 +156,15 @@ impl Clock {
     /// The timestamp as the provider would write it at `unix` seconds.
     fn format(self, unix: i64) -> Result<String, SignError> {
         match self {
-            Clock::DateTimeHeader(..) => Timestamp::from_unix(unix)
-                .map(|t| t.to_string())
-                .ok_or_else(|| SignError(format!("timestamp {unix} is out of range"))),
+            Clock::DateTimeHeader(..) | Clock::ZonelessHeader(..) => {
+                let text = Timestamp::from_unix(unix)
+                    .map(|t| t.to_string())
+                    .ok_or_else(|| SignError(format!("timestamp {unix} is out of range")))?;
+                Ok(match self {
+                    Clock::ZonelessHeader(..) => text.trim_end_matches('Z').to_owned(),
+                    _ => text,
+                })
+            }
             Clock::UnixHeader(..) | Clock::InSignature => Ok(unix.to_string()),
             Clock::Unsigned => Ok(String::new()),
         }
@@ -164,7 +173,9 @@ impl Clock {
     fn parse(self, value: &str) -> Result<i64, VerifyError> {
         match self {
             Clock::UnixHeader(name, _) => signature::unix_seconds(name, value),
-            Clock::DateTimeHeader(name, _) => date_time_seconds(name, value),
+            Clock::DateTimeHeader(name, _) | Clock::ZonelessHeader(name, _) => {
+                date_time_seconds(name, value)
+            }
             Clock::InSignature | Clock::Unsigned => signature::unix_seconds(KEYED_T, value),
         }
     }
@@ -266,7 +277,9 @@ impl Scheme {
         ex.scheme = Some(self.formula());
         let value = signature::required(headers, self.header.0, self.grammar.commas())?;
         let (timestamp, entries) = match self.clock {
-            Clock::UnixHeader(name, label) | Clock::DateTimeHeader(name, label) => (
+            Clock::UnixHeader(name, label)
+            | Clock::DateTimeHeader(name, label)
+            | Clock::ZonelessHeader(name, label) => (
                 Some((
                     name,
                     label,
@@ -420,7 +433,9 @@ impl Scheme {
     /// The scheme as a formula, for the explanation.
     fn formula(&self) -> String {
         let timestamp = match self.clock {
-            Clock::UnixHeader(_, label) | Clock::DateTimeHeader(_, label) => label,
+            Clock::UnixHeader(_, label)
+            | Clock::DateTimeHeader(_, label)
+            | Clock::ZonelessHeader(_, label) => label,
             Clock::InSignature => "t",
             Clock::Unsigned => "",
         };
