@@ -7,10 +7,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{
-    de, read_json, Delivery, Explanation, Failure, Identity, Keys, MalformedEvent, Provider,
-};
-use super::{SignError, SignOptions};
+use super::SignOptions;
+use super::{de, read_json, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider};
 use crate::normalized::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
     Timestamp, Transcript,
@@ -60,17 +58,18 @@ struct IdOnly {
     id: Option<String>,
 }
 
-pub(super) fn sign(
-    keys: &Keys,
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("v1", SCHEME)];
+
+/// Bota sends the signed body's id alongside the signature; default to it.
+pub(super) fn with_event_id(
+    mut headers: Vec<(String, String)>,
     body: &[u8],
     opts: &SignOptions,
-) -> Result<Vec<(String, String)>, SignError> {
-    let mut headers = SCHEME.sign(keys, body, opts.timestamp)?;
-    // Bota sends the signed body's id alongside; default to it.
+) -> Vec<(String, String)> {
     if let Some(id) = opts.event_id.clone().or_else(|| body_id(body)) {
         headers.push(("X-Bota-Event-Id".into(), id));
     }
-    Ok(headers)
+    headers
 }
 
 // ---------------------------------------------------------------------------------------

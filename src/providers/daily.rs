@@ -26,6 +26,8 @@ pub(super) const SCHEME: Scheme = Scheme {
     encoding: Encoding::Base64,
 };
 
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("base64", SCHEME)];
+
 pub(super) fn is_endpoint_check(body: &[u8]) -> bool {
     const CHECK: &[u8] = br#"{"test":"test"}"#;
     // Cheap length bound first: whitespace can only make the body longer.

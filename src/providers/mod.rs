@@ -153,28 +153,38 @@ impl Provider {
         opts: &SignOptions,
         scheme: Option<&str>,
     ) -> Result<Vec<(String, String)>, SignError> {
-        let known = self.sign_schemes();
-        if let Some(name) = scheme.filter(|s| !known.contains(&s.trim())) {
+        let schemes = self.schemes();
+        let chosen = match scheme.map(str::trim) {
+            None => schemes.first(),
+            Some(name) => schemes.iter().find(|(known, _)| *known == name),
+        };
+        let Some((_, chosen)) = chosen else {
             return Err(SignError(format!(
-                "{self} has no signature scheme {name:?}; expected one of {}",
-                known.join(", ")
+                "{self} has no signature scheme {:?}; expected one of {}",
+                scheme.unwrap_or_default(),
+                self.sign_schemes().join(", ")
             )));
-        }
+        };
+        let headers = chosen.sign(keys, body, opts.timestamp)?;
         match self {
-            Provider::Daily => daily::SCHEME.sign(keys, body, opts.timestamp),
-            Provider::Bota => bota::sign(keys, body, opts),
-            Provider::Nabla => nabla::sign(keys, body, opts, scheme),
-            Provider::Prosa => prosa::sign(keys, body, opts, scheme),
+            Provider::Daily | Provider::Nabla => Ok(headers),
+            Provider::Bota => Ok(bota::with_event_id(headers, body, opts)),
+            Provider::Prosa => prosa::with_event_headers(headers, body, opts),
         }
     }
 
     /// The scheme names [`Provider::sign_as`] takes; the first is the default.
-    pub fn sign_schemes(self) -> &'static [&'static str] {
+    pub fn sign_schemes(self) -> Vec<&'static str> {
+        self.schemes().iter().map(|(name, _)| *name).collect()
+    }
+
+    /// The provider's published signature schemes by name, the default first.
+    fn schemes(self) -> &'static [(&'static str, scheme::Scheme)] {
         match self {
-            Provider::Prosa => prosa::SIGN_SCHEMES,
-            Provider::Daily => &["base64"],
-            Provider::Bota => &["v1"],
-            Provider::Nabla => nabla::SIGN_SCHEMES,
+            Provider::Daily => daily::SCHEMES,
+            Provider::Bota => bota::SCHEMES,
+            Provider::Nabla => nabla::SCHEMES,
+            Provider::Prosa => prosa::SCHEMES,
         }
     }
 

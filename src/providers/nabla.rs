@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{read_json, Failure, Identity, Keys, MalformedEvent, Provider, SignError, SignOptions};
+use super::{read_json, Failure, Identity, MalformedEvent, Provider};
 use crate::normalized::{
     Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Timestamp, Transcript,
 };
@@ -32,25 +32,14 @@ pub(super) const SCHEME: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
-/// The names `Provider::sign_as` takes for Nabla: how the timestamp is written (RFC 3339
-/// in UTC by default, or ISO 8601 without a zone as the older platform sends it).
-pub(super) const SIGN_SCHEMES: &[&str] = &["rfc3339", "iso-no-zone"];
+/// Test deliveries may be signed with the timestamp in ISO 8601 without a zone, the form of
+/// Nabla's older platform; verification reads every form with [`SCHEME`].
+const ZONELESS: Scheme = Scheme {
+    clock: Clock::ZonelessHeader(TIMESTAMP_HEADER, TIMESTAMP_HEADER),
+    ..SCHEME
+};
 
-pub(super) fn sign(
-    keys: &Keys,
-    body: &[u8],
-    opts: &SignOptions,
-    scheme: Option<&str>,
-) -> Result<Vec<(String, String)>, SignError> {
-    let scheme = match scheme.map(str::trim) {
-        Some("iso-no-zone") => Scheme {
-            clock: Clock::ZonelessHeader(TIMESTAMP_HEADER, TIMESTAMP_HEADER),
-            ..SCHEME
-        },
-        _ => SCHEME,
-    };
-    scheme.sign(keys, body, opts.timestamp)
-}
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("rfc3339", SCHEME), ("iso-no-zone", ZONELESS)];
 
 // ---------------------------------------------------------------------------------------
 // Event model (seed 003: docs.nabla.com "Receive webhook events")

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{body_event_id, de, non_empty, read_json, Failure, Identity, Keys, MalformedEvent};
+use super::{body_event_id, de, non_empty, read_json, Failure, Identity, MalformedEvent};
 use super::{Delivery, Explanation, Provider, SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
@@ -45,8 +45,7 @@ const SHA256: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
-/// The names `Provider::sign_as` takes for Prosa; the first is the default.
-pub(super) const SIGN_SCHEMES: &[&str] = &["v1", "sha256"];
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("v1", V1), ("sha256", SHA256)];
 
 /// Which published scheme a header is written in, told apart by its grammar. A header
 /// that mixes them is refused rather than judged by either: ambiguity is how signature
@@ -80,18 +79,12 @@ pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<()
     scheme.verify(delivery, ex)
 }
 
-/// `scheme`: one of [`SIGN_SCHEMES`]; `None` is Prosa's own `t=/v1=`.
-pub(super) fn sign(
-    keys: &Keys,
+/// Prosa names the event's type and id in headers of their own, beside the signature.
+pub(super) fn with_event_headers(
+    mut headers: Vec<(String, String)>,
     body: &[u8],
     opts: &SignOptions,
-    scheme: Option<&str>,
 ) -> Result<Vec<(String, String)>, SignError> {
-    // Provider::sign_as has checked the name against SIGN_SCHEMES.
-    let scheme = match scheme.map(str::trim) {
-        Some("sha256") => &SHA256,
-        _ => &V1,
-    };
     let envelope = serde_json::from_slice::<EnvelopeIds>(body).unwrap_or_default();
     let event_type = given_or(
         &opts.event_type,
@@ -100,7 +93,6 @@ pub(super) fn sign(
         "type",
     )?;
     let event_id = given_or(&opts.event_id, envelope.id, "X-Prosa-Event-UUID", "id")?;
-    let mut headers = scheme.sign(keys, body, opts.timestamp)?;
     headers.push(("X-Prosa-Event".into(), event_type));
     headers.push(("X-Prosa-Event-UUID".into(), event_id));
     Ok(headers)
