@@ -1,6 +1,6 @@
 //! Primitives every provider's signature scheme is built from: strict header lookup, the
-//! timestamp window, digests and a length-checked constant-time comparison. Schemes
-//! themselves live in their provider's module.
+//! timestamp window, digests and a length-checked constant-time comparison. Schemes are
+//! described in `providers/scheme.rs` and declared in each provider's module.
 
 use hmac::{Hmac, Mac};
 use http::HeaderMap;

@@ -1,5 +1,7 @@
-//! The four providers. Each module owns its signature scheme, its event model and its
-//! mapping to the normalized event; this file names them and dispatches.
+//! The four providers. Each module declares its signature schemes as data (`scheme.rs`
+//! signs and verifies with them), its event model and its mapping to the normalized
+//! event; this file names them and dispatches. `json.rs` reads provider JSON without
+//! letting values into error messages; `explain.rs` says why a delivery was refused.
 
 use std::fmt;
 

@@ -1,8 +1,11 @@
-//! Prosa speech API (docs2.prosa.ai). The official receiver checks
-//! `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's UTF-8 text, not
-//! hex-decoded) against every `v1` in `X-Prosa-Signature: t=<unix>,v1=<hex>[,v1=…]`.
-//! The timestamp is not signed, so `t` is still held to the window and deliveries are
-//! deduplicated on `X-Prosa-Event-UUID`. The body is the job object itself, or the
+//! Prosa speech API (docs2.prosa.ai, and GL Speech's docs of the same service). Two
+//! published schemes, told apart by the header's grammar (contract §12): the official
+//! receiver checks `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's
+//! UTF-8 text, not hex-decoded) against every `v1` in `X-Prosa-Signature:
+//! t=<unix>,v1=<hex>[,v1=…]`; GL Speech sends `sha256=<hex>` = HMAC-SHA256(secret, body).
+//! Neither signs a timestamp or the `X-Prosa-Event*` headers, so the body decides what it
+//! can (contract §8): the event id is the body's digest, the type comes from the job's
+//! status when it states one. The body is the job object itself, or the
 //! `WebhookEventDTO {id, event_type, created_at, data}` envelope around it.
 
 use http::HeaderMap;
