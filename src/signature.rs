@@ -1,6 +1,6 @@
 //! Primitives every provider's signature scheme is built from: strict header lookup, the
-//! timestamp window, digests and a length-checked constant-time comparison. Schemes
-//! themselves live in their provider's module.
+//! timestamp window, digests and a length-checked constant-time comparison. Schemes are
+//! described in `providers/scheme.rs` and declared in each provider's module.
 
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
@@ -12,24 +12,50 @@ use subtle::ConstantTimeEq;
 pub enum VerifyError {
     #[error("{0}")]
     MissingSignature(String),
-    #[error("{0}")]
-    StaleTimestamp(String),
+    /// `skew_secs` is the receiver's clock minus the timestamp: `+25200` for a sender seven
+    /// hours behind (a local time zone sent as UTC), negative for one in the future.
+    #[error("{message}")]
+    StaleTimestamp { skew_secs: i64, message: String },
     #[error("{0}")]
     InvalidSignature(String),
+    /// A signature or identity header that is present but not visible ASCII text: the
+    /// request is malformed, not unsigned (contract §2 `malformed_event`).
+    #[error("{0}")]
+    MalformedHeader(String),
 }
 
 impl VerifyError {
     pub fn code(&self) -> &'static str {
         match self {
             VerifyError::MissingSignature(_) => "missing_signature",
-            VerifyError::StaleTimestamp(_) => "stale_timestamp",
+            VerifyError::StaleTimestamp { .. } => "stale_timestamp",
             VerifyError::InvalidSignature(_) => "invalid_signature",
+            VerifyError::MalformedHeader(_) => "malformed_event",
+        }
+    }
+
+    /// The measured clock skew of a `stale_timestamp` refusal, for the log line.
+    pub fn skew_secs(&self) -> Option<i64> {
+        match self {
+            VerifyError::StaleTimestamp { skew_secs, .. } => Some(*skew_secs),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the ingest answers with: 400 for a malformed header, 401 otherwise.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            VerifyError::MalformedHeader(_) => http::StatusCode::BAD_REQUEST,
+            VerifyError::MissingSignature(_)
+            | VerifyError::StaleTimestamp { .. }
+            | VerifyError::InvalidSignature(_) => http::StatusCode::UNAUTHORIZED,
         }
     }
 }
 
 /// The clock and tolerance a verification runs against. `now` is injected so tests and
-/// the CLI (`--now`) can pin it.
+/// the CLI (`--now`) can pin it; the tolerance is whatever the caller configured for this
+/// provider (`<PROVIDER>_SIGNATURE_TOLERANCE_SECONDS`, else `SIGNATURE_TOLERANCE_SECONDS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub now: i64,
@@ -49,18 +75,23 @@ impl Window {
     /// Refuses timestamps further than the tolerance from `now`, in either direction: a
     /// future timestamp is as suspicious as an old one (a captured request re-dated).
     pub fn check(&self, header: &str, timestamp: i64) -> Result<(), VerifyError> {
-        let skew = self.now.abs_diff(timestamp);
-        if skew > self.tolerance_secs {
-            let direction = if timestamp < self.now {
+        let skew_secs = self.now.saturating_sub(timestamp);
+        if skew_secs.unsigned_abs() > self.tolerance_secs {
+            let direction = if skew_secs > 0 {
                 "old"
             } else {
                 "in the future"
             };
-            return Err(VerifyError::StaleTimestamp(format!(
-                "{header} is {skew} s {direction}; the tolerance is {} s \
-                 (check the sender's clock or SIGNATURE_TOLERANCE_SECONDS)",
-                self.tolerance_secs
-            )));
+            return Err(VerifyError::StaleTimestamp {
+                skew_secs,
+                message: format!(
+                    "{header} is {} s {direction} (measured skew {skew_secs:+} s); the \
+                     tolerance is {} s (check the sender's clock and time zone, or \
+                     <PROVIDER>_SIGNATURE_TOLERANCE_SECONDS / SIGNATURE_TOLERANCE_SECONDS)",
+                    skew_secs.unsigned_abs(),
+                    self.tolerance_secs
+                ),
+            });
         }
         Ok(())
     }
@@ -101,7 +132,9 @@ pub fn optional<'h>(
     }
     let value = first
         .to_str()
-        .map_err(|_| VerifyError::MissingSignature(format!("header {name} is not text")))?
+        .map_err(|_| {
+            VerifyError::MalformedHeader(format!("header {name} is not visible ASCII text"))
+        })?
         .trim();
     if value.is_empty() {
         return Err(VerifyError::MissingSignature(format!(
@@ -219,6 +252,27 @@ mod tests {
         );
         assert_eq!(
             w.check("t", 1_000_000 + 301).unwrap_err().code(),
+            "stale_timestamp"
+        );
+    }
+
+    #[test]
+    fn stale_refusals_state_the_signed_skew() {
+        let w = Window::new(1_000_000, 300);
+        let old = w.check("x-t", 1_000_000 - 25_200).unwrap_err();
+        assert_eq!(
+            old.to_string(),
+            "x-t is 25200 s old (measured skew +25200 s); the tolerance is 300 s (check the \
+             sender's clock and time zone, or <PROVIDER>_SIGNATURE_TOLERANCE_SECONDS / \
+             SIGNATURE_TOLERANCE_SECONDS)"
+        );
+        let future = w.check("x-t", 1_000_400).unwrap_err();
+        assert_eq!(future.skew_secs(), Some(-400));
+        assert!(future
+            .to_string()
+            .starts_with("x-t is 400 s in the future (measured skew -400 s)"));
+        assert_eq!(
+            Window::new(0, 300).check("t", i64::MIN).unwrap_err().code(),
             "stale_timestamp"
         );
     }

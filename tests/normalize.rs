@@ -446,8 +446,22 @@ fn prosa_bare_job_and_envelope_normalize_alike() {
         &prosa_headers("stt.jobs.completed", uuid),
         "stt.jobs.completed.envelope",
     );
-    assert_eq!(bare, wrapped);
-    assert_eq!(bare.event_id, uuid);
+    // Each is identified by its own signed bytes (issue 8.4); everything else agrees.
+    assert_eq!(
+        bare.event_id,
+        scribehook::providers::body_event_id(&payload("prosa", "stt.jobs.completed"))
+    );
+    assert_eq!(bare.related["delivery_id"], uuid);
+    assert_eq!(
+        wrapped.related["webhook_event_id"],
+        "497f6eca-6276-4993-bfeb-53cbbbba6f08"
+    );
+    let same = |mut e: NormalizedEvent| {
+        e.event_id.clear();
+        e.related.remove("webhook_event_id");
+        e
+    };
+    assert_eq!(same(bare.clone()), same(wrapped));
     assert_eq!(
         (bare.category, bare.status),
         (Category::Transcript, Status::Completed)
@@ -464,9 +478,9 @@ fn prosa_bare_job_and_envelope_normalize_alike() {
     );
     assert_eq!(s.text, "hasil dari pekerjaan ini cukup memuaskan");
 
-    // Without headers the envelope still names its id and type.
+    // Without headers the envelope still names its type.
     let e = normalize(Provider::Prosa, "stt.jobs.completed.envelope");
-    assert_eq!(e.event_id, "497f6eca-6276-4993-bfeb-53cbbbba6f08");
+    assert!(e.event_id.starts_with("sha256-"));
     assert_eq!(e.event_type, "stt.jobs.completed");
 }
 
@@ -486,12 +500,13 @@ fn prosa_failed_singular_spelling_and_unknown_types() {
         e.content.error.unwrap().message,
         "Audio could not be decoded"
     );
+    // A ping is not a job: grouped under its own (digest) id, not the unsigned uuid.
     let e = Provider::Prosa
         .normalize(&prosa_headers("webhook.ping", "u-2"), b"{}")
         .unwrap();
     assert_eq!(
         (e.category, e.status, e.subject_id.as_str()),
-        (Category::Other, Status::Info, "u-2")
+        (Category::Other, Status::Info, e.event_id.as_str())
     );
 }
 
@@ -523,4 +538,214 @@ fn malformed_bodies_are_errors_for_every_provider() {
     // A known type whose payload has the wrong shape is malformed too.
     let body = br#"{"id":"e","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{"segments":"nope"}}"#;
     assert!(Provider::Bota.normalize(&HeaderMap::new(), body).is_err());
+}
+
+// --- No PHI in parse errors (issue 8.5) --------------------------------------------------
+
+/// A wrong-typed field's text must not reach the error (which is logged and answered):
+/// the message names the JSON path and the expected type only.
+#[test]
+fn parse_errors_name_the_path_and_type_never_the_value() {
+    const PHI: &str = "Jane Roe, DOB 1961-02-03, HIV positive";
+    let cases: [(Provider, HeaderMap, String, &str, &str); 4] = [
+        (
+            Provider::Bota,
+            HeaderMap::new(),
+            format!(
+                r#"{{"id":"evt_1","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{{"id":"t","recording_id":"r","duration_seconds":"{PHI}"}}}}"#
+            ),
+            "data.duration_seconds",
+            "f64",
+        ),
+        (
+            Provider::Daily,
+            HeaderMap::new(),
+            format!(
+                r#"{{"version":"1.0.0","type":"meeting.started","id":"m","payload":{{}},"event_ts":"{PHI}"}}"#
+            ),
+            "event_ts",
+            "f64",
+        ),
+        (
+            Provider::Nabla,
+            HeaderMap::new(),
+            format!(
+                r#"{{"id":"w","type":"transcribe_async.succeeded","created_at":"2025-03-04T09:14:40Z","data":{{"id":"r","status":"SUCCEEDED","payload":{{"transcript":[{{"text":"hi","speaker_type":"DOCTOR","start_offset_ms":"{PHI}","end_offset_ms":1}}]}}}}}}"#
+            ),
+            "data.payload.transcript[0].start_offset_ms",
+            "f64",
+        ),
+        (
+            Provider::Prosa,
+            prosa_headers("stt.jobs.completed", "u-phi"),
+            format!(
+                r#"{{"job_id":"j","result":{{"data":[{{"final":true,"time_start":"{PHI}","time_end":1,"transcript":"x"}}]}}}}"#
+            ),
+            "result.data[0].time_start",
+            "f64",
+        ),
+    ];
+    for (provider, headers, body, path, expected) in cases {
+        let err = provider
+            .normalize(&headers, body.as_bytes())
+            .expect_err(provider.as_str())
+            .to_string();
+        assert!(err.contains(path), "{provider}: {err}");
+        assert!(err.contains(expected), "{provider}: {err}");
+        for fragment in ["Jane", "Roe", "1961", "HIV"] {
+            assert!(
+                !err.contains(fragment),
+                "{provider} leaks {fragment}: {err}"
+            );
+        }
+    }
+}
+
+/// Other shapes of serde error carry values too (`invalid value`, unknown variants, map
+/// keys in paths): none of them reach the message.
+#[test]
+fn parse_errors_leak_nothing_whatever_the_shape() {
+    let bodies: [&[u8]; 4] = [
+        br#"{"id":"e","type":"recording.uploaded","created_at":"x","data":{"id":"r","file_size_bytes":-5551234}}"#,
+        br#"{"id":"e","type":"recording.uploaded","created_at":"x","data":{"id":"r","consent_obtained":"SECRET-NAME"}}"#,
+        br#"{"id":"e","type":"summary.completed","created_at":"x","data":{"id":"s","error":"SECRET-NAME"}}"#,
+        br#"{"id":"e","type":"transcription.completed","data":{"segments":[{"start":0,"end":1,"text":"a","speaker":{"SECRET-NAME":1}}]}}"#,
+    ];
+    for body in bodies {
+        let err = Provider::Bota
+            .normalize(&HeaderMap::new(), body)
+            .expect_err(&String::from_utf8_lossy(body))
+            .to_string();
+        assert!(!err.contains("SECRET") && !err.contains("5551234"), "{err}");
+        assert!(err.contains("data."), "{err}");
+    }
+}
+
+// --- Prosa as GL Speech sends it (issue 12.3) --------------------------------------------
+
+#[test]
+fn prosa_ping_is_recognized_and_stores_nothing_of_a_job() {
+    let ping = prosa_headers("webhook.ping", "p-1");
+    assert!(Provider::Prosa.is_ping(&ping, b"{}"));
+    assert!(Provider::Prosa.is_ping(&ping, br#"{"message":"ping"}"#));
+    // A job body under the ping header is not a ping; nor is another type, or provider.
+    let job = payload("prosa", "stt.jobs.completed");
+    assert!(!Provider::Prosa.is_ping(&ping, &job));
+    assert!(!Provider::Prosa.is_ping(&prosa_headers("stt.jobs.completed", "u"), b"{}"));
+    assert!(!Provider::Daily.is_ping(&ping, b"{}"));
+    // A ping that reaches normalize (replay, the CLI) is "other", never a job.
+    let e = Provider::Prosa.normalize(&ping, b"{}").unwrap();
+    assert_eq!((e.category, e.status), (Category::Other, Status::Info));
+    // The ping sample parses as one.
+    let body = payload("prosa", "webhook.ping");
+    assert!(Provider::Prosa.is_ping(&ping, &body));
+}
+
+#[test]
+fn prosa_job_and_tts_types_and_the_complete_status() {
+    let body = br#"{"job_id":"j-1","status":"complete","result":{"data":[{"final":true,"time_start":0,"time_end":1,"transcript":"halo"}]}}"#;
+    for kind in ["stt.jobs.completed", "stt.job.completed"] {
+        let e = Provider::Prosa
+            .normalize(&prosa_headers(kind, "u"), body)
+            .unwrap();
+        assert_eq!(
+            (e.category, e.status, e.event_type.as_str()),
+            (Category::Transcript, Status::Completed, kind)
+        );
+        assert_eq!(e.content.transcript.unwrap().text.as_deref(), Some("halo"));
+    }
+    // tts jobs are accepted and recorded as "other".
+    let tts = br#"{"job_id":"t-1","status":"complete"}"#;
+    let e = Provider::Prosa
+        .normalize(&prosa_headers("tts.job.completed", "u"), tts)
+        .unwrap();
+    assert_eq!((e.category, e.status), (Category::Other, Status::Completed));
+    assert_eq!(e.subject_id, "t-1");
+    // Without a status field the header names the type (the documented webhook body).
+    let e = Provider::Prosa
+        .normalize(
+            &prosa_headers("stt.job.failed", "u"),
+            br#"{"job_id":"j-2","error":"Audio could not be decoded"}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Failed)
+    );
+    // The sample of the new spelling normalizes like the documented one.
+    let e = normalize_with(
+        Provider::Prosa,
+        &prosa_headers("stt.job.completed", "u"),
+        "stt.job.completed",
+    );
+    assert_eq!(
+        (e.category, e.status),
+        (Category::Transcript, Status::Completed)
+    );
+}
+
+// --- Prosa: the signed body decides, not the unsigned headers (issue 8.4) ----------------
+
+#[test]
+fn prosa_bodies_that_are_not_jobs_are_malformed() {
+    for body in [
+        &b"{}"[..],
+        br#"{"job_id":""}"#,
+        br#"{"result":{"data":[]}}"#,
+    ] {
+        for kind in ["stt.jobs.completed", "stt.jobs.failed", "tts.job.completed"] {
+            let err = Provider::Prosa
+                .normalize(&prosa_headers(kind, "u"), body)
+                .expect_err(kind);
+            assert!(err.to_string().contains("job_id"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn prosa_headers_that_contradict_the_body_are_malformed() {
+    let failed = br#"{"job_id":"j","status":"failed","error":"x"}"#;
+    let complete = br#"{"job_id":"j","status":"complete"}"#;
+    for (kind, body) in [
+        ("stt.jobs.completed", &failed[..]),
+        ("stt.job.completed", failed),
+        ("stt.jobs.failed", complete),
+        ("webhook.ping", complete),
+    ] {
+        assert!(
+            Provider::Prosa
+                .normalize(&prosa_headers(kind, "u"), body)
+                .is_err(),
+            "{kind} over {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // An envelope's (signed) event_type outranks a header that disagrees with it.
+    let wrapped = payload("prosa", "stt.jobs.completed.envelope");
+    assert!(Provider::Prosa
+        .normalize(&prosa_headers("stt.jobs.failed", "u"), &wrapped)
+        .is_err());
+    // Without any header the body's status names the type.
+    let e = Provider::Prosa
+        .normalize(&HeaderMap::new(), complete)
+        .unwrap();
+    assert_eq!(
+        (e.event_type.as_str(), e.status),
+        ("stt.jobs.completed", Status::Completed)
+    );
+}
+
+#[test]
+fn prosa_events_are_identified_by_the_signed_body() {
+    let body = payload("prosa", "stt.jobs.completed");
+    let first = Provider::Prosa
+        .normalize(&prosa_headers("stt.jobs.completed", "uuid-1"), &body)
+        .unwrap();
+    let replayed = Provider::Prosa
+        .normalize(&prosa_headers("stt.jobs.completed", "uuid-2"), &body)
+        .unwrap();
+    assert_eq!(first.event_id, scribehook::providers::body_event_id(&body));
+    assert_eq!(first.event_id, replayed.event_id);
+    assert_eq!(first.related["delivery_id"], "uuid-1");
+    assert_eq!(replayed.related["delivery_id"], "uuid-2");
 }

@@ -667,3 +667,540 @@ fn prosa_rejections_carry_the_contract_codes() {
         Err("missing_signature")
     );
 }
+
+// --- Malformed headers (issue 8.7) -------------------------------------------------------
+
+/// A signature header that is present but not visible ASCII text is a malformed request
+/// (400 `malformed_event`), not a missing signature (401).
+#[test]
+fn non_text_signature_headers_are_malformed_not_missing() {
+    let not_text = HeaderValue::from_bytes("a7a26ff2-é".as_bytes()).unwrap();
+    let mut h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    h.insert("x-prosa-event-uuid", not_text.clone());
+    let keys = keys(Provider::Prosa, &[PROSA_SECRET]);
+    let err = Provider::Prosa
+        .verify(&h, PROSA_BODY, &keys, Window::new(PROSA_T, 300))
+        .unwrap_err();
+    assert_eq!(err.code(), "malformed_event");
+    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    assert!(
+        err.to_string().contains("X-Prosa-Event-UUID")
+            || err.to_string().contains("x-prosa-event-uuid")
+    );
+
+    let mut h = daily_headers(DAILY_SIG, "1736937000");
+    h.insert("x-webhook-signature", not_text);
+    assert_eq!(
+        verify(Provider::Daily, &[DAILY_SECRET], &h, DAILY_BODY, DAILY_TS),
+        Err("malformed_event")
+    );
+    // The others stay 401.
+    let h = daily_headers("", "1736937000");
+    let err = Provider::Daily
+        .verify(&h, DAILY_BODY, &keys_daily(), Window::new(DAILY_TS, 300))
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.status()),
+        ("missing_signature", http::StatusCode::UNAUTHORIZED)
+    );
+}
+
+fn keys_daily() -> Keys {
+    keys(Provider::Daily, &[DAILY_SECRET])
+}
+
+// --- Measured skew (issue 12.2) ---------------------------------------------------------
+
+/// Prosa's official delivery example carries a `t` exactly 7 hours behind: the refusal
+/// states the measured skew, signed, as text and as data.
+#[test]
+fn stale_timestamps_state_the_measured_skew() {
+    let h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    let keys = keys(Provider::Prosa, &[PROSA_SECRET]);
+    let err = Provider::Prosa
+        .verify(&h, PROSA_BODY, &keys, Window::new(PROSA_T + 25_200, 300))
+        .unwrap_err();
+    assert_eq!(err.code(), "stale_timestamp");
+    assert_eq!(err.skew_secs(), Some(25_200));
+    assert!(err.to_string().contains("+25200 s"), "{err}");
+
+    let h = daily_headers(DAILY_SIG, "1736937000");
+    let err = Provider::Daily
+        .verify(
+            &h,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS - 400, 300),
+        )
+        .unwrap_err();
+    assert_eq!(err.skew_secs(), Some(-400));
+    assert!(err.to_string().contains("-400 s"), "{err}");
+    // A per-provider tolerance is just another window; the default is not widened.
+    assert_eq!(Window::DEFAULT_TOLERANCE_SECS, 300);
+    assert!(Provider::Daily
+        .verify(
+            &h,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS - 400, 400)
+        )
+        .is_ok());
+    let missing = daily_headers("", "1736937000");
+    let err = Provider::Daily
+        .verify(
+            &missing,
+            DAILY_BODY,
+            &keys_daily(),
+            Window::new(DAILY_TS, 300),
+        )
+        .unwrap_err();
+    assert_eq!(err.skew_secs(), None);
+}
+
+// --- Prosa's second scheme, `sha256=` (issue 12.1) --------------------------------------
+
+/// Python: hmac.new(PROSA_SECRET.encode(), PROSA_BODY, hashlib.sha256).hexdigest()
+const PROSA_SHA256: &str = "68912dbef920c07db366e394b1a98ef7e31bd7a2cdbed67bd27d05e3a0e2ad27";
+/// Python: hmac.new(b"old-prosa-key", PROSA_BODY, hashlib.sha256).hexdigest()
+const PROSA_SHA256_OLD: &str = "041e317938211a46b3f019b7562603ea8d7412f9805d8ea7f6d174471d70f60c";
+
+#[test]
+fn prosa_sha256_scheme_accepts_independent_vectors() {
+    let h = prosa_headers(&format!("sha256={PROSA_SHA256}"));
+    // No timestamp in this scheme: any clock; replays are caught by the body-digest dedupe.
+    for now in [PROSA_T, PROSA_T + 86_400 * 365] {
+        assert_eq!(
+            verify(Provider::Prosa, &[PROSA_SECRET], &h, PROSA_BODY, now),
+            Ok(())
+        );
+    }
+    // Every configured secret is tried (rotation); hex in either case.
+    let upper = prosa_headers(&format!("sha256={}", PROSA_SHA256_OLD.to_uppercase()));
+    assert_eq!(
+        verify(
+            Provider::Prosa,
+            &[PROSA_SECRET, "old-prosa-key"],
+            &upper,
+            PROSA_BODY,
+            PROSA_T
+        ),
+        Ok(())
+    );
+    // The signer writes the same header when asked for this scheme.
+    let opts = SignOptions {
+        timestamp: PROSA_T,
+        event_id: Some("a7a26ff2-e851-45b6-9634-d595f45458b7".into()),
+        event_type: Some("stt.jobs.completed".into()),
+    };
+    let signed = Provider::Prosa
+        .sign_as(
+            &keys(Provider::Prosa, &[PROSA_SECRET]),
+            PROSA_BODY,
+            &opts,
+            Some("sha256"),
+        )
+        .unwrap();
+    assert_eq!(
+        signed[0],
+        ("X-Prosa-Signature".into(), format!("sha256={PROSA_SHA256}"))
+    );
+    assert_eq!(signed.len(), 3);
+    assert_eq!(Provider::Prosa.sign_schemes(), ["v1", "sha256"]);
+    assert!(Provider::Prosa
+        .sign_as(
+            &keys(Provider::Prosa, &[PROSA_SECRET]),
+            PROSA_BODY,
+            &opts,
+            Some("v2")
+        )
+        .is_err());
+    // The default stays t=/v1=.
+    let default = Provider::Prosa
+        .sign(&keys(Provider::Prosa, &[PROSA_SECRET]), PROSA_BODY, &opts)
+        .unwrap();
+    assert_eq!(default[0].1, format!("t={PROSA_T},v1={PROSA_V1}"));
+}
+
+#[test]
+fn prosa_sha256_scheme_adversarial_headers() {
+    let check = |sig: &str, body: &[u8]| {
+        verify(
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            &prosa_headers(sig),
+            body,
+            PROSA_T,
+        )
+    };
+    let good = format!("sha256={PROSA_SHA256}");
+    assert_eq!(check(&good, &PROSA_BODY[1..]), Err("invalid_signature"));
+    assert_eq!(
+        verify(
+            Provider::Prosa,
+            &["wrong"],
+            &prosa_headers(&good),
+            PROSA_BODY,
+            PROSA_T
+        ),
+        Err("invalid_signature")
+    );
+    // Empty, `sha256=` alone, truncated, too long, not hex.
+    assert_eq!(check("", PROSA_BODY), Err("missing_signature"));
+    assert_eq!(check("sha256=", PROSA_BODY), Err("invalid_signature"));
+    assert_eq!(
+        check(&good[..good.len() - 1], PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("{good}0"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("sha256={}", "zz".repeat(32)), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    // The other scheme's digest under this prefix, and this digest as a v1, do not match.
+    assert_eq!(
+        check(&format!("sha256={PROSA_V1}"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    assert_eq!(
+        check(&format!("t={PROSA_T},v1={PROSA_SHA256}"), PROSA_BODY),
+        Err("invalid_signature")
+    );
+    // Mixed with t= / v1=: refused whichever entry would have matched.
+    for mixed in [
+        format!("t={PROSA_T},{good}"),
+        format!("{good},t={PROSA_T}"),
+        format!("t={PROSA_T},v1={PROSA_V1},{good}"),
+        format!("{good},v1={PROSA_V1}"),
+    ] {
+        assert_eq!(
+            check(&mixed, PROSA_BODY),
+            Err("invalid_signature"),
+            "{mixed}"
+        );
+    }
+    // A repeated header, joined by API Gateway v2.
+    assert_eq!(
+        check(&format!("{good},{good}"), PROSA_BODY),
+        Err("missing_signature")
+    );
+}
+
+// --- Nabla's timestamp and signature variants (issue 12.4) ------------------------------
+
+/// In the form Nabla's official sample app computes (nabla-connect-sample-app,
+/// signatureVerification.ts): hex(HMAC-SHA256(key = secret as UTF-8, timestamp ‖ raw body)).
+/// Python: hmac.new(b"nabla-test-secret-7c1e", ts.encode() + NABLA_BODY, hashlib.sha256).hexdigest()
+const NABLA_VECTORS: [(&str, &str); 4] = [
+    // ISO 8601 without a zone, read as UTC.
+    (
+        "2025-01-15T10:30:00",
+        "7bb9fd48a9464d7d34ac1149961dfe198113da4137693e3c8c0b7f1d8fdc77c9",
+    ),
+    (
+        "2025-01-15T10:30:00.675",
+        "07b46e7e472a9ca733cf0522d314d10908b364ef80266f5668cc8d6d648fa835",
+    ),
+    // RFC 3339 with an offset: the same instant.
+    (
+        "2025-01-15T11:30:00+01:00",
+        "fc3e6f4dd488a1042d65a1ca9d66576dd97e0a8e0724d66d29bdc0eafadda2b0",
+    ),
+    // Epoch seconds.
+    (
+        "1736937000",
+        "5c2e4617b72792a6ec9df320b7e7958d55e7d87b17c98477bcfa0d69f42e9ab5",
+    ),
+];
+
+/// Test deliveries in the zone-less form can be signed too (`sign_as`), e.g. for samples.
+#[test]
+fn nabla_signs_in_the_zoneless_form_on_request() {
+    let keys = keys(Provider::Nabla, &["nabla-test-secret-7c1e"]);
+    let opts = SignOptions {
+        timestamp: NABLA_NOW,
+        ..SignOptions::default()
+    };
+    let signed = Provider::Nabla
+        .sign_as(&keys, NABLA_BODY, &opts, Some("iso-no-zone"))
+        .unwrap();
+    assert_eq!(
+        signed,
+        [
+            (
+                "x-nabla-webhook-signature".to_string(),
+                NABLA_VECTORS[0].1.to_string()
+            ),
+            (
+                "x-nabla-webhook-timestamp".to_string(),
+                NABLA_VECTORS[0].0.to_string()
+            ),
+        ]
+    );
+    let default = Provider::Nabla.sign(&keys, NABLA_BODY, &opts).unwrap();
+    assert_eq!(default[1].1, "2025-01-15T10:30:00Z");
+    assert_eq!(Provider::Nabla.sign_schemes(), ["rfc3339", "iso-no-zone"]);
+}
+
+#[test]
+fn nabla_timestamps_in_every_published_form() {
+    let secret = ["nabla-test-secret-7c1e"];
+    for (ts, sig) in NABLA_VECTORS {
+        let h = nabla_headers(sig, ts);
+        assert_eq!(
+            verify(Provider::Nabla, &secret, &h, NABLA_BODY, NABLA_NOW),
+            Ok(()),
+            "{ts}"
+        );
+        // Each form is held to the window at the instant it names.
+        assert_eq!(
+            verify(Provider::Nabla, &secret, &h, NABLA_BODY, NABLA_NOW + 301),
+            Err("stale_timestamp"),
+            "{ts}"
+        );
+        // Each signature may carry sha256=, in any case, among others, with spaces.
+        let listed = format!(" sha256={} , sha256={},", NABLA_SIG_OLD, sig.to_uppercase());
+        assert_eq!(
+            verify(
+                Provider::Nabla,
+                &secret,
+                &nabla_headers(&listed, ts),
+                NABLA_BODY,
+                NABLA_NOW
+            ),
+            Ok(()),
+            "{listed}"
+        );
+    }
+    // A zone-less time that is not ISO 8601 is refused, not guessed.
+    for bad in [
+        "2025-01-15 10:30:00",
+        "15/01/2025 10:30",
+        "2025-01-15T10:30:00 UTC",
+    ] {
+        assert_eq!(
+            verify(
+                Provider::Nabla,
+                &secret,
+                &nabla_headers(NABLA_SIG, bad),
+                NABLA_BODY,
+                NABLA_NOW
+            ),
+            Err("invalid_signature"),
+            "{bad}"
+        );
+    }
+}
+
+// --- verify --explain (issue 12.5) -------------------------------------------------------
+
+fn explain(
+    provider: Provider,
+    secrets: &[&str],
+    h: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> scribehook::providers::Explanation {
+    provider.explain(h, body, &keys(provider, secrets), Window::new(now, 300))
+}
+
+#[test]
+fn explain_names_scheme_skew_and_secret_positions_never_values() {
+    // Prosa's clock seven hours behind: the secret would match, the timestamp does not.
+    let h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
+    let ex = explain(
+        Provider::Prosa,
+        &["old-prosa-key", PROSA_SECRET],
+        &h,
+        PROSA_BODY,
+        PROSA_T + 25_200,
+    );
+    assert_eq!(ex.result.as_ref().unwrap_err().code(), "stale_timestamp");
+    let text = ex.to_string();
+    assert!(
+        text.contains("X-Prosa-Signature: t=<unix>,v1=<sig>"),
+        "{text}"
+    );
+    assert!(text.contains("skew +25200 s, tolerance 300 s"), "{text}");
+    assert!(text.contains("exactly +7 h"), "{text}");
+    assert!(
+        text.contains("secret #1 of PROSA_WEBHOOK_SECRETS: matches no signature"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secret #2 of PROSA_WEBHOOK_SECRETS: matches, but the timestamp"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(PROSA_SECRET) && !text.contains("old-prosa-key"),
+        "{text}"
+    );
+
+    // Daily's digest sent in hex: the encoding is named.
+    let hex_form = "daa45b831b462d7436d54a7f8790050605009706290fdaed78d0d9344e0ff90c";
+    let ex = explain(
+        Provider::Daily,
+        &[DAILY_SECRET],
+        &daily_headers(hex_form, "1736937000"),
+        DAILY_BODY,
+        DAILY_TS,
+    );
+    assert_eq!(ex.result.as_ref().unwrap_err().code(), "invalid_signature");
+    assert_eq!(ex.signatures[0].chars, 64);
+    let text = ex.to_string();
+    assert!(
+        text.contains("hex digest where this scheme sends base64"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "base64(HMAC-SHA256(key = base64-decoded secret, X-Webhook-Timestamp \".\" body))"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(DAILY_SECRET), "{text}");
+
+    // A truncated Bota signature: its length is named.
+    let ex = explain(
+        Provider::Bota,
+        &[BOTA_SECRET],
+        &bota_headers(&BOTA_SIG[..40], "1736937000", None),
+        BOTA_BODY,
+        DAILY_TS,
+    );
+    assert!(
+        ex.to_string()
+            .contains("signature #1: 37 characters, does not decode (not 64 hex digits)"),
+        "{ex}"
+    );
+
+    // Rotation: every secret is reported, the matching one by position.
+    let ex = explain(
+        Provider::Nabla,
+        &["other", "nabla-test-secret-7c1e"],
+        &nabla_headers(NABLA_SIG, "2025-01-15T10:30:00Z"),
+        NABLA_BODY,
+        NABLA_NOW,
+    );
+    assert_eq!(ex.result, Ok(()));
+    let matched: Vec<_> = ex.secrets.iter().map(|s| (s.position, s.matched)).collect();
+    assert_eq!(matched, [(1, false), (2, true)]);
+
+    // A header that fits no scheme says so.
+    let mixed = prosa_headers(&format!("t={PROSA_T},sha256={PROSA_SHA256}"));
+    let ex = explain(
+        Provider::Prosa,
+        &[PROSA_SECRET],
+        &mixed,
+        PROSA_BODY,
+        PROSA_T,
+    );
+    assert!(ex.scheme.is_none());
+    assert!(ex.to_string().contains("none fits"), "{ex}");
+}
+
+/// A delivery to check: provider, secrets, headers, body, now.
+type Case<'a> = (Provider, &'a [&'a str], HeaderMap, &'a [u8], i64);
+
+/// The explanation's result is the verification's answer, case by case.
+#[test]
+fn explain_agrees_with_verify() {
+    let prosa = |sig: &str| prosa_headers(sig);
+    let cases: Vec<Case> = vec![
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers(DAILY_SIG, "1736937000"),
+            DAILY_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers(DAILY_SIG, "1736937000"),
+            DAILY_BODY,
+            DAILY_TS + 999,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers("***", "1736937000"),
+            DAILY_BODY,
+            DAILY_TS + 999,
+        ),
+        (
+            Provider::Daily,
+            &[DAILY_SECRET],
+            daily_headers("", "1736937000"),
+            DAILY_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Bota,
+            &[BOTA_SECRET],
+            bota_headers(BOTA_SIG, "1736937000", Some("evt_other")),
+            BOTA_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Bota,
+            &[BOTA_SECRET],
+            bota_headers("v1=", "1736937000", None),
+            BOTA_BODY,
+            DAILY_TS,
+        ),
+        (
+            Provider::Nabla,
+            &["nabla-test-secret-7c1e"],
+            nabla_headers(",", "2025-01-15T10:30:00Z"),
+            NABLA_BODY,
+            NABLA_NOW,
+        ),
+        (
+            Provider::Nabla,
+            &["nabla-test-secret-7c1e"],
+            nabla_headers(NABLA_SIG, "yesterday"),
+            NABLA_BODY,
+            NABLA_NOW,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("t={PROSA_T},v1={PROSA_V1}")),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("sha256={PROSA_SHA256}")),
+            PROSA_BODY,
+            0,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa("sha256="),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+        (
+            Provider::Prosa,
+            &[PROSA_SECRET],
+            prosa(&format!("v1={PROSA_V1}")),
+            PROSA_BODY,
+            PROSA_T,
+        ),
+    ];
+    for (provider, secrets, h, body, now) in cases {
+        let keys = keys(provider, secrets);
+        let window = Window::new(now, 300);
+        assert_eq!(
+            provider.explain(&h, body, &keys, window).result,
+            provider.verify(&h, body, &keys, window),
+            "{provider} {h:?}"
+        );
+    }
+}

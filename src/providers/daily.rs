@@ -2,75 +2,31 @@
 //! base64-decoded secret, msg = `X-Webhook-Timestamp` "." raw body)); envelope
 //! `{version, type, id, payload, event_ts}`; batch-processor outputs referenced in S3.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine};
-use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{de, non_empty, Keys, MalformedEvent, Provider, SignError, SignOptions};
+use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
+use super::{de, non_empty, read_json, Failure, Identity, MalformedEvent, Provider};
 use crate::normalized::{
-    seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo, Status,
-    Timestamp,
+    self, seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo,
+    Status, Timestamp,
 };
-use crate::signature::{self, Commas, VerifyError, Window};
 
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 
-/// Daily shows secrets as base64; accept them with or without padding.
-const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+/// base64(HMAC-SHA256(base64-decoded secret, timestamp "." body)).
+pub(super) const SCHEME: Scheme = Scheme {
+    provider: Provider::Daily,
+    header: (SIGNATURE_HEADER, "X-Webhook-Signature"),
+    grammar: Grammar::One { prefix: "" },
+    clock: Clock::UnixHeader(TIMESTAMP_HEADER, "X-Webhook-Timestamp"),
+    content: Content::TimestampDotBody,
+    digest: Digest::HmacSha256,
+    encoding: Encoding::Base64,
+};
 
-pub(super) fn key_from_secret(secret: &str) -> Result<Vec<u8>, String> {
-    SECRET_BASE64
-        .decode(secret)
-        .map_err(|e| format!("Daily secrets are base64 text as Daily shows them ({e})"))
-}
-
-pub(super) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    keys: &Keys,
-    window: Window,
-) -> Result<(), VerifyError> {
-    let signature = signature::required(headers, SIGNATURE_HEADER, Commas::Forbidden)?;
-    let timestamp = signature::required(headers, TIMESTAMP_HEADER, Commas::Forbidden)?;
-    window.check(
-        TIMESTAMP_HEADER,
-        signature::unix_seconds(TIMESTAMP_HEADER, timestamp)?,
-    )?;
-    let provided = STANDARD.decode(signature).map_err(|_| {
-        VerifyError::InvalidSignature("X-Webhook-Signature is not standard base64".into())
-    })?;
-    let matches = keys.iter().any(|key| {
-        let expected = signature::hmac_sha256(key, &[timestamp.as_bytes(), b".", body]);
-        signature::digest_eq(&expected, &provided)
-    });
-    if matches {
-        Ok(())
-    } else {
-        Err(VerifyError::InvalidSignature(
-            "X-Webhook-Signature does not match any configured DAILY_WEBHOOK_SECRETS".into(),
-        ))
-    }
-}
-
-pub(super) fn sign(
-    key: &[u8],
-    body: &[u8],
-    opts: &SignOptions,
-) -> Result<Vec<(String, String)>, SignError> {
-    let timestamp = opts.timestamp.to_string();
-    let digest = signature::hmac_sha256(key, &[timestamp.as_bytes(), b".", body]);
-    Ok(vec![
-        ("X-Webhook-Signature".into(), STANDARD.encode(digest)),
-        ("X-Webhook-Timestamp".into(), timestamp),
-    ])
-}
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("base64", SCHEME)];
 
 pub(super) fn is_endpoint_check(body: &[u8]) -> bool {
     const CHECK: &[u8] = br#"{"test":"test"}"#;
@@ -104,6 +60,19 @@ struct S3Location {
     key: String,
     #[serde(default)]
     region: Option<String>,
+}
+
+impl S3Location {
+    /// An output listed, not yet fetched.
+    fn artifact(&self, kind: ArtifactKind, format: &str) -> Artifact {
+        Artifact::s3(
+            kind,
+            format,
+            &self.bucket,
+            &self.key,
+            self.region.as_deref(),
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -192,151 +161,176 @@ struct RecordingPayload {
     error: Option<serde_json::Value>,
 }
 
-pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
-    let occurred_at = envelope.event_ts.and_then(Timestamp::from_unix_f64);
-    let payload = envelope.payload.get();
-    let draft = |category, subject: &str, status| {
-        EventDraft::new(
-            &envelope.id,
-            &envelope.kind,
-            category,
-            subject,
-            status,
-            occurred_at,
-        )
-    };
+/// The modelled families of Daily events: each has a ready and a failed type, and one
+/// reader for the payload both share.
+struct Family {
+    ready: &'static str,
+    failed: &'static str,
+    category: Category,
+    error_code: &'static str,
+    failure: &'static str,
+    read: fn(&str, bool) -> Result<Facts, MalformedEvent>,
+}
 
-    Ok(match envelope.kind.as_str() {
-        kind @ ("batch-processor.job-finished" | "batch-processor.error") => {
-            let job: BatchJob = serde_json::from_str(payload).map_err(|e| json_error(&e))?;
-            let input = job.input.unwrap_or_default();
-            let subject = non_empty(job.id.as_deref())
-                .or(non_empty(input.recording_id.as_deref()))
-                .unwrap_or(&envelope.id);
-            let failed = kind == "batch-processor.error";
-            let mut event = draft(
-                Category::Job,
-                subject,
-                if failed {
-                    Status::Failed
-                } else {
-                    Status::Completed
-                },
-            );
-            event.relate("job_id", job.id.as_deref());
-            event.relate("recording_id", input.recording_id.as_deref());
-            if failed {
-                event.content.error = Some(error_info(
-                    "batch_processor_error",
-                    job.error.as_ref(),
-                    "Daily reported the batch-processor job as failed",
-                ));
-            }
-            let artifacts = job.output.map(batch_artifacts).unwrap_or_default();
-            if !artifacts.is_empty() {
-                event.content.artifacts = Some(artifacts);
-            }
-            event
-        }
-        kind @ ("transcript.ready-to-download" | "transcript.error") => {
-            let t: TranscriptPayload = serde_json::from_str(payload).map_err(|e| json_error(&e))?;
-            let subject = non_empty(t.id.as_deref()).unwrap_or(&envelope.id);
-            let failed = kind == "transcript.error";
-            let mut event = draft(
-                Category::Transcript,
-                subject,
-                if failed {
-                    Status::Failed
-                } else {
-                    Status::Completed
-                },
-            );
-            event.relate("transcript_id", t.id.as_deref());
-            event.relate("room_id", t.room_id.as_deref());
-            event.relate("mtg_session_id", t.mtg_session_id.as_deref());
-            event.relate("domain_id", t.domain_id.as_deref());
-            if failed {
-                event.content.error = Some(error_info(
-                    "transcript_error",
-                    t.error.as_ref(),
-                    "Daily reported the transcript as failed",
-                ));
-            } else if let Some(s3) = t.out_params.and_then(|o| o.s3) {
-                // Daily stores meeting transcripts as WebVTT.
-                event.content.artifacts = Some(vec![Artifact::s3(
-                    ArtifactKind::Transcript,
-                    "vtt",
-                    &s3.bucket,
-                    &s3.key,
-                    s3.region.as_deref(),
-                )]);
-            }
-            if let Some(duration) = t.duration.filter(|d| *d > 0.0) {
-                event.content.recording = Some(RecordingInfo {
-                    duration_ms: Some(seconds_to_ms(duration)),
-                    ..RecordingInfo::default()
-                });
-            }
-            event
-        }
-        kind @ ("recording.ready-to-download" | "recording.error") => {
-            let r: RecordingPayload = serde_json::from_str(payload).map_err(|e| json_error(&e))?;
-            let subject = non_empty(r.recording_id.as_deref())
-                .or(non_empty(r.instance_id.as_deref()))
-                .unwrap_or(&envelope.id);
-            let failed = kind == "recording.error";
-            let mut event = draft(
-                Category::Recording,
-                subject,
-                if failed {
-                    Status::Failed
-                } else {
-                    Status::Completed
-                },
-            );
-            event.relate("recording_id", r.recording_id.as_deref());
-            event.relate("instance_id", r.instance_id.as_deref());
-            event.relate("room_name", r.room_name.as_deref());
-            event.relate("mtg_session_id", r.mtg_session_id.as_deref());
-            if failed {
-                event.content.error = Some(error_info(
-                    "recording_error",
-                    r.error.as_ref(),
-                    "Daily reported the recording as failed",
-                ));
-            } else {
-                event.content.recording = Some(RecordingInfo {
-                    duration_ms: r.duration.map(seconds_to_ms),
-                    started_at: r.start_ts.and_then(Timestamp::from_unix_f64),
-                    ..RecordingInfo::default()
-                });
-            }
-            event
-        }
-        // Every other Daily type (meeting.*, participant.*, streaming.*, dialin.*, …) is
-        // accepted and recorded as "other", grouped by the most specific id it carries.
-        _ => {
-            let fields: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(payload).map_err(|e| json_error(&e))?;
-            let id_of = |name: &str| fields.get(name).and_then(serde_json::Value::as_str);
-            let subject = [
-                "meeting_id",
-                "mtg_session_id",
-                "session_id",
-                "recording_id",
-                "id",
-            ]
-            .into_iter()
-            .find_map(|name| non_empty(id_of(name)))
-            .unwrap_or(&envelope.id);
-            let mut event = draft(Category::Other, subject, Status::Info);
-            for name in ["meeting_id", "session_id", "room", "room_name", "user_id"] {
-                event.relate(name, id_of(name));
-            }
-            event
-        }
+const FAMILIES: [Family; 3] = [
+    Family {
+        ready: "batch-processor.job-finished",
+        failed: "batch-processor.error",
+        category: Category::Job,
+        error_code: "batch_processor_error",
+        failure: "Daily reported the batch-processor job as failed",
+        read: batch_job,
+    },
+    Family {
+        ready: "transcript.ready-to-download",
+        failed: "transcript.error",
+        category: Category::Transcript,
+        error_code: "transcript_error",
+        failure: "Daily reported the transcript as failed",
+        read: transcript,
+    },
+    Family {
+        ready: "recording.ready-to-download",
+        failed: "recording.error",
+        category: Category::Recording,
+        error_code: "recording_error",
+        failure: "Daily reported the recording as failed",
+        read: recording,
+    },
+];
+
+/// What a family's payload says, before the event around it is built.
+#[derive(Default)]
+struct Facts {
+    /// The most specific ids first; the first non-blank one groups the event.
+    subjects: Vec<Option<String>>,
+    related: Vec<(&'static str, Option<String>)>,
+    error: Option<serde_json::Value>,
+    content: normalized::Content,
+}
+
+pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+    let envelope: Envelope = read_json(Provider::Daily, "", body)?;
+    let identity = Identity {
+        id: &envelope.id,
+        kind: &envelope.kind,
+        occurred_at: envelope.event_ts.and_then(Timestamp::from_unix_f64),
+    };
+    let payload = envelope.payload.get();
+    let family = FAMILIES
+        .iter()
+        .find(|f| f.ready == envelope.kind || f.failed == envelope.kind);
+    let Some(family) = family else {
+        return other(&identity, payload);
+    };
+    let failed = family.failed == envelope.kind;
+    let facts = (family.read)(payload, failed)?;
+    let subject = facts.subjects.iter().find_map(|s| non_empty(s.as_deref()));
+    let status = if failed {
+        Status::Failed
+    } else {
+        Status::Completed
+    };
+    let mut event = identity.event(family.category, status, subject);
+    for (name, value) in &facts.related {
+        event.relate(name, value.as_deref());
+    }
+    event.content = facts.content;
+    if failed {
+        event.content.error = Some(error_info(
+            family.error_code,
+            facts.error.as_ref(),
+            family.failure,
+        ));
+    }
+    Ok(event)
+}
+
+/// `batch-processor.*`: the job's outputs, listed whether it finished or not.
+fn batch_job(payload: &str, _failed: bool) -> Result<Facts, MalformedEvent> {
+    let job: BatchJob = read_json(Provider::Daily, "payload", payload.as_bytes())?;
+    let input = job.input.unwrap_or_default();
+    let artifacts = job.output.map(batch_artifacts).unwrap_or_default();
+    Ok(Facts {
+        subjects: vec![job.id.clone(), input.recording_id.clone()],
+        related: vec![("job_id", job.id), ("recording_id", input.recording_id)],
+        error: job.error,
+        content: normalized::Content {
+            artifacts: (!artifacts.is_empty()).then_some(artifacts),
+            ..Default::default()
+        },
     })
+}
+
+/// `transcript.*`: the WebVTT file when ready, the duration either way.
+fn transcript(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
+    let t: TranscriptPayload = read_json(Provider::Daily, "payload", payload.as_bytes())?;
+    let file = t.out_params.and_then(|o| o.s3).filter(|_| !failed);
+    Ok(Facts {
+        subjects: vec![t.id.clone()],
+        related: vec![
+            ("transcript_id", t.id),
+            ("room_id", t.room_id),
+            ("mtg_session_id", t.mtg_session_id),
+            ("domain_id", t.domain_id),
+        ],
+        error: t.error,
+        content: normalized::Content {
+            // Daily stores meeting transcripts as WebVTT.
+            artifacts: file.map(|s3| vec![s3.artifact(ArtifactKind::Transcript, "vtt")]),
+            recording: t.duration.filter(|d| *d > 0.0).map(|d| RecordingInfo {
+                duration_ms: Some(seconds_to_ms(d)),
+                ..RecordingInfo::default()
+            }),
+            ..Default::default()
+        },
+    })
+}
+
+/// `recording.*`: the recording's duration and start when ready.
+fn recording(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
+    let r: RecordingPayload = read_json(Provider::Daily, "payload", payload.as_bytes())?;
+    let info = (!failed).then(|| RecordingInfo {
+        duration_ms: r.duration.map(seconds_to_ms),
+        started_at: r.start_ts.and_then(Timestamp::from_unix_f64),
+        ..RecordingInfo::default()
+    });
+    Ok(Facts {
+        subjects: vec![r.recording_id.clone(), r.instance_id.clone()],
+        related: vec![
+            ("recording_id", r.recording_id),
+            ("instance_id", r.instance_id),
+            ("room_name", r.room_name),
+            ("mtg_session_id", r.mtg_session_id),
+        ],
+        error: r.error,
+        content: normalized::Content {
+            recording: info,
+            ..Default::default()
+        },
+    })
+}
+
+/// Every other Daily type (meeting.*, participant.*, streaming.*, dialin.*, …) is
+/// accepted and recorded as "other", grouped by the most specific id it carries.
+fn other(identity: &Identity<'_>, payload: &str) -> Result<EventDraft, MalformedEvent> {
+    let fields: serde_json::Map<String, serde_json::Value> =
+        read_json(Provider::Daily, "payload", payload.as_bytes())?;
+    let id_of = |name: &str| fields.get(name).and_then(serde_json::Value::as_str);
+    let subject = [
+        "meeting_id",
+        "mtg_session_id",
+        "session_id",
+        "recording_id",
+        "id",
+    ]
+    .into_iter()
+    .find_map(|name| non_empty(id_of(name)));
+    let mut event = identity.event(Category::Other, Status::Info, subject);
+    for name in ["meeting_id", "session_id", "room", "room_name", "user_id"] {
+        event.relate(name, id_of(name));
+    }
+    Ok(event)
 }
 
 fn batch_artifacts(output: BatchOutput) -> Vec<Artifact> {
@@ -352,35 +346,23 @@ fn batch_artifacts(output: BatchOutput) -> Vec<Artifact> {
             files.into_iter().filter_map(move |file| {
                 let s3 = file.s3?;
                 let format = non_empty(file.format.as_deref()).unwrap_or(default_format);
-                Some(Artifact::s3(
-                    kind,
-                    format,
-                    &s3.bucket,
-                    &s3.key,
-                    s3.region.as_deref(),
-                ))
+                Some(s3.artifact(kind, format))
             })
         })
         .collect()
 }
 
-/// Daily's error fields are usually strings, sometimes objects; keep their text.
+/// Daily's error fields are usually strings, sometimes objects; keep their text, or the
+/// whole value when it has none.
 fn error_info(code: &str, error: Option<&serde_json::Value>, fallback: &str) -> ErrorInfo {
     let message = match error {
-        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         Some(serde_json::Value::Null) | None => fallback.to_owned(),
-        Some(other) => other
-            .get("message")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| other.to_string()),
+        Some(value) => Failure::from_value(value)
+            .message
+            .unwrap_or_else(|| value.to_string()),
     };
     ErrorInfo {
         code: code.to_owned(),
         message,
     }
-}
-
-fn json_error(err: &serde_json::Error) -> MalformedEvent {
-    MalformedEvent::json(Provider::Daily, err)
 }

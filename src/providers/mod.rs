@@ -1,18 +1,27 @@
-//! The four providers. Each module owns its signature scheme, its event model and its
-//! mapping to the normalized event; this file names them and dispatches.
+//! The four providers. Each module declares its signature schemes as data (`scheme.rs`
+//! signs and verifies with them), its event model and its mapping to the normalized
+//! event; this file names them and dispatches. `json.rs` reads provider JSON without
+//! letting values into error messages; `explain.rs` says why a delivery was refused.
 
 use std::fmt;
 
 use http::HeaderMap;
+use serde::Deserialize;
 
-use crate::normalized::EventDraft;
+use crate::normalized::{Category, ErrorInfo, EventDraft, Status, Timestamp};
 pub use crate::normalized::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
+pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
+pub(crate) use json::read_json;
+use scheme::KeyEncoding;
 
 pub mod bota;
 pub mod daily;
+mod explain;
+mod json;
 pub mod nabla;
 pub mod prosa;
+mod scheme;
 
 impl Provider {
     /// The environment variable holding this provider's comma-separated secrets.
@@ -53,17 +62,13 @@ impl Provider {
             if secret.is_empty() {
                 continue;
             }
-            let bytes = match self {
-                Provider::Daily => daily::key_from_secret(secret),
-                Provider::Bota | Provider::Nabla | Provider::Prosa => {
-                    Ok(secret.as_bytes().to_vec())
-                }
-            }
-            .map_err(|reason| KeyError {
-                provider: self,
-                index,
-                reason,
-            })?;
+            let bytes = KeyEncoding::of(self)
+                .decode(self, secret)
+                .map_err(|reason| KeyError {
+                    provider: self,
+                    index,
+                    reason,
+                })?;
             keys.push(Key(bytes));
         }
         if keys.is_empty() {
@@ -84,11 +89,49 @@ impl Provider {
         keys: &Keys,
         window: Window,
     ) -> Result<(), VerifyError> {
+        self.check(
+            headers,
+            body,
+            keys,
+            window,
+            &mut Explanation::new(self, false),
+        )
+    }
+
+    /// [`Provider::verify`] with its findings kept (`scribehook verify --explain`): the
+    /// scheme tried, the timestamp against the window, each signature's length and
+    /// encoding, and each secret by position. Its `result` is what `verify` answers.
+    pub fn explain(
+        self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+    ) -> Explanation {
+        let mut ex = Explanation::new(self, true);
+        ex.result = self.check(headers, body, keys, window, &mut ex);
+        ex
+    }
+
+    fn check(
+        self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &Keys,
+        window: Window,
+        ex: &mut Explanation,
+    ) -> Result<(), VerifyError> {
+        let delivery = Delivery {
+            headers,
+            body,
+            keys,
+            window,
+        };
         match self {
-            Provider::Daily => daily::verify(headers, body, keys, window),
-            Provider::Bota => bota::verify(headers, body, keys, window),
-            Provider::Nabla => nabla::verify(headers, body, keys, window),
-            Provider::Prosa => prosa::verify(headers, body, keys, window),
+            Provider::Daily => daily::SCHEME.verify(&delivery, ex),
+            Provider::Bota => bota::verify(&delivery, ex),
+            Provider::Nabla => nabla::SCHEME.verify(&delivery, ex),
+            Provider::Prosa => prosa::verify(&delivery, ex),
         }
     }
 
@@ -100,11 +143,50 @@ impl Provider {
         body: &[u8],
         opts: &SignOptions,
     ) -> Result<Vec<(String, String)>, SignError> {
+        self.sign_as(keys, body, opts, None)
+    }
+
+    /// Like [`Provider::sign`], in one of the provider's published schemes
+    /// ([`Provider::sign_schemes`]; `None` is the first). Only Prosa has two.
+    pub fn sign_as(
+        self,
+        keys: &Keys,
+        body: &[u8],
+        opts: &SignOptions,
+        scheme: Option<&str>,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let schemes = self.schemes();
+        let chosen = match scheme.map(str::trim) {
+            None => schemes.first(),
+            Some(name) => schemes.iter().find(|(known, _)| *known == name),
+        };
+        let Some((_, chosen)) = chosen else {
+            return Err(SignError(format!(
+                "{self} has no signature scheme {:?}; expected one of {}",
+                scheme.unwrap_or_default(),
+                self.sign_schemes().join(", ")
+            )));
+        };
+        let headers = chosen.sign(keys, body, opts.timestamp)?;
         match self {
-            Provider::Daily => daily::sign(keys.single(self)?, body, opts),
-            Provider::Bota => bota::sign(keys.single(self)?, body, opts),
-            Provider::Nabla => nabla::sign(keys, body, opts),
-            Provider::Prosa => prosa::sign(keys, body, opts),
+            Provider::Daily | Provider::Nabla => Ok(headers),
+            Provider::Bota => Ok(bota::with_event_id(headers, body, opts)),
+            Provider::Prosa => prosa::with_event_headers(headers, body, opts),
+        }
+    }
+
+    /// The scheme names [`Provider::sign_as`] takes; the first is the default.
+    pub fn sign_schemes(self) -> Vec<&'static str> {
+        self.schemes().iter().map(|(name, _)| *name).collect()
+    }
+
+    /// The provider's published signature schemes by name, the default first.
+    fn schemes(self) -> &'static [(&'static str, scheme::Scheme)] {
+        match self {
+            Provider::Daily => daily::SCHEMES,
+            Provider::Bota => bota::SCHEMES,
+            Provider::Nabla => nabla::SCHEMES,
+            Provider::Prosa => prosa::SCHEMES,
         }
     }
 
@@ -140,6 +222,22 @@ impl Provider {
     pub fn is_endpoint_check(self, body: &[u8]) -> bool {
         self == Provider::Daily && daily::is_endpoint_check(body)
     }
+
+    /// Prosa's `webhook.ping` (contract §12): answered 200 with nothing stored, like
+    /// Daily's endpoint check, but only once verified, so that a test delivery still shows
+    /// a wrong secret. A job body under the ping header is not a ping.
+    pub fn is_ping(self, headers: &HeaderMap, body: &[u8]) -> bool {
+        self == Provider::Prosa && prosa::is_ping(headers, body)
+    }
+}
+
+/// A delivery to verify, with what it is verified against.
+pub(crate) struct Delivery<'a> {
+    pub headers: &'a HeaderMap,
+    /// The exact raw bytes, before any parsing.
+    pub body: &'a [u8],
+    pub keys: &'a Keys,
+    pub window: Window,
 }
 
 /// A signing key. Its bytes never appear in `Debug` output or logs.
@@ -212,11 +310,69 @@ pub struct SignError(pub String);
 #[error("{0}")]
 pub struct MalformedEvent(pub String);
 
-impl MalformedEvent {
-    pub(crate) fn json(provider: Provider, err: &serde_json::Error) -> Self {
-        MalformedEvent(format!(
-            "{provider} event is not the documented JSON shape: {err}"
-        ))
+/// What an envelope says of every event: its id, type and time.
+pub(crate) struct Identity<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub occurred_at: Option<Timestamp>,
+}
+
+impl Identity<'_> {
+    /// The event grouped under `subject`, or under its own id when the body names none.
+    pub fn event(&self, category: Category, status: Status, subject: Option<&str>) -> EventDraft {
+        EventDraft::new(
+            self.id,
+            self.kind,
+            category,
+            non_empty(subject).unwrap_or(self.id),
+            status,
+            self.occurred_at,
+        )
+    }
+}
+
+/// A provider's failure, wherever its shape puts the parts: a plain string is the message;
+/// an object has `code` and `message`, possibly under `error`. Bota documents the object,
+/// Daily sends strings, Nabla's and Prosa's failure shapes are undocumented.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Failure {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Failure {
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self::read(value, true)
+    }
+
+    fn read(value: &serde_json::Value, descend: bool) -> Self {
+        let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+        match value {
+            serde_json::Value::String(s) => Failure {
+                code: None,
+                message: non_empty(Some(s)).map(str::to_owned),
+            },
+            serde_json::Value::Object(_) => {
+                let inner = match value.get("error") {
+                    Some(inner) if descend => Self::read(inner, false),
+                    _ => Failure::default(),
+                };
+                Failure {
+                    code: text("code").or(inner.code),
+                    message: text("message").or(inner.message),
+                }
+            }
+            _ => Failure::default(),
+        }
+    }
+
+    pub fn info(self, code: &str, message: &str) -> ErrorInfo {
+        ErrorInfo {
+            code: self.code.unwrap_or_else(|| code.to_owned()),
+            message: self.message.unwrap_or_else(|| message.to_owned()),
+        }
     }
 }
 

@@ -1,132 +1,130 @@
-//! Prosa speech API (docs2.prosa.ai). The official receiver checks
-//! `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's UTF-8 text, not
-//! hex-decoded) against every `v1` in `X-Prosa-Signature: t=<unix>,v1=<hex>[,v1=…]`.
-//! The timestamp is not signed, so `t` is still held to the window and deliveries are
-//! deduplicated on `X-Prosa-Event-UUID`. The body is the job object itself, or the
+//! Prosa speech API (docs2.prosa.ai, and GL Speech's docs of the same service). Two
+//! published schemes, told apart by the header's grammar (contract §12): the official
+//! receiver checks `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's
+//! UTF-8 text, not hex-decoded) against every `v1` in `X-Prosa-Signature:
+//! t=<unix>,v1=<hex>[,v1=…]`; GL Speech sends `sha256=<hex>` = HMAC-SHA256(secret, body).
+//! Neither signs a timestamp or the `X-Prosa-Event*` headers, so the body decides what it
+//! can (contract §8): the event id is the body's digest, the type comes from the job's
+//! status when it states one. The body is the job object itself, or the
 //! `WebhookEventDTO {id, event_type, created_at, data}` envelope around it.
 
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{body_event_id, de, non_empty, Keys, MalformedEvent, Provider, SignError, SignOptions};
+use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
+use super::{body_event_id, de, non_empty, read_json, Failure, Identity, MalformedEvent};
+use super::{Delivery, Explanation, Provider, SignError, SignOptions};
 use crate::normalized::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
-use crate::signature::{self, Commas, VerifyError, Window};
+use crate::signature::{self, Commas, VerifyError};
 
 pub const SIGNATURE_HEADER: &str = "x-prosa-signature";
 pub const EVENT_HEADER: &str = "x-prosa-event";
 pub const EVENT_UUID_HEADER: &str = "x-prosa-event-uuid";
 
-/// `t=…,v1=…[,v1=…]`, parsed by key: API Gateway's v2 format joins a repeated header
-/// with commas, which shows up here as a second `t`.
-struct SignatureHeader {
-    timestamp: i64,
-    v1: Vec<[u8; 32]>,
-}
+/// Prosa's own docs: `t=<unix>,v1=<hex>[,v1=…]` with hex(sha256(secret "." body)); `t` is
+/// not signed, but still held to the window.
+const V1: Scheme = Scheme {
+    provider: Provider::Prosa,
+    header: (SIGNATURE_HEADER, "X-Prosa-Signature"),
+    grammar: Grammar::Keyed,
+    clock: Clock::InSignature,
+    content: Content::Body,
+    digest: Digest::Sha256KeyDot,
+    encoding: Encoding::Hex,
+};
 
-fn parse_signature_header(value: &str) -> Result<SignatureHeader, VerifyError> {
-    let mut timestamp = None;
-    let mut v1 = Vec::new();
-    let mut v1_seen = false;
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, val) = part.split_once('=').unwrap_or((part, ""));
-        match key.trim() {
-            "t" => {
-                if timestamp.is_some() {
-                    return Err(VerifyError::MissingSignature(
-                        "X-Prosa-Signature carries more than one t=; was the header repeated?"
-                            .into(),
-                    ));
-                }
-                timestamp = Some(signature::unix_seconds("X-Prosa-Signature t", val.trim())?);
-            }
-            "v1" => {
-                v1_seen = true;
-                // A malformed entry can never match; the others still may.
-                if let Some(digest) = signature::decode_hex_digest(val.trim()) {
-                    v1.push(digest);
-                }
-            }
-            // Other schemes (a future v2, say) are not ours to judge.
-            _ => {}
-        }
-    }
-    let timestamp = timestamp
-        .ok_or_else(|| VerifyError::MissingSignature("X-Prosa-Signature has no t=".into()))?;
-    if !v1_seen {
-        return Err(VerifyError::MissingSignature(
-            "X-Prosa-Signature has no v1=".into(),
-        ));
-    }
-    Ok(SignatureHeader { timestamp, v1 })
-}
+/// The GL Speech docs of the same service: `sha256=<hex>` with HMAC-SHA256(secret, body).
+/// No timestamp: its replay protection is the body-digest dedupe (contract §8).
+const SHA256: Scheme = Scheme {
+    provider: Provider::Prosa,
+    header: (SIGNATURE_HEADER, "X-Prosa-Signature"),
+    grammar: Grammar::One { prefix: "sha256=" },
+    clock: Clock::Unsigned,
+    content: Content::Body,
+    digest: Digest::HmacSha256,
+    encoding: Encoding::Hex,
+};
 
-fn digest(key: &[u8], body: &[u8]) -> [u8; 32] {
-    signature::sha256(&[key, b".", body])
-}
+pub(super) const SCHEMES: &[(&str, Scheme)] = &[("v1", V1), ("sha256", SHA256)];
 
-pub(super) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    keys: &Keys,
-    window: Window,
-) -> Result<(), VerifyError> {
-    let header = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
-    signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
-    signature::required(headers, EVENT_UUID_HEADER, Commas::Forbidden)?;
-    let parsed = parse_signature_header(header)?;
-    window.check("X-Prosa-Signature t", parsed.timestamp)?;
-    let matches = keys.iter().any(|key| {
-        let expected = digest(key, body);
-        parsed.v1.iter().any(|c| signature::digest_eq(&expected, c))
-    });
-    if matches {
-        Ok(())
+/// Which published scheme a header is written in, told apart by its grammar. A header
+/// that mixes them is refused rather than judged by either: ambiguity is how signature
+/// checks get bypassed.
+fn scheme_of(value: &str) -> Result<&'static Scheme, VerifyError> {
+    let is_sha256 = |entry: &str| entry.trim_start().starts_with("sha256=");
+    let entries = || value.split(',').filter(|e| !e.trim().is_empty());
+    if !entries().any(is_sha256) {
+        Ok(&V1)
+    } else if entries().all(is_sha256) {
+        // Several sha256= entries are a repeated header: SHA256's grammar refuses them.
+        Ok(&SHA256)
     } else {
         Err(VerifyError::InvalidSignature(
-            "no v1 in X-Prosa-Signature matches any configured PROSA_WEBHOOK_SECRETS".into(),
+            "X-Prosa-Signature mixes sha256= with other entries (t=, v1=); a delivery is \
+             signed with one scheme"
+                .into(),
         ))
     }
 }
 
-pub(super) fn sign(
-    keys: &Keys,
+pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
+    let headers = delivery.headers;
+    let value = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
+    signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
+    signature::required(headers, EVENT_UUID_HEADER, Commas::Forbidden)?;
+    let scheme = scheme_of(value).inspect_err(|_| {
+        ex.notes
+            .push("X-Prosa-Signature fits neither t=/v1= nor sha256= alone".into());
+    })?;
+    scheme.verify(delivery, ex)
+}
+
+/// Prosa names the event's type and id in headers of their own, beside the signature.
+pub(super) fn with_event_headers(
+    mut headers: Vec<(String, String)>,
     body: &[u8],
     opts: &SignOptions,
 ) -> Result<Vec<(String, String)>, SignError> {
-    let envelope = serde_json::from_slice::<EnvelopeIds>(body).ok();
-    let event_type = opts
-        .event_type
-        .clone()
-        .or_else(|| envelope.as_ref().and_then(|e| e.event_type.clone()))
-        .ok_or_else(|| {
-            SignError("Prosa sends the event type in X-Prosa-Event: pass --event-type".into())
-        })?;
-    let event_id = opts
-        .event_id
-        .clone()
-        .or_else(|| envelope.as_ref().and_then(|e| e.id.clone()))
-        .ok_or_else(|| {
-            SignError("Prosa sends the event id in X-Prosa-Event-UUID: pass --event-id".into())
-        })?;
-    let mut value = format!("t={}", opts.timestamp);
-    for key in keys.iter() {
-        value.push_str(",v1=");
-        value.push_str(&hex::encode(digest(key, body)));
-    }
-    Ok(vec![
-        ("X-Prosa-Signature".into(), value),
-        ("X-Prosa-Event".into(), event_type),
-        ("X-Prosa-Event-UUID".into(), event_id),
-    ])
+    let envelope = serde_json::from_slice::<EnvelopeIds>(body).unwrap_or_default();
+    let event_type = given_or(
+        &opts.event_type,
+        envelope.event_type,
+        "X-Prosa-Event",
+        "type",
+    )?;
+    let event_id = given_or(&opts.event_id, envelope.id, "X-Prosa-Event-UUID", "id")?;
+    headers.push(("X-Prosa-Event".into(), event_type));
+    headers.push(("X-Prosa-Event-UUID".into(), event_id));
+    Ok(headers)
+}
+
+/// A value Prosa sends in a header of its own: the one given, else the envelope's.
+fn given_or(
+    given: &Option<String>,
+    envelope: Option<String>,
+    header: &str,
+    what: &str,
+) -> Result<String, SignError> {
+    given.clone().or(envelope).ok_or_else(|| {
+        SignError(format!(
+            "Prosa sends the event {what} in {header}: pass --event-{what}"
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // Event model (seed 004: WebhookDeliveryDTO.request_body and WebhookEventDTO)
 
 #[derive(Deserialize)]
+struct JobId {
+    #[serde(default)]
+    job_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
 struct EnvelopeIds {
     #[serde(default)]
     id: Option<String>,
@@ -201,120 +199,220 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     non_empty(headers.get(name).and_then(|v| v.to_str().ok()))
 }
 
+/// GL Speech's connectivity test. Only a body that is not a job counts: a job under this
+/// header is a contradiction for `normalize` to refuse, not something to drop.
+const PING: &str = "webhook.ping";
+
+/// A `webhook.ping` delivery (contract §12): answered 200 with nothing stored. Ask after
+/// verification, so that a test delivery with the wrong secret is still refused.
+pub(super) fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
+    header(headers, EVENT_HEADER) == Some(PING)
+        && serde_json::from_slice::<Body>(body).is_ok_and(|outer| {
+            let job = match outer.data {
+                Some(data) if outer.event_type.is_some() => data.get().as_bytes(),
+                _ => body,
+            };
+            serde_json::from_slice::<JobId>(job)
+                .map_or(true, |j| non_empty(j.job_id.as_deref()).is_none())
+        })
+}
+
+/// Contract §8: only the body is signed, so the body decides what it can. The event id is
+/// the body's digest (the same signed body under another `X-Prosa-Event-UUID` is the same
+/// event; the uuid is kept as `related.delivery_id`); the type comes from the job's status
+/// when it states one; a body without a `job_id` is not a Prosa job; a header that
+/// contradicts the body is malformed.
 pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
-    let outer: Body = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
-    let enveloped = outer.event_type.is_some() && outer.data.is_some();
-    let event_type = header(headers, EVENT_HEADER)
-        .map(str::to_owned)
-        .or_else(|| outer.event_type.clone())
-        .ok_or_else(|| {
-            MalformedEvent(
-                "Prosa event type unknown: no X-Prosa-Event header and no envelope".into(),
-            )
-        })?;
-    let event_id = header(headers, EVENT_UUID_HEADER)
-        .map(str::to_owned)
-        .or_else(|| outer.id.clone().filter(|_| enveloped))
-        .unwrap_or_else(|| body_event_id(body));
-    let job_json = match outer.data {
-        Some(data) if enveloped => data.get(),
-        _ => std::str::from_utf8(body)
-            .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))?,
+    let outer: Body = read_json(Provider::Prosa, "", body)?;
+    let envelope_type = outer.event_type.as_deref().filter(|_| outer.data.is_some());
+    let named = header(headers, EVENT_HEADER);
+    if let (Some(named), Some(signed)) = (named, envelope_type) {
+        if named != signed {
+            return Err(contradiction(named, &format!("event_type {signed}")));
+        }
+    }
+    let (job_at, job_json) = match outer.data {
+        Some(data) if envelope_type.is_some() => ("data", data.get().as_bytes()),
+        _ => ("", utf8(body)?),
     };
-
-    // `stt.jobs.*` per the docs, `stt.job.*` per GL Speech; anything else (webhook.ping,
-    // tts.*) is accepted and recorded as "other".
-    let outcome = event_type
-        .strip_prefix("stt.jobs.")
-        .or_else(|| event_type.strip_prefix("stt.job."));
-    let status = match outcome {
-        Some("completed") => Status::Completed,
-        Some("failed") => Status::Failed,
-        _ => Status::Info,
+    let job: Job = read_json(Provider::Prosa, job_at, job_json)?;
+    let event_id = body_event_id(body);
+    let kind = named.or(envelope_type);
+    let Some(job_id) = non_empty(job.job_id.as_deref()).map(str::to_owned) else {
+        if kind == Some(PING) {
+            return Ok(EventDraft::new(
+                &event_id,
+                PING,
+                Category::Other,
+                &event_id,
+                Status::Info,
+                None,
+            ));
+        }
+        return Err(MalformedEvent(
+            "Prosa body is not a job: it has no job_id".into(),
+        ));
     };
-    let job: Job = if status == Status::Info {
-        serde_json::from_str(job_json).unwrap_or_default()
-    } else {
-        serde_json::from_str(job_json).map_err(|e| json_error(&e))?
-    };
-    let occurred_at = [
-        &job.modified_at,
-        &job.created_at,
-        &outer.created_at.filter(|_| enveloped),
-    ]
-    .into_iter()
-    .find_map(|t| t.as_deref().and_then(Timestamp::parse));
-    let subject = non_empty(job.job_id.as_deref())
-        .unwrap_or(&event_id)
-        .to_owned();
-    let category = if status == Status::Info {
-        Category::Other
-    } else {
-        Category::Transcript
-    };
-    let mut event = EventDraft::new(
-        &event_id,
-        &event_type,
-        category,
-        subject,
-        status,
+    let (event_type, category, status) = classify(kind, job.status.as_deref())?;
+    let occurred_at = [&job.modified_at, &job.created_at, &outer.created_at]
+        .into_iter()
+        .find_map(|t| t.as_deref().and_then(Timestamp::parse));
+    let identity = Identity {
+        id: &event_id,
+        kind: &event_type,
         occurred_at,
+    };
+    let mut event = identity.event(category, status, Some(&job_id));
+    event.relate("job_id", Some(&job_id));
+    event.relate("delivery_id", header(headers, EVENT_UUID_HEADER));
+    event.relate(
+        "webhook_event_id",
+        outer.id.as_deref().filter(|_| envelope_type.is_some()),
     );
-    event.relate("job_id", job.job_id.as_deref());
-
-    match status {
-        Status::Completed => {
-            let segments: Vec<Segment> = job
-                .result
-                .map(|r| r.data)
-                .unwrap_or_default()
-                .into_iter()
-                // Partial (non-final) hypotheses are superseded by the final ones.
-                .filter(|item| item.r#final)
-                .map(|item| Segment {
-                    start_ms: seconds_to_ms(item.time_start),
-                    end_ms: seconds_to_ms(item.time_end),
-                    speaker: item.speaker_tag,
-                    role: Some(Role::Unknown),
-                    text: item.transcript,
-                    confidence: None,
-                })
-                .collect();
-            let text = segments
-                .iter()
-                .map(|s| s.text.trim())
-                .collect::<Vec<_>>()
-                .join(" ");
-            event.content.transcript = Some(Transcript {
-                language: job.model.and_then(|m| m.language),
-                duration_ms: job.request.and_then(|r| r.duration).map(seconds_to_ms),
-                text: Some(text),
-                segments,
-            });
+    match (category, status) {
+        (Category::Transcript, Status::Completed) => {
+            event.content.transcript = Some(transcript(job))
         }
-        Status::Failed => {
-            let message = match &job.error {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(v) => v.get("message").and_then(|m| m.as_str()).map(str::to_owned),
-                None => None,
-            }
-            .or(job.message)
-            .unwrap_or_else(|| "Prosa reported the transcription job as failed".into());
-            let code = job
-                .error
-                .as_ref()
-                .and_then(|v| v.get("code"))
-                .and_then(|c| c.as_str())
-                .map(str::to_owned)
-                .or(job.status)
-                .unwrap_or_else(|| "failed".into());
-            event.content.error = Some(ErrorInfo { code, message });
-        }
+        (_, Status::Failed) => event.content.error = Some(failure(job)),
         _ => {}
     }
     Ok(event)
 }
 
-fn json_error(err: &serde_json::Error) -> MalformedEvent {
-    MalformedEvent::json(Provider::Prosa, err)
+fn utf8(body: &[u8]) -> Result<&[u8], MalformedEvent> {
+    std::str::from_utf8(body)
+        .map(str::as_bytes)
+        .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))
+}
+
+fn contradiction(named: &str, signed: &str) -> MalformedEvent {
+    MalformedEvent(format!(
+        "X-Prosa-Event {named} contradicts the signed body's {signed}"
+    ))
+}
+
+/// The event's type, category and status from the type named (header or envelope) and
+/// the job's own status: the body wins, and a named outcome that disagrees is refused.
+fn classify(
+    kind: Option<&str>,
+    job_status: Option<&str>,
+) -> Result<(String, Category, Status), MalformedEvent> {
+    let stated = job_status.and_then(status_of_job);
+    let (family, outcome) = kind.map_or((None, None), named);
+    if kind == Some(PING) {
+        return Err(contradiction(PING, "job"));
+    }
+    let status = match (outcome, stated) {
+        (Some(named), Some(signed)) if named != signed => {
+            let (named, signed) = (kind.unwrap_or_default(), job_status.unwrap_or_default());
+            return Err(contradiction(named, &format!("status {signed}")));
+        }
+        (_, Some(signed)) => signed,
+        (Some(named), None) => named,
+        (None, None) => Status::Info,
+    };
+    let event_type =
+        match (kind, status) {
+            (Some(kind), _) => kind.to_owned(),
+            // No header (a replay through the CLI, say): the documented name of what the body says.
+            (None, Status::Completed) => "stt.jobs.completed".to_owned(),
+            (None, Status::Failed) => "stt.jobs.failed".to_owned(),
+            (None, _) => return Err(MalformedEvent(
+                "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no job status"
+                    .into(),
+            )),
+        };
+    let category = match (family, status) {
+        (Some(Family::Stt) | None, Status::Completed | Status::Failed | Status::Processing) => {
+            Category::Transcript
+        }
+        _ => Category::Other,
+    };
+    Ok((event_type, category, status))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Stt,
+    Tts,
+}
+
+/// `stt.jobs.*` per Prosa's docs, `stt.job.*` and `tts.job.*` per GL Speech: the family
+/// and the outcome the name states, if any.
+fn named(kind: &str) -> (Option<Family>, Option<Status>) {
+    let families = [
+        ("stt.jobs.", Family::Stt),
+        ("stt.job.", Family::Stt),
+        ("tts.jobs.", Family::Tts),
+        ("tts.job.", Family::Tts),
+    ];
+    let Some((family, action)) = families
+        .iter()
+        .find_map(|(prefix, family)| Some((*family, kind.strip_prefix(prefix)?)))
+    else {
+        return (None, None);
+    };
+    let outcome = match action {
+        "completed" | "complete" => Some(Status::Completed),
+        "failed" => Some(Status::Failed),
+        _ => None,
+    };
+    (Some(family), outcome)
+}
+
+/// A job's `status` field: Prosa's REST API says `complete`; other spellings seen in job
+/// APIs are read alike. A value not listed states nothing.
+fn status_of_job(status: &str) -> Option<Status> {
+    match status.trim().to_ascii_lowercase().as_str() {
+        "complete" | "completed" | "succeeded" | "success" | "done" => Some(Status::Completed),
+        "failed" | "failure" | "error" | "errored" => Some(Status::Failed),
+        "queued" | "pending" | "created" | "submitted" | "processing" | "in_progress"
+        | "running" => Some(Status::Processing),
+        _ => None,
+    }
+}
+
+fn transcript(job: Job) -> Transcript {
+    let segments: Vec<Segment> = job
+        .result
+        .map(|r| r.data)
+        .unwrap_or_default()
+        .into_iter()
+        // Partial (non-final) hypotheses are superseded by the final ones.
+        .filter(|item| item.r#final)
+        .map(|item| Segment {
+            start_ms: seconds_to_ms(item.time_start),
+            end_ms: seconds_to_ms(item.time_end),
+            speaker: item.speaker_tag,
+            role: Some(Role::Unknown),
+            text: item.transcript,
+            confidence: None,
+        })
+        .collect();
+    let text = segments
+        .iter()
+        .map(|s| s.text.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Transcript {
+        language: job.model.and_then(|m| m.language),
+        duration_ms: job.request.and_then(|r| r.duration).map(seconds_to_ms),
+        text: Some(text),
+        segments,
+    }
+}
+
+/// The failed-job body is undocumented: the error's code and text where it has them, else
+/// the job's own status and message.
+fn failure(job: Job) -> ErrorInfo {
+    let found = job
+        .error
+        .as_ref()
+        .map(Failure::from_value)
+        .unwrap_or_default();
+    Failure {
+        code: found.code.or(job.status),
+        message: found.message.or(job.message),
+    }
+    .info("failed", "Prosa reported the transcription job as failed")
 }

@@ -370,6 +370,15 @@ mod tests {
         assert!(matches!(parse(b"WEBVTT\n"), Err(ParseError::Json(_))));
         assert!(matches!(parse(b"[1,2]"), Err(ParseError::Json(_))));
         assert!(matches!(parse(b"\xff\xfe{}"), Err(ParseError::Json(_))));
+        // The words are transcript text: an error never quotes them.
+        let err = parse(br#"{"results":{"channels":[{"alternatives":[{"words":[{"word":"x","start":"Jane Roe"}]}]}]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Deepgram JSON: not the Deepgram response shape at line 1"),
+            "{err}"
+        );
+        assert!(!err.contains("Jane"), "{err}");
         let err = parse(br#"{"err_code":"Bad Request","err_msg":"bad audio"}"#).unwrap_err();
         assert!(matches!(err, ParseError::NoResults));
         assert_eq!(err.to_string(), "Deepgram JSON: no `results` object");

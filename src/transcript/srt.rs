@@ -4,10 +4,7 @@
 //! The cue number is not checked (some writers start at 0 or skip numbers; the timing line
 //! is what matters). A block without a timing line is an error rather than dropped text.
 
-use super::{
-    blocks, decode, joined_text, parse_timing, push_cue, timing_index, Markup, ParseError,
-    TranscriptFormat,
-};
+use super::{blocks, decode, joined_text, push_block, Markup, ParseError, TranscriptFormat};
 use crate::normalized::Transcript;
 
 const FORMAT: TranscriptFormat = TranscriptFormat::Srt;
@@ -16,18 +13,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
     let text = decode(FORMAT, bytes)?;
     let mut segments = Vec::new();
     for (index, block) in blocks(text).iter().enumerate() {
-        let cue = index + 1;
-        let Some(at) = timing_index(block) else {
-            return Err(ParseError::MissingTiming {
-                format: FORMAT,
-                line: block.line,
-                text: super::clip(block.lines.first().copied().unwrap_or_default()),
-            });
-        };
-        let timing = block.lines.get(at).copied().unwrap_or_default();
-        let (start, end) = parse_timing(FORMAT, cue, timing)?;
-        let text_lines = block.lines.get(at + 1..).unwrap_or_default();
-        push_cue(&mut segments, start, end, text_lines, Markup::Srt);
+        push_block(&mut segments, FORMAT, Markup::Srt, index + 1, block)?;
     }
     Ok(Transcript {
         language: None,
@@ -132,7 +118,7 @@ I think. BP < 140 & stable.
         let err = parse(b"1\n00:00:01,000 -> 00:00:02,000\nHi\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "SRT line 1: block has no `-->` timing line: \"1\""
+            "SRT line 1: block has no `-->` timing line"
         );
 
         let err = parse(b"1\n --> 00:00:02,000\nHi\n").unwrap_err();

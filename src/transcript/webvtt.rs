@@ -8,7 +8,7 @@
 //! rather than silently dropped text.
 
 use super::{
-    blocks, decode, joined_text, parse_timing, push_cue, timing_index, Block, Markup, ParseError,
+    blocks, decode, joined_text, push_block, push_timed, Block, Markup, ParseError,
     TranscriptFormat,
 };
 use crate::normalized::{seconds_to_ms, Transcript};
@@ -35,15 +35,14 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
     for (index, line) in header_lines.enumerate() {
         if line.contains("-->") {
             cue += 1;
-            let (start, end) = parse_timing(FORMAT, cue, line)?;
-            let text_lines = header.lines.get(index + 2..).unwrap_or_default();
-            push_cue(
+            let cue_lines = header.lines.get(index + 1..).unwrap_or_default();
+            push_timed(
                 &mut transcript.segments,
-                start,
-                end,
-                text_lines,
+                FORMAT,
                 Markup::WebVtt,
-            );
+                cue,
+                cue_lines,
+            )?;
             break;
         }
         if let Some(language) = metadata(line, "Language") {
@@ -61,23 +60,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
             continue;
         }
         cue += 1;
-        let Some(at) = timing_index(block) else {
-            return Err(ParseError::MissingTiming {
-                format: FORMAT,
-                line: block.line,
-                text: super::clip(first),
-            });
-        };
-        let timing = block.lines.get(at).copied().unwrap_or_default();
-        let (start, end) = parse_timing(FORMAT, cue, timing)?;
-        let text_lines = block.lines.get(at + 1..).unwrap_or_default();
-        push_cue(
-            &mut transcript.segments,
-            start,
-            end,
-            text_lines,
-            Markup::WebVtt,
-        );
+        push_block(&mut transcript.segments, FORMAT, Markup::WebVtt, cue, block)?;
     }
     transcript.text = joined_text(&transcript.segments);
     Ok(transcript)
@@ -286,7 +269,7 @@ spanning lines
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "WebVTT line 6: block has no `-->` timing line: \"stray text\""
+            "WebVTT line 6: block has no `-->` timing line"
         );
 
         let err = parse(b"WEBVTT\n\n1\n00:00:02.000 --> 00:00:01.000\nHi\n").unwrap_err();
