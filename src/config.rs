@@ -68,6 +68,12 @@ impl Limits {
             .unwrap_or(self.tolerance_secs)
     }
 
+    /// The limits the environment sets (what `scribehook verify` checks against).
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Self::from_env(&Env(&lookup))
+    }
+
     fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let mut provider_tolerance = BTreeMap::new();
         for provider in Provider::ALL {

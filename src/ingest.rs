@@ -140,7 +140,15 @@ impl Reply {
     }
 
     fn refused(err: &VerifyError) -> Self {
-        Reply::error(StatusCode::UNAUTHORIZED, err.code(), err.to_string())
+        Reply::error(err.status(), err.code(), err.to_string())
+    }
+
+    /// A provider's test delivery (Prosa's `webhook.ping`): verified, answered, not stored.
+    fn ping() -> Self {
+        Reply {
+            outcome: Outcome::Ping,
+            ..Reply::endpoint_check()
+        }
     }
 
     /// A 400 for a request whose body API Gateway flagged as base64 but is not.
@@ -158,7 +166,7 @@ impl Reply {
             (Outcome::Rejected(code), message) => {
                 json!({ "error": { "code": code, "message": message.as_deref().unwrap_or_default() } })
             }
-            (Outcome::EndpointCheck, _) => json!({ "status": "ok" }),
+            (Outcome::EndpointCheck | Outcome::Ping, _) => json!({ "status": "ok" }),
             (outcome, _) => {
                 json!({ "status": outcome.as_str(), "event_id": self.event_id.as_deref().unwrap_or_default() })
             }
@@ -249,7 +257,10 @@ impl Ingest {
             return Ok(Reply::endpoint_check());
         }
         let now = (self.clock)();
-        let verified = self.verify(provider, headers, body, now).await?;
+        let verified = self.verify(provider, headers, body, now, log).await?;
+        if provider.is_ping(headers, body) {
+            return Ok(Reply::ping());
+        }
         self.accept(&verified, now, log).await
     }
 
@@ -289,6 +300,7 @@ impl Ingest {
         headers: &'a HeaderMap,
         body: &'a [u8],
         now: Timestamp,
+        log: &mut telemetry::Delivery,
     ) -> Result<Verified<'a>, Reply> {
         let keys = self.secrets.keys(provider).await.map_err(|e| match e {
             SecretsError::NotEnabled(p) => {
@@ -297,7 +309,12 @@ impl Ingest {
             e => Reply::unavailable(e),
         })?;
         let window = Window::new(now.unix_seconds(), self.limits.tolerance(provider));
-        Verified::check(provider, headers, body, keys, window).map_err(|e| Reply::refused(&e))
+        Verified::check(provider, headers, body, keys, window).map_err(|e| {
+            // A stale refusal's log line states the skew: a provider clock on local time
+            // shows at once as whole hours.
+            log.skew_secs = e.skew_secs();
+            Reply::refused(&e)
+        })
     }
 
     /// Archives a verified delivery whatever its content, then tells a new event from a

@@ -109,6 +109,10 @@ struct SignArgs {
     event_id: Option<String>,
     #[arg(long)]
     event_type: Option<String>,
+    /// Which of the provider's published schemes to sign with (Prosa: v1 or sha256; Nabla:
+    /// rfc3339 or iso-no-zone); the provider's default when unset.
+    #[arg(long)]
+    scheme: Option<String>,
 }
 
 #[derive(Args)]
@@ -118,12 +122,17 @@ struct VerifyArgs {
     /// The clock to verify against (unix seconds or RFC 3339); defaults to now.
     #[arg(long)]
     now: Option<String>,
-    /// Tolerance window in seconds; defaults to SIGNATURE_TOLERANCE_SECONDS or 300.
+    /// Tolerance window in seconds; defaults to <PROVIDER>_SIGNATURE_TOLERANCE_SECONDS,
+    /// else SIGNATURE_TOLERANCE_SECONDS, else 300.
     #[arg(long)]
     tolerance: Option<u64>,
     /// A request header, `Name: value`; repeat for each.
     #[arg(long = "header", short = 'H')]
     headers: Vec<String>,
+    /// For a refused delivery, say which scheme and which secret (by position) were tried
+    /// and what did not match, on stderr.
+    #[arg(long)]
+    explain: bool,
 }
 
 #[derive(Args)]
@@ -199,7 +208,13 @@ fn signed(args: SignArgs, body: &[u8]) -> Result<Vec<(String, String)>, Failure>
         event_id: args.event_id,
         event_type: args.event_type,
     };
-    Ok(provider.sign(&keys, body, &opts)?)
+    if let Some(scheme) = args.scheme.as_deref() {
+        let known = provider.sign_schemes();
+        if !known.contains(&scheme) {
+            return Err(format!("{provider} has no scheme {scheme:?}; use one of {known:?}").into());
+        }
+    }
+    Ok(provider.sign_as(&keys, body, &opts, args.scheme.as_deref())?)
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
@@ -227,11 +242,17 @@ fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<(), Failure> {
     let now = instant_or_now(args.now.as_deref())?;
     let tolerance = match args.tolerance {
         Some(t) => t,
-        None => scribehook::entrypoints::cli::tolerance_from_env()?,
+        None => scribehook::config::Limits::from_process_env()?.tolerance(provider),
     };
     let headers = header_map(&args.headers)?;
     let body = stdin_body()?;
     let window = Window::new(now.unix_seconds(), tolerance);
+    if args.explain {
+        let explanation = provider.explain(&headers, &body, &keys, window);
+        for line in explanation.lines() {
+            eprintln!("{line}");
+        }
+    }
     match provider.verify(&headers, &body, &keys, window) {
         Ok(()) => Ok(writeln!(out, "valid")?),
         Err(e) => Err(Failure {

@@ -5,7 +5,6 @@ use http::{HeaderName, HeaderValue};
 use crate::config::split_secrets;
 use crate::normalized::Provider;
 use crate::normalized::Timestamp;
-use crate::signature::Window;
 
 /// `Name: value` → a header pair.
 pub fn parse_header_line(line: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -38,16 +37,6 @@ pub fn secrets_or_env(provider: Provider, given: Vec<String>) -> Result<Vec<Stri
     match std::env::var(var) {
         Ok(list) if !split_secrets(&list).is_empty() => Ok(split_secrets(&list)),
         _ => Err(format!("pass --secret or set {var}")),
-    }
-}
-
-/// `SIGNATURE_TOLERANCE_SECONDS`, default 300.
-pub fn tolerance_from_env() -> Result<u64, String> {
-    match std::env::var("SIGNATURE_TOLERANCE_SECONDS") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-            format!("SIGNATURE_TOLERANCE_SECONDS={v:?} is not a whole number of seconds")
-        }),
-        _ => Ok(Window::DEFAULT_TOLERANCE_SECS),
     }
 }
 

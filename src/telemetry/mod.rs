@@ -41,6 +41,8 @@ pub enum Outcome {
     Duplicate,
     Conflict,
     EndpointCheck,
+    /// A provider's verified test delivery (Prosa's `webhook.ping`), not stored.
+    Ping,
     /// Answered with this contract error code.
     Rejected(&'static str),
 }
@@ -52,6 +54,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Conflict => "conflict",
             Outcome::EndpointCheck => "endpoint_check",
+            Outcome::Ping => "ping",
             Outcome::Rejected(code) => code,
         }
     }
@@ -63,7 +66,7 @@ impl Outcome {
             Outcome::Accepted => "Accepted",
             Outcome::Duplicate => "Duplicate",
             Outcome::Conflict => "Conflict",
-            Outcome::EndpointCheck => "EndpointCheck",
+            Outcome::EndpointCheck | Outcome::Ping => "EndpointCheck",
             Outcome::Rejected("unavailable") => "Unavailable",
             Outcome::Rejected(_) => "Rejected",
         }
@@ -99,6 +102,8 @@ pub struct Delivery {
     pub provider: Option<Provider>,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
+    /// The measured clock skew of a `stale_timestamp` refusal, in signed seconds.
+    pub skew_secs: Option<i64>,
 }
 
 impl Delivery {
@@ -120,7 +125,7 @@ impl Delivery {
         if status >= 500 {
             tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "{provider} delivery not acknowledged ({outcome_name}); the provider will retry");
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), "{provider} delivery refused: {outcome_name}");
+            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), skew_secs = self.skew_secs, "{provider} delivery refused: {outcome_name}");
         } else {
             tracing::info!(
                 provider,
