@@ -79,9 +79,9 @@ bench:
 ## to Lambda need it, and it doubles setup's download (about 30 s more here).
 sam-setup: $(VENV)/.sam-installed
 
-$(VENV)/.sam-installed: requirements-sam.txt requirements-dev.txt $(VENV)/.installed
+$(VENV)/.sam-installed: requirements-sam.txt $(VENV)/.installed
 	@echo "== make sam-setup: the AWS SAM CLI from PyPI into $(VENV)/ (first time only; about 30 s)"
-	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt -r requirements-sam.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-sam.txt
 	touch $@
 
 ## The Rust target of ARCH, installed once before `sam build`: its five functions build in

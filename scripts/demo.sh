@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== Building scribehook (cargo shows its progress: the first build compiles about 400"
-echo "   crates, several minutes on 2 cores; later runs take seconds)"
+echo "== Building scribehook (cargo shows its progress: the first build compiles about 270"
+echo "   crates, about 6 minutes on 2 cores; later runs take seconds)"
 cargo build --bins
 BIN="${CARGO_TARGET_DIR:-target}/debug/scribehook"
 PY=.venv/bin/python  # from `make setup`: moto plays S3 for Daily's batch-processor outputs
