@@ -2,20 +2,32 @@
 #   make demo   signed sample webhooks from every provider through the real handlers,
 #               into local file stores, then a summary of the records
 #   make test   formatting, lints, every test (moto_server and cfn-lint come from .venv)
+# and, for the Lambda side:
+#   make invoke      both handlers under `cargo lambda watch`, with freshly signed samples
+#   make sam-build   `sam build` (ARCH=arm64, as deployed, or ARCH=x86_64)
 SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
+# Where cargo puts what it builds (it honours CARGO_TARGET_DIR).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Instruction set for `sam build` and `sam local invoke`: the template's Architecture.
+ARCH ?= arm64
+RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
+RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
+RUST_TARGET := $(RUST_TARGET_$(ARCH))
 
-.PHONY: setup test fmt-check clippy unit lint-template events demo bench
+.PHONY: setup test fmt-check clippy unit lint-template events signed-events demo invoke bench \
+	sam-setup rust-target sam-build validate
 
-## Python tools (moto_server, cfn-lint) in a project-local virtualenv.
+## Python tools (moto_server, cfn-lint, cargo-lambda) in a project-local virtualenv.
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt
+	@echo "== make setup: moto, cfn-lint and cargo-lambda (with zig) from PyPI into $(VENV)/ (first time only; about 30 s)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	touch $@
 
 ## Everything CI checks.
@@ -34,18 +46,57 @@ unit: setup
 	SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --all-targets --locked
 	$(CARGO) test --doc --locked
 
-## Re-sign the sample events in events/ at the current time (they go stale after
-## SIGNATURE_TOLERANCE_SECONDS); pass SIGNED_AT=<unix seconds> to pin the instant.
+## Re-sign the committed samples in events/ at the current time (the tests pin their clock to
+## events/manifest.json, so this is for when the payloads change); SIGNED_AT=<unix seconds>
+## pins the instant.
 events:
-	$(CARGO) build --quiet --bin scribehook
-	$(PYTHON) scripts/make_events.py target/debug/scribehook $(SIGNED_AT)
+	$(CARGO) build --bin scribehook
+	$(PYTHON) scripts/make_events.py $(TARGET_DIR)/debug/scribehook $(SIGNED_AT)
+
+## Freshly signed copies of the samples in data/events (ignored by git), for
+## `cargo lambda invoke --data-file` and `sam local invoke -e`/`--env-vars`: valid for
+## SIGNATURE_TOLERANCE_SECONDS (300 s) from now.
+signed-events:
+	$(CARGO) build --bin scribehook
+	$(PYTHON) scripts/make_events.py $(TARGET_DIR)/debug/scribehook $(SIGNED_AT) --out data/events
 
 ## The product's main job locally: signed samples from every provider through the real
 ## handlers into ./data/demo, then the records.
 demo: setup
 	scripts/demo.sh
 
+## Both Lambda handlers under `cargo lambda watch`: every sample re-signed into data/lambda,
+## ingested, then the SQS samples processed; the emulator is stopped at the end.
+invoke: setup
+	scripts/lambda_local.sh
+
 ## Start-up of the ingest against a bare lambda_runtime function, measured in one run.
 bench:
 	$(CARGO) build --release --quiet --bin ingest --example bare_runtime
-	$(PYTHON) scripts/bench_init.py target/release/examples/bare_runtime target/release/ingest
+	$(PYTHON) scripts/bench_init.py $(TARGET_DIR)/release/examples/bare_runtime $(TARGET_DIR)/release/ingest
+
+## The AWS SAM CLI in .venv, apart from `setup`: only building for, invoking in and deploying
+## to Lambda need it, and it doubles setup's download (about 30 s more here).
+sam-setup: $(VENV)/.sam-installed
+
+$(VENV)/.sam-installed: requirements-sam.txt $(VENV)/.installed
+	@echo "== make sam-setup: the AWS SAM CLI from PyPI into $(VENV)/ (first time only; about 30 s)"
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-sam.txt
+	touch $@
+
+## The Rust target of ARCH, installed once before `sam build`: its five functions build in
+## parallel and would otherwise race to install it.
+rust-target:
+	@test -n "$(RUST_TARGET)" || { echo "ARCH must be arm64 or x86_64" >&2; exit 1; }
+	rustup target add $(RUST_TARGET)
+
+## `sam build` for ARCH (arm64 by default, as deployed; ARCH=x86_64 for `sam local invoke`
+## on an x86_64 host without emulation). cargo-lambda and zig come from .venv. SAM picks the
+## binaries up from ./target/lambda, so CARGO_TARGET_DIR is unset for it.
+sam-build: sam-setup rust-target
+	env -u CARGO_TARGET_DIR PATH="$(abspath $(VENV))/bin:$$PATH" \
+		$(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
+
+## `sam validate --lint` (the same cfn-lint as lint-template, through the SAM CLI).
+validate: sam-setup
+	AWS_REGION=$${AWS_REGION:-us-east-1} $(VENV)/bin/sam validate --lint

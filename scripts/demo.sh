@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # make demo: the product's main job on a laptop, no AWS account needed. Builds, serves the
-# real ingest handler locally (processing inline, ARCHIVE and STORE on local files), sends
-# every signed sample delivery for all four providers with `scribehook send` (plus a
-# duplicate, an out-of-order timeline and deliveries that must be refused), then prints
-# the merged records and what was rejected and why.
+# real ingest handler locally (ARCHIVE and STORE on local files, deliveries queued on a local
+# SQS), sends every signed sample delivery for all four providers with `scribehook send`
+# (plus a duplicate, an out-of-order timeline and deliveries that must be refused), drains
+# the queue through the real processor handler, then prints the merged records and what was
+# rejected and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --bins
-BIN=target/debug/scribehook
+echo "== Building scribehook (cargo shows its progress: the first build compiles about 270"
+echo "   crates, about 6 minutes on 2 cores; later runs take seconds)"
+cargo build --bins
+BIN="${CARGO_TARGET_DIR:-target}/debug/scribehook"
 PY=.venv/bin/python  # from `make setup`: moto plays S3 for Daily's batch-processor outputs
 DATA="$PWD/data/demo"
 rm -rf "$DATA"
@@ -40,6 +43,7 @@ trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 # A local S3 holding the outputs of one Daily batch-processor job (events/outputs/), and
 # the delivery queue.
+echo "== Starting a local S3 and SQS (moto) and the ingest handler"
 S3_PORT=$(free_port)
 "$PY" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$DATA/moto.log" 2>&1 &
 PIDS+=($!)

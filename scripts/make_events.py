@@ -4,18 +4,19 @@ function (HTTP API v2 and REST v1), signed with `scribehook sign` and the test s
 documented in events/README.md, plus SQS events for the processor and env.json for
 `sam local invoke --env-vars`.
 
-Signatures carry a timestamp, so samples go stale after SIGNATURE_TOLERANCE_SECONDS:
-run `make events` right before `cargo lambda invoke` / `sam local invoke`. The committed
-copies are signed at the instant in events/manifest.json, which the tests pin their clock to.
+Signatures carry a timestamp, so samples go stale after SIGNATURE_TOLERANCE_SECONDS. The
+committed copies are signed at the instant in events/manifest.json, which the tests pin their
+clock to; `make events` rewrites them. For `cargo lambda invoke` / `sam local invoke`, sign
+fresh copies into an ignored directory instead (`make signed-events`: --out data/events).
 
-usage: make_events.py SCRIBEHOOK_BINARY [UNIX_SECONDS]
+usage: make_events.py SCRIBEHOOK_BINARY [UNIX_SECONDS] [--out DIR]
 """
+import argparse
 import base64
 import hashlib
 import json
 import pathlib
 import subprocess
-import sys
 import time
 import uuid
 
@@ -125,8 +126,13 @@ def write(path, doc):
 
 
 def main():
-    binary = sys.argv[1]
-    timestamp = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())
+    parser = argparse.ArgumentParser(description="Sign the sample payloads into API Gateway and SQS events.")
+    parser.add_argument("binary", help="the scribehook binary (its `sign` command signs)")
+    parser.add_argument("timestamp", nargs="?", type=int, help="unix seconds to sign at (default: now)")
+    parser.add_argument("--out", type=pathlib.Path, default=EVENTS, help="where the events go (default: events/)")
+    args = parser.parse_args()
+    binary, out = args.binary, args.out.resolve()
+    timestamp = args.timestamp if args.timestamp is not None else int(time.time())
     jobs = {}
     for payload in sorted((EVENTS / "payloads").glob("*/*.json")):
         provider, name = payload.parent.name, payload.stem
@@ -136,21 +142,22 @@ def main():
             event_type, event_id = prosa_ids(name)
         headers = sign(binary, provider, body, timestamp, event_type, event_id)
         path = f"/webhooks/{provider}"
-        write(EVENTS / "apigw-v2" / provider / f"{name}.json", v2(path, headers, body, timestamp))
-        write(EVENTS / "apigw-v1" / provider / f"{name}.json", v1(path, headers, body, timestamp))
+        write(out / "apigw-v2" / provider / f"{name}.json", v2(path, headers, body, timestamp))
+        write(out / "apigw-v1" / provider / f"{name}.json", v1(path, headers, body, timestamp))
         doc = json.loads(body)
         ident = event_id or doc.get("id")
         jobs.setdefault(provider, []).append((provider, ident))
     for provider, provider_jobs in jobs.items():
-        write(EVENTS / "sqs" / f"{provider}.json", sqs(provider_jobs))
+        write(out / "sqs" / f"{provider}.json", sqs(provider_jobs))
     # `sam local invoke --env-vars events/env.json`: the test secrets in place of the
     # Secrets Manager ARNs, local files in place of the bucket, no queue (process inline).
     local = {"ARCHIVE": "file:///tmp/scribehook/data", "STORE": "file:///tmp/scribehook/data", "QUEUE_URL": ""}
     env = {f"{p.capitalize()}IngestFunction": {**local, f"{p.upper()}_WEBHOOK_SECRETS": s, f"{p.upper()}_WEBHOOK_SECRETS_ARN": ""} for p, s in SECRETS.items()}
     env["ProcessorFunction"] = {"ARCHIVE": local["ARCHIVE"], "STORE": local["STORE"], "ALLOWED_OUTPUT_BUCKETS": ""}
-    write(EVENTS / "env.json", env)
-    write(EVENTS / "manifest.json", {"signed_at": timestamp, "secrets": SECRETS})
-    print(f"events/ signed at {timestamp} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))})")
+    write(out / "env.json", env)
+    write(out / "manifest.json", {"signed_at": timestamp, "secrets": SECRETS})
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"{shown}/ signed at {timestamp} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))})")
 
 
 if __name__ == "__main__":
