@@ -30,8 +30,22 @@ SECRETS = {
 }
 
 
-def sign(binary, provider, body, timestamp, event_type=None, event_id=None):
+# A sample named `<type>.<scheme>.json` is signed with that published scheme (Prosa's
+# `sha256=` header, Nabla's ISO 8601 timestamp without a zone); the others with the default.
+SCHEMES = {"sha256", "iso-no-zone"}
+# Verified test deliveries that are answered and never stored: no SQS message names them.
+NOT_STORED = {("prosa", "webhook.ping")}
+
+
+def scheme_of(name):
+    last = name.rsplit(".", 1)[-1]
+    return last if last in SCHEMES else None
+
+
+def sign(binary, provider, body, timestamp, event_type=None, event_id=None, scheme=None):
     args = [binary, "sign", "--provider", provider, "--secret", SECRETS[provider], "--timestamp", str(timestamp)]
+    if scheme:
+        args += ["--scheme", scheme]
     if event_type:
         args += ["--event-type", event_type]
     if event_id:
@@ -41,8 +55,9 @@ def sign(binary, provider, body, timestamp, event_type=None, event_id=None):
 
 
 def prosa_ids(name):
-    """Prosa puts the event type and id in headers; derive both from the sample's name."""
-    event_type = name.removesuffix(".envelope")
+    """Prosa puts the event type and a delivery UUID in headers; derive both from the
+    sample's name. (scribehook identifies Prosa events by the body's digest, contract §8.)"""
+    event_type = name.removesuffix(".sha256").removesuffix(".envelope")
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"scribehook:prosa:{name}"))
     return event_type, event_id
 
@@ -140,12 +155,14 @@ def main():
         event_type = event_id = None
         if provider == "prosa":
             event_type, event_id = prosa_ids(name)
-        headers = sign(binary, provider, body, timestamp, event_type, event_id)
+        headers = sign(binary, provider, body, timestamp, event_type, event_id, scheme_of(name))
         path = f"/webhooks/{provider}"
         write(out / "apigw-v2" / provider / f"{name}.json", v2(path, headers, body, timestamp))
         write(out / "apigw-v1" / provider / f"{name}.json", v1(path, headers, body, timestamp))
+        if (provider, name) in NOT_STORED:
+            continue
         doc = json.loads(body)
-        ident = event_id or doc.get("id")
+        ident = "sha256-" + hashlib.sha256(body).hexdigest() if provider == "prosa" else doc.get("id")
         jobs.setdefault(provider, []).append((provider, ident))
     for provider, provider_jobs in jobs.items():
         write(out / "sqs" / f"{provider}.json", sqs(provider_jobs))

@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 
 const PROSA_EVENT: &str = "stt.jobs.completed";
 const PROSA_UUID: &str = "6f1c2d3e-4b5a-4c6d-8e7f-001122334455";
+static PROSA_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    scribehook::providers::body_event_id(&payload(Provider::Prosa, "stt.jobs.completed"))
+});
 
 #[derive(Clone, Copy, Debug)]
 enum Shape {
@@ -78,7 +81,8 @@ fn delivery(provider: Provider) -> (Vec<u8>, Vec<(String, String)>, &'static str
         Provider::Prosa => {
             let body = payload(provider, "stt.jobs.completed");
             let headers = signed_headers(provider, &body, Some(PROSA_EVENT), Some(PROSA_UUID));
-            (body, headers, PROSA_UUID)
+            // Prosa events are identified by the signed body's digest (contract §8).
+            (body, headers, PROSA_ID.as_str())
         }
     }
 }

@@ -254,7 +254,12 @@ fn normalize_prints_schema_v1_events() {
         &body,
     );
     let event: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(event["event_id"], "u-1");
+    // The signed body identifies a Prosa event; the unsigned delivery UUID is kept beside.
+    assert_eq!(
+        event["event_id"],
+        scribehook::providers::body_event_id(&body).as_str()
+    );
+    assert_eq!(event["related"]["delivery_id"], "u-1");
     assert_eq!(event["transcript"]["segments"][0]["end_ms"], 6470);
 
     let o = scribehook(&["normalize", "--provider", "nabla"], b"{not json");

@@ -88,7 +88,13 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
                 response.body()
             );
             let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
-            assert_eq!(body["status"], "accepted", "{}", file.display());
+            // A provider's test delivery is answered and not stored.
+            let expected = if file.ends_with("webhook.ping.json") {
+                "ok"
+            } else {
+                "accepted"
+            };
+            assert_eq!(body["status"], expected, "{}", file.display());
         }
 
         // Processing again through the SQS samples is idempotent: same records.

@@ -211,7 +211,9 @@ fn signed(args: SignArgs, body: &[u8]) -> Result<Vec<(String, String)>, Failure>
     if let Some(scheme) = args.scheme.as_deref() {
         let known = provider.sign_schemes();
         if !known.contains(&scheme) {
-            return Err(format!("{provider} has no scheme {scheme:?}; use one of {known:?}").into());
+            return Err(
+                format!("{provider} has no scheme {scheme:?}; use one of {known:?}").into(),
+            );
         }
     }
     Ok(provider.sign_as(&keys, body, &opts, args.scheme.as_deref())?)
