@@ -103,6 +103,9 @@ fn prosa_headers(
         .unwrap()
 }
 
+/// A refusal case: name, headers, body, expected status, expected code ("" for any).
+type Case<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
+
 fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
     headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     headers.push((name.into(), value.into()));
@@ -155,7 +158,7 @@ async fn refusals_for_a_good_reason_still_hold_under_the_sha256_scheme() {
             .sign_as(&other, &body, &opts, Some("sha256"))
             .unwrap()
     };
-    let mut cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     cases.push((
         "wrong secret",
         wrong_secret,
