@@ -18,7 +18,7 @@ RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
 RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 RUST_TARGET := $(RUST_TARGET_$(ARCH))
 
-.PHONY: setup test fmt-check clippy unit lint-template events signed-events demo invoke bench \
+.PHONY: load setup test fmt-check clippy unit lint-template events signed-events demo invoke bench \
 	sam-setup rust-target sam-build validate
 
 ## Python tools (moto_server, cfn-lint, cargo-lambda) in a project-local virtualenv.
@@ -100,3 +100,9 @@ sam-build: sam-setup rust-target
 ## `sam validate --lint` (the same cfn-lint as lint-template, through the SAM CLI).
 validate: sam-setup
 	AWS_REGION=$${AWS_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
+
+## 10,000 signed deliveries from all four providers through the real handlers (32 concurrent
+## senders, 4 concurrent processors) into DynamoDB (dynalite, from npm), then every record
+## checked against the fold of its events; prints throughput and latencies, stops by itself.
+load: setup
+	scripts/load.sh

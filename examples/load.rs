@@ -1,0 +1,525 @@
+//! `make load`: 10,000 signed deliveries from all four providers for 500 subjects through
+//! the real ingest handler (32 concurrent senders, API Gateway v2 events) queueing for four
+//! concurrent processor invocations (the real handler, SQS batches of up to ten, failed items
+//! redelivered) folding them into DynamoDB; then every record
+//! is checked against the fold of its unique events. 20 % of the deliveries are exact
+//! redeliveries and some are conflicting variants, each sent after its original was
+//! answered (a provider retries after an answer or a timeout, not before).
+//!
+//! Run by `scripts/load.sh`, which starts dynalite (DynamoDB over HTTP on loopback, whose
+//! conditional writes are atomic, unlike moto's) and archives to a local directory. moto was
+//! tried for S3 and SQS and could not serve 32 concurrent senders (its answers passed the SDK
+//! timeouts, most deliveries were answered 503), so the queue between ingest and processor
+//! is the ingest's own `Queue` capability in memory here; the SQS and S3 code paths are
+//! covered by the moto tests.
+//! Prints one line of figures; exits non-zero on any lost, doubled or mismatched record.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use http::HeaderMap;
+use lambda_runtime::{Context, LambdaEvent};
+use scribehook::config::{Config, Secrets};
+use scribehook::entrypoints::{app, lambda};
+use scribehook::ingest::{Dispatch, Ingest, Queue};
+use scribehook::merge::merge;
+use scribehook::storage::dynamodb::DynamoDbStore;
+use scribehook::storage::records::RecordStore;
+use scribehook::storage::StoreError;
+use scribehook::{NormalizedEvent, Provider, SignOptions, Timestamp};
+use serde_json::{json, Value};
+
+const SUBJECTS: usize = 500;
+const EVENTS_PER_SUBJECT: usize = 16;
+const REDELIVERIES: usize = 2_000;
+const CONFLICTS: usize = 50;
+const SENDERS: usize = 32;
+const PROCESSORS: usize = 4;
+
+const SECRETS: [(Provider, &str); 4] = [
+    (Provider::Daily, "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="),
+    (Provider::Bota, "whsec_scribehook_demo_bota"),
+    (Provider::Nabla, "scribehook-demo-nabla"),
+    (Provider::Prosa, "scribehook-demo-prosa"),
+];
+
+/// One delivery to send: the provider, its body, the event type header Prosa needs, and the
+/// event id the ingest will answer with.
+#[derive(Clone)]
+struct Delivery {
+    provider: Provider,
+    body: Vec<u8>,
+    prosa_type: Option<&'static str>,
+    event_id: String,
+}
+
+fn template(provider: Provider, name: &str) -> Value {
+    let path = format!(
+        "{}/events/payloads/{provider}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A small deterministic generator (xorshift64*): the same run every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+fn instant(rng: &mut Rng) -> String {
+    Timestamp::from_unix(1_767_225_600 + rng.below(86_400) as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// The `n`th event of `subject`, built from the committed sample payloads.
+fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery {
+    let id = format!("{subject}-e{n:02}");
+    let (body, prosa_type) = match provider {
+        Provider::Bota => {
+            const TYPES: [&str; 6] = [
+                "recording.created",
+                "recording.uploaded",
+                "transcription.started",
+                "transcription.completed",
+                "summary.started",
+                "summary.completed",
+            ];
+            let kind = TYPES[n % TYPES.len()];
+            let mut body = template(provider, kind);
+            body["id"] = json!(id);
+            body["created_at"] = json!(instant(rng));
+            if kind.starts_with("recording") {
+                body["data"]["id"] = json!(subject);
+            } else {
+                body["data"]["recording_id"] = json!(subject);
+                body["data"]["text"] = json!(format!("text {n} of {subject}"));
+            }
+            (body, None)
+        }
+        Provider::Nabla => {
+            let kind = if n % 2 == 0 {
+                "transcribe_async.succeeded"
+            } else {
+                "generate_note_async.succeeded"
+            };
+            let mut body = template(provider, kind);
+            body["id"] = json!(id);
+            body["created_at"] = json!(instant(rng));
+            body["data"]["id"] = json!(subject);
+            (body, None)
+        }
+        Provider::Prosa => {
+            let mut body = template(provider, "stt.jobs.completed");
+            body["job_id"] = json!(subject);
+            body["modified_at"] = json!(instant(rng));
+            body["result"]["data"][0]["transcript"] = json!(format!("segment {n} of {subject}"));
+            (body, Some("stt.jobs.completed"))
+        }
+        Provider::Daily => {
+            let kind = if n % 2 == 0 {
+                "recording.ready-to-download"
+            } else {
+                "meeting.started"
+            };
+            let mut body = template(provider, kind);
+            body["id"] = json!(id);
+            body["event_ts"] = json!(1_767_225_600 + rng.below(86_400));
+            body["payload"]["recording_id"] = json!(subject);
+            body["payload"]["meeting_id"] = json!(subject);
+            (body, None)
+        }
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let event_id = if provider == Provider::Prosa {
+        scribehook::providers::body_event_id(&body)
+    } else {
+        id
+    };
+    Delivery {
+        provider,
+        body,
+        prosa_type,
+        event_id,
+    }
+}
+
+fn v2_event(delivery: &Delivery, now: i64) -> LambdaEvent<lambda_http::request::LambdaRequest> {
+    let keys = delivery
+        .provider
+        .keys(&[SECRETS
+            .iter()
+            .find(|(p, _)| *p == delivery.provider)
+            .map_or("", |(_, s)| *s)])
+        .expect("test secrets");
+    let opts = SignOptions {
+        timestamp: now,
+        event_type: delivery.prosa_type.map(str::to_owned),
+        event_id: delivery
+            .prosa_type
+            .map(|_| format!("uuid-{}", delivery.event_id)),
+    };
+    let headers: serde_json::Map<String, Value> = delivery
+        .provider
+        .sign(&keys, &delivery.body, &opts)
+        .expect("signing")
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
+        .collect();
+    let path = format!("/webhooks/{}", delivery.provider);
+    let event = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {"accountId": "1", "apiId": "load", "domainName": "l", "domainPrefix": "l",
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "load"}},
+        "body": String::from_utf8_lossy(&delivery.body),
+        "isBase64Encoded": false
+    });
+    LambdaEvent::new(
+        serde_json::from_value(event).expect("a v2 event"),
+        Context::default(),
+    )
+}
+
+#[derive(Default)]
+struct Tally {
+    answers: BTreeMap<String, usize>,
+    accepted: BTreeMap<String, usize>,
+    latencies_ms: Vec<f64>,
+    wrong: Vec<String>,
+}
+
+/// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
+async fn send_all(
+    ingest: &Arc<scribehook::ingest::Ingest>,
+    deliveries: Vec<(Delivery, &'static str)>,
+    tally: &Arc<Mutex<Tally>>,
+) {
+    let queue = Arc::new(Mutex::new(deliveries.into_iter()));
+    let mut senders = Vec::new();
+    for _ in 0..SENDERS {
+        let (queue, ingest, tally) = (queue.clone(), ingest.clone(), tally.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().map(|mut q| q.next()).ok().flatten();
+                let Some((delivery, expected)) = next else {
+                    return;
+                };
+                let started = Instant::now();
+                let event = v2_event(&delivery, Timestamp::now().unix_seconds());
+                let response = lambda::ingest_handler(&ingest, event).await;
+                let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                let body: Value = response
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| serde_json::from_str(r.body()).ok())
+                    .unwrap_or(Value::Null);
+                let status = body["status"].as_str().unwrap_or("error").to_owned();
+                let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                t.latencies_ms.push(elapsed);
+                *t.answers.entry(status.clone()).or_default() += 1;
+                if status == "accepted" {
+                    *t.accepted.entry(delivery.event_id.clone()).or_default() += 1;
+                }
+                // A first delivery answered `duplicate` was stored by an earlier attempt of the
+                // same request (an SDK retry after a timeout whose write had landed).
+                let stored_anyway = expected == "accepted" && status == "duplicate";
+                if status == "duplicate" && stored_anyway {
+                    *t.accepted.entry(delivery.event_id.clone()).or_default() += 1;
+                }
+                if status != expected && !stored_anyway {
+                    t.wrong.push(format!(
+                        "{}: {status} (expected {expected}): {body}",
+                        delivery.event_id
+                    ));
+                }
+            }
+        }));
+    }
+    for sender in senders {
+        let _ = sender.await;
+    }
+}
+
+/// The queue between the ingest and the processors: the ingest's own `Queue` capability,
+/// here in memory (moto's SQS cannot take 32 concurrent senders: its sends timed out), with
+/// SQS's at-least-once redelivery of what a processor reports failed.
+struct MemoryQueue(tokio::sync::mpsc::UnboundedSender<String>);
+
+#[async_trait::async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, message: String) -> Result<(), StoreError> {
+        self.0
+            .send(message)
+            .map_err(|e| StoreError::new("queue", e))
+    }
+}
+
+/// Drains the queue with `PROCESSORS` concurrent processor invocations of up to ten
+/// messages each until `done` is set and the queue stays empty; failed items come back.
+async fn process_all(
+    processor: Arc<scribehook::process::Processor>,
+    queue: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    requeue: tokio::sync::mpsc::UnboundedSender<String>,
+    done: Arc<AtomicBool>,
+    processed: Arc<AtomicUsize>,
+) {
+    let mut workers = Vec::new();
+    for worker in 0..PROCESSORS {
+        let (processor, queue, requeue, done, processed) = (
+            processor.clone(),
+            queue.clone(),
+            requeue.clone(),
+            done.clone(),
+            processed.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut serial = 0u64;
+            loop {
+                let mut batch = Vec::new();
+                {
+                    let mut rx = queue.lock().await;
+                    while batch.len() < 10 {
+                        match rx.try_recv() {
+                            Ok(m) => batch.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                if batch.is_empty() {
+                    if done.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                let mut event = SqsEvent::default();
+                event.records = batch
+                    .iter()
+                    .map(|body| {
+                        serial += 1;
+                        let mut record = SqsMessage::default();
+                        record.message_id = Some(format!("{worker}-{serial}"));
+                        record.body = Some(body.clone());
+                        record
+                    })
+                    .collect();
+                let ids: Vec<Option<String>> =
+                    event.records.iter().map(|r| r.message_id.clone()).collect();
+                let Ok(response) = lambda::processor_handler(
+                    &processor,
+                    LambdaEvent::new(event, Context::default()),
+                )
+                .await
+                else {
+                    continue;
+                };
+                let failed: BTreeSet<&str> = response
+                    .batch_item_failures
+                    .iter()
+                    .map(|f| f.item_identifier.as_str())
+                    .collect();
+                for (id, body) in ids.iter().zip(batch) {
+                    if failed.contains(id.as_deref().unwrap_or_default()) {
+                        let _ = requeue.send(body);
+                    } else {
+                        processed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The expected record of each subject: the fold of its unique (first) events.
+fn expected_records(unique: &[Delivery]) -> BTreeMap<(Provider, String), scribehook::Record> {
+    let mut by_subject: BTreeMap<(Provider, String), Vec<NormalizedEvent>> = BTreeMap::new();
+    for d in unique {
+        let mut headers = HeaderMap::new();
+        if let Some(kind) = d.prosa_type {
+            headers.insert("x-prosa-event", http::HeaderValue::from_static(kind));
+            if let Ok(uuid) = http::HeaderValue::from_str(&format!("uuid-{}", d.event_id)) {
+                headers.insert("x-prosa-event-uuid", uuid);
+            }
+        }
+        let Ok(draft) = d.provider.normalize(&headers, &d.body) else {
+            continue;
+        };
+        let event = draft.finish(
+            d.provider,
+            Timestamp::from_unix(0).unwrap_or_else(Timestamp::now),
+            None,
+        );
+        by_subject
+            .entry((d.provider, event.subject_id.clone()))
+            .or_default()
+            .push(event);
+    }
+    by_subject
+        .into_iter()
+        .filter_map(|(key, events)| merge(&events).map(|r| (key, r)))
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::process::ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("load: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let table = std::env::var("LOAD_TABLE").unwrap_or_default();
+    let clients = app::Clients::from_env().await;
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let ingest = Arc::new(Ingest::new(
+        Secrets::new(config.secrets.clone(), None),
+        app::archive(&config, &clients),
+        Dispatch::Queue(Arc::new(MemoryQueue(sender.clone()))),
+        config.limits.clone(),
+    ));
+    let processor = Arc::new(app::processor(&config, &clients));
+
+    // 500 subjects over the four providers, 16 events each; then redeliveries and conflicts.
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let providers = [
+        Provider::Bota,
+        Provider::Bota,
+        Provider::Nabla,
+        Provider::Prosa,
+        Provider::Daily,
+    ];
+    let mut unique = Vec::new();
+    for s in 0..SUBJECTS {
+        let provider = providers[s % providers.len()];
+        let subject = format!("load-{provider}-{s:03}");
+        for n in 0..EVENTS_PER_SUBJECT {
+            unique.push(event(provider, &subject, n, &mut rng));
+        }
+    }
+    let mut first: Vec<(Delivery, &'static str)> =
+        unique.iter().cloned().map(|d| (d, "accepted")).collect();
+    rng.shuffle(&mut first);
+    let mut second: Vec<(Delivery, &'static str)> = (0..REDELIVERIES)
+        .map(|_| (unique[rng.below(unique.len())].clone(), "duplicate"))
+        .collect();
+    for _ in 0..CONFLICTS {
+        // A variant under the same id: only providers whose id is not the body digest.
+        let mut d = unique[rng.below(unique.len())].clone();
+        if d.provider == Provider::Prosa {
+            continue;
+        }
+        let mut body: Value = serde_json::from_slice(&d.body).unwrap_or(Value::Null);
+        body["conflicting_variant"] = json!(true);
+        d.body = serde_json::to_vec(&body).unwrap_or_default();
+        second.push((d, "conflict"));
+    }
+    rng.shuffle(&mut second);
+    let sent = first.len() + second.len();
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let done = Arc::new(AtomicBool::new(false));
+    let processed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let processing = tokio::spawn(process_all(
+        processor.clone(),
+        Arc::new(tokio::sync::Mutex::new(receiver)),
+        sender,
+        done.clone(),
+        processed.clone(),
+    ));
+    send_all(&ingest, first, &tally).await;
+    send_all(&ingest, second, &tally).await;
+    let ingest_secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::SeqCst);
+    let _ = tokio::time::timeout(Duration::from_secs(600), processing).await;
+    let total_secs = started.elapsed().as_secs_f64();
+
+    // Every record against the fold of its unique events.
+    let store = DynamoDbStore::new(clients.dynamodb.clone(), table, None);
+    let expected = expected_records(&unique);
+    let (mut lost, mut mismatched) = (0, 0);
+    for ((provider, subject), want) in &expected {
+        match store.get_record(*provider, subject).await {
+            Ok(Some(got)) => {
+                lost += want
+                    .events
+                    .iter()
+                    .filter(|id| !got.events.contains(*id))
+                    .count();
+                if &got != want {
+                    mismatched += 1;
+                    if mismatched <= 3 {
+                        eprintln!(
+                            "load: record {provider}/{subject} differs from the fold of its events"
+                        );
+                    }
+                }
+            }
+            _ => {
+                lost += want.events.len();
+                mismatched += 1;
+            }
+        }
+    }
+    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    let doubled = t.accepted.values().filter(|n| **n > 1).count();
+    let never_accepted = unique
+        .iter()
+        .filter(|d| !t.accepted.contains_key(&d.event_id))
+        .count();
+    let mut latencies = t.latencies_ms.clone();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    for wrong in t.wrong.iter().take(5) {
+        eprintln!("load: {wrong}");
+    }
+    println!(
+        "load: {sent} deliveries ({} unique, {} subjects, answers {:?}) by {SENDERS} senders in {ingest_secs:.1} s = {:.0} deliveries/s; ingest p50 {:.1} ms, p99 {:.1} ms; {} messages processed by {PROCESSORS} processors, all records in {total_secs:.1} s; lost {lost}, doubled {doubled}, never accepted {never_accepted}, wrong answers {}, records differing from the fold {mismatched} of {}",
+        unique.len(),
+        SUBJECTS,
+        t.answers,
+        sent as f64 / ingest_secs,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        processed.load(Ordering::SeqCst),
+        t.wrong.len(),
+        expected.len(),
+    );
+    if lost + doubled + never_accepted + mismatched + t.wrong.len() > 0 {
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
