@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Put, StoreError,
+    decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
 };
 use crate::delivery::Verified;
 use crate::normalized::Provider;
@@ -165,6 +165,22 @@ impl Archive {
             }),
             None => Ok(None),
         }
+    }
+
+    /// Erases the archived delivery of `event_id` and its conflict variants, every version
+    /// (contract §9). Returns the locations of what was removed; idempotent.
+    pub async fn erase(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let segment = key_segment(event_id);
+        let key = Self::key(provider, event_id);
+        let mut erased = self.blobs.erase(Erase::Key(&key)).await?;
+        // `~` never occurs in an encoded id, so this prefix holds only this id's variants.
+        let variants = format!("raw/{provider}/{segment}~");
+        erased.extend(self.blobs.erase(Erase::Prefix(&variants)).await?);
+        Ok(erased.iter().map(|key| self.blobs.location(key)).collect())
     }
 
     /// The event ids archived for `provider` (variants excluded), in key order. A shortened
