@@ -223,10 +223,11 @@ impl Record {
         }
     }
 
-    /// Folds one event in under the default policy ([`OnDelete::Purge`]). Events of
+    /// Folds one event in, keeping content after a deletion ([`OnDelete::Mark`]; the
+    /// processor folds with [`Record::fold_with`] under `PURGE_ON_DELETE`). Events of
     /// another subject are refused (`false`).
     pub fn fold(&mut self, event: &NormalizedEvent) -> bool {
-        self.fold_with(event, OnDelete::default())
+        self.fold_with(event, OnDelete::Mark)
     }
 
     /// Folds one event in under `policy`. Events of another subject are refused (`false`).
@@ -298,11 +299,12 @@ impl Record {
     }
 }
 
-/// Folds events of one subject into a record under the default policy
-/// ([`OnDelete::Purge`]); `None` for an empty input. Events of other subjects than the
-/// first are ignored.
+/// Folds events of one subject into a record, keeping content after a deletion
+/// ([`OnDelete::Mark`]: what the events say, for reports and schema checks; the processor
+/// and replay use [`merge_with`] under `PURGE_ON_DELETE`); `None` for an empty input.
+/// Events of other subjects than the first are ignored.
 pub fn merge<'a>(events: impl IntoIterator<Item = &'a NormalizedEvent>) -> Option<Record> {
-    merge_with(events, OnDelete::default())
+    merge_with(events, OnDelete::Mark)
 }
 
 /// [`merge`] under `policy`.
@@ -492,7 +494,7 @@ mod tests {
             vec![&transcript, &summary, &deleted],
             vec![&transcript, &deleted, &summary, &transcript],
         ];
-        let reference = merge(orders[0].iter().copied()).unwrap();
+        let reference = merge_with(orders[0].iter().copied(), OnDelete::Purge).unwrap();
         assert!(!holds_content(&reference), "{reference:?}");
         let t = reference.components.transcript.as_ref().unwrap();
         assert_eq!(
@@ -501,7 +503,10 @@ mod tests {
         );
         assert_eq!(reference.deleted_at, Timestamp::from_unix(1_700_000_005));
         for order in &orders {
-            assert_eq!(merge(order.iter().copied()).unwrap(), reference);
+            assert_eq!(
+                merge_with(order.iter().copied(), OnDelete::Purge).unwrap(),
+                reference
+            );
         }
         // PURGE_ON_DELETE=false: marked, content kept, still order-independent.
         let kept = merge_with(orders[0].iter().copied(), OnDelete::Mark).unwrap();

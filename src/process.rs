@@ -127,14 +127,17 @@ impl Processor {
 
     /// Processes the archived delivery named by `id`.
     pub async fn process(&self, id: &DeliveryId) -> Result<NormalizedEvent, ProcessError> {
-        let delivery = self
-            .archive
-            .get(id.provider, &id.event_id)
-            .await?
-            .ok_or_else(|| ProcessError::NotArchived {
+        let Some(delivery) = self.archive.get(id.provider, &id.event_id).await? else {
+            // A delivery erased by a purge (contract §9) is done: its tombstone stands in.
+            if let Some(tombstone) = self.archive.erased(id.provider, &id.event_id).await? {
+                self.write(&tombstone).await?;
+                return Ok(tombstone);
+            }
+            return Err(ProcessError::NotArchived {
                 provider: id.provider,
                 event_id: id.event_id.clone(),
-            })?;
+            });
+        };
         let event = self.normalize(&delivery).await?;
         self.write(&event).await?;
         Ok(event)

@@ -67,17 +67,21 @@ impl Processor {
         let mut ids = BTreeSet::new();
         let (mut found, mut erased) = (0, 0);
         for store in self.stores() {
+            // Whether the last compare-and-swap attempt changed the record.
+            let changed = std::sync::atomic::AtomicBool::new(false);
             let record = store
                 .update_record(provider, subject_id, &|current| {
-                    Ok(current.and_then(|record| {
+                    let next = current.and_then(|record| {
                         let mut record = record.clone();
                         record.erase(at).then_some(record)
-                    }))
+                    });
+                    changed.store(next.is_some(), std::sync::atomic::Ordering::Relaxed);
+                    Ok(next)
                 })
                 .await?;
             if let Some(record) = record {
                 found += 1;
-                erased += usize::from(record.purged_at == Some(at));
+                erased += usize::from(changed.load(std::sync::atomic::Ordering::Relaxed));
                 ids.extend(record.events);
             }
         }
@@ -96,11 +100,22 @@ impl Processor {
         mut event_ids: BTreeSet<String>,
     ) -> Result<PurgeReport, StoreError> {
         let mut report = PurgeReport::new(provider, subject_id);
+        let mut tombstones = std::collections::BTreeMap::new();
         for store in self.stores() {
             let purged = store.purge_subject(provider, subject_id).await?;
             report.events_rewritten += purged.events_rewritten;
             report.objects_deleted.extend(purged.deleted);
             event_ids.extend(purged.event_ids);
+            for event in purged.tombstones {
+                tombstones.entry(event.event_id.clone()).or_insert(event);
+            }
+        }
+        // Mark before erasing: a queued message names either an archived delivery or a
+        // tombstone, never nothing.
+        for (event_id, tombstone) in &tombstones {
+            if self.archive().get(provider, event_id).await?.is_some() {
+                self.archive().mark_erased(tombstone).await?;
+            }
         }
         for event_id in &event_ids {
             let erased = self.archive().erase(provider, event_id).await?;

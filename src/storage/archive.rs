@@ -16,8 +16,8 @@ use super::{
     decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
 };
 use crate::delivery::Verified;
-use crate::normalized::Provider;
 use crate::normalized::Timestamp;
+use crate::normalized::{NormalizedEvent, Provider};
 
 /// The archive object of one delivery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +181,38 @@ impl Archive {
         let variants = format!("raw/{provider}/{segment}~");
         erased.extend(self.blobs.erase(Erase::Prefix(&variants)).await?);
         Ok(erased.iter().map(|key| self.blobs.location(key)).collect())
+    }
+
+    fn erased_key(provider: Provider, event_id: &str) -> String {
+        format!("erased/{provider}/{}.json", key_segment(event_id))
+    }
+
+    /// Keeps the content-free event of a delivery about to be erased as
+    /// `erased/<provider>/<event_id>.json`, so a queued message naming the delivery is
+    /// acknowledged with it rather than retried into the dead-letter queue.
+    pub async fn mark_erased(&self, tombstone: &NormalizedEvent) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(tombstone)
+            .map_err(|e| StoreError::permanent("encode erased event", e))?;
+        let key = Self::erased_key(tombstone.provider, &tombstone.event_id);
+        self.blobs
+            .put(&key, Bytes::from(bytes), Condition::Always)
+            .await?;
+        Ok(())
+    }
+
+    /// The content-free event of an erased delivery, if it was erased.
+    pub async fn erased(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Option<NormalizedEvent>, StoreError> {
+        let key = Self::erased_key(provider, event_id);
+        match self.blobs.get(&key).await? {
+            Some((bytes, _)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::permanent(format!("{key} is not an event"), e)),
+            None => Ok(None),
+        }
     }
 
     /// The event ids archived for `provider` (variants excluded), in key order. A shortened

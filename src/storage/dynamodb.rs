@@ -157,6 +157,7 @@ impl DynamoDbStore {
                 self.put_event(&event).await?;
                 purged.events_rewritten += 1;
             }
+            purged.tombstones.push(event);
         }
         Ok(())
     }

@@ -21,12 +21,14 @@ pub const MAX_ATTEMPTS: u32 = 12;
 
 /// What purging one subject removed from one store (contract §9): counts and keys, never
 /// content.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Purged {
     /// Event documents rewritten without their content.
     pub events_rewritten: usize,
     /// The ids of the subject's stored events (their archived deliveries go too).
     pub event_ids: BTreeSet<String>,
+    /// The subject's events as they now are: content-free.
+    pub tombstones: Vec<NormalizedEvent>,
     /// Objects of which every version, or every superseded version, was deleted.
     pub deleted: Vec<String>,
 }
@@ -260,6 +262,7 @@ impl RecordStore for BlobRecordStore {
                     .await?;
                 purged.events_rewritten += 1;
             }
+            purged.tombstones.push(event);
         }
         // The versions the stripped event and record documents replaced.
         for key in self.blobs.erase(Erase::Superseded(&subject)).await? {
