@@ -487,3 +487,38 @@ async fn scribehook_purge_erases_a_subject_on_files_and_reports_it() {
     assert_eq!(report["events_rewritten"], 0);
     assert_eq!(report["archived_deleted"], serde_json::json!([]));
 }
+
+/// On a terminal, `scribehook purge` refuses without `--yes` (and touches nothing); `script`
+/// gives it one. Skipped where `script` (util-linux) is missing.
+#[test]
+fn scribehook_purge_on_a_terminal_needs_yes() {
+    let dir = std::env::temp_dir().join(unique("scribehook-purge-tty"));
+    let uri = format!("file://{}", dir.display());
+    let bin = env!("CARGO_BIN_EXE_scribehook");
+    let run = |extra: &str| {
+        std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("{bin} purge --provider bota --subject rec_1{extra}"),
+                "/dev/null",
+            ])
+            .env("ARCHIVE", &uri)
+            .env("STORE", &uri)
+            .env_remove("AWS_LAMBDA_FUNCTION_NAME")
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let Ok(refused) = run("") else {
+        eprintln!("no `script` here: terminal check not exercised");
+        return;
+    };
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("--yes"),
+        "{refused:?}"
+    );
+    assert!(!dir.exists(), "nothing was touched");
+    let confirmed = run(" --yes").unwrap();
+    assert!(confirmed.status.success(), "{confirmed:?}");
+    assert!(String::from_utf8_lossy(&confirmed.stdout).contains("\"records_found\":0"));
+}
