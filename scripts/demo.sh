@@ -115,14 +115,21 @@ echo "== Bota's timeline, out of order (summary first, recording.created last)"
 for name in summary.completed transcription.completed recording.uploaded transcription.started summary.started recording.created; do
   send "$name" bota "$(p bota "$name")"
 done
-echo "== Bota's failures (another recording), device events and a deletion (a third recording)"
+echo "== Bota's failures (another recording), device events, and a third recording transcribed,"
+echo "   summarized, then deleted (PURGE_ON_DELETE, the default: its content ends)"
 for name in transcription.failed summary.failed; do
   sed 's/rec_xyz789/rec_failed01/' "$(p bota "$name")" >"$DATA/$name.json"
   send "$name" bota "$DATA/$name.json"
 done
 for name in device.low_battery device.offline; do send "$name" bota "$(p bota "$name")"; done
-for name in recording.created recording.deleted; do
-  sed 's/rec_xyz789/rec_deleted01/; s/evt_abc123/evt_abc124/' "$(p bota "$name")" >"$DATA/$name.json"
+# The third recording's own event ids (the samples' ids with a 0 for a 1 in the last digit).
+# Its words differ from rec_xyz789's, so what is left of it can be searched for.
+third() {
+  sed 's/rec_xyz789/rec_deleted01/; s/"\(evt_[a-z]*[0-9]*\)\([0-9]\)"/"\1\20"/;
+       s/coming in today/coming back today/g; s/seasonal allergies/ragweed allergies/' "$(p bota "$1")" >"$DATA/$1.json"
+}
+for name in recording.created transcription.completed summary.completed recording.deleted; do
+  third "$name"
   send "$name" bota "$DATA/$name.json"
 done
 
@@ -151,5 +158,60 @@ echo
 
 echo "== Rejected deliveries (nothing stored for them, except the unparseable body, archived for replay)"
 for r in "${REJECTED[@]}"; do echo "  $r"; done
+echo
+
+# What of a subject's text is left anywhere scribehook wrote under $DATA (records, events,
+# archived bodies decoded): one line per file still holding a phrase.
+holders() {
+  "$PY" - "$DATA" "$@" <<'PYEOF'
+import base64, json, pathlib, sys
+data, phrases = pathlib.Path(sys.argv[1]), sys.argv[2:]
+# What scribehook wrote (raw/, records/, erased/, ...), not the demo's own input files.
+for path in sorted(p for p in data.rglob("*") if p.is_file() and len(p.relative_to(data).parts) > 1):
+    raw = path.read_bytes()
+    texts = [raw]
+    try:
+        texts.append(base64.b64decode(json.loads(raw)["body_base64"]))
+    except Exception:
+        pass
+    if any(ph.encode() in t for t in texts for ph in phrases):
+        print("    still holds it:", path.relative_to(data))
+PYEOF
+}
+BOTA_TEXT=("coming back today" "ragweed allergies")
+DAILY_TEXT=("right knee pain" "patellofemoral")
+
+echo "== Deletion: Bota's rec_deleted01 was transcribed and summarized, then recording.deleted"
+"$BIN" records --store "file://$DATA" --provider bota | grep -A4 rec_deleted01 | sed 's/^/  /' || true
+echo "  archived deliveries left of it: $(holders rec_deleted01 | grep -c "raw/" || true)"
+echo "  files under $DATA still holding its transcript or summary text:"
+left=$(holders "${BOTA_TEXT[@]}")
+echo "${left:-    none}"
+[[ -z "$left" ]] || { echo "the deletion left content behind" >&2; exit 1; }
+echo "  a late redelivery of its transcript is accepted, processed to a content-free tombstone:"
+send "transcription.completed (after the deletion)" bota "$DATA/transcription.completed.json"
+echo "  $("$BIN" drain 2>>"$DATA/server.log")"
+left=$(holders "${BOTA_TEXT[@]}")
+echo "  files still holding its text: ${left:-none}"
+[[ -z "$left" ]] || { echo "the late delivery brought content back" >&2; exit 1; }
+echo
+
+echo "== Erasure on request: scribehook purge --provider daily --subject $JOB"
+echo "  before: $(holders "${DAILY_TEXT[@]}" | wc -l) files hold text of its SOAP note, summary or transcript"
+"$BIN" purge --provider daily --subject "$JOB" --yes 2>>"$DATA/server.log" >"$DATA/purge.json"
+"$PY" - "$DATA/purge.json" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"  removed: {r['records_erased']} record(s) erased, {r['events_rewritten']} event(s) rewritten without content,"
+      f" {len(r['archived_deleted'])} archived deliveries deleted:")
+for location in r["archived_deleted"]:
+    print("    ", "/".join(location.rsplit("/", 3)[-3:]))
+PYEOF
+left=$(holders "${DAILY_TEXT[@]}" || true)
+echo "  after: ${left:-no file holds any of it}"
+[[ -z "$left" ]] || { echo "the purge left content behind" >&2; exit 1; }
+"$BIN" records --store "file://$DATA" --provider daily | grep -A3 "$JOB" | sed 's/^/  /' || true
+again=$("$BIN" purge --provider daily --subject "$JOB" --yes 2>>"$DATA/server.log")
+echo "  run again (idempotent): $again"
 echo
 echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Server log: $DATA/server.log"

@@ -8,6 +8,7 @@
 //! - [`merge`]: the order-independent fold of events into a record.
 //! - [`transcript`]: Daily's output files (Deepgram JSON, WebVTT, SRT, txt, SOAP JSON).
 //! - [`storage`]: archive and record stores (S3, DynamoDB, local files).
+//! - [`purge`]: ending a subject's content (deletion events, `scribehook purge`).
 //! - [`ingest`], [`process`], [`fetch`]: the delivery path; [`lambda`] and [`app`] wire it
 //!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
 
@@ -21,12 +22,13 @@ pub mod merge;
 pub mod normalized;
 pub mod process;
 pub mod providers;
+pub mod purge;
 pub mod signature;
 pub mod storage;
 pub mod telemetry;
 pub mod transcript;
 
-pub use merge::{merge, Record};
+pub use merge::{merge, OnDelete, Record};
 pub use normalized::{NormalizedEvent, Timestamp};
 pub use providers::{Provider, SignOptions};
 pub use signature::{VerifyError, Window};

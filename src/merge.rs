@@ -2,6 +2,12 @@
 //! (contract §5.2). Every step is a commutative, idempotent join (a maximum per component,
 //! a set union of event ids, a maximum time), so any permutation of an event set, with any
 //! duplicates, folds to the same record; stores rely on that to retry conditional writes.
+//!
+//! Deletion (contract §9): under [`OnDelete::Purge`] a deleted subject carries no content.
+//! Stripping is applied after every fold once the subject has ended, and the end is itself
+//! a join (a deleted recording has the highest rank; `purged_at` is never cleared), so a
+//! content event folded after the deletion, redelivered or replayed, adds none, and the
+//! fold stays order-independent.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +28,10 @@ pub struct Record {
     /// Set once the recording was deleted: the subject has ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
+    /// Set by an erasure (`scribehook purge`): the subject carries no content from then on,
+    /// whatever `PURGE_ON_DELETE` says and whatever arrives later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<Timestamp>,
     pub components: Components,
     pub events: BTreeSet<String>,
 }
@@ -54,6 +64,51 @@ pub struct Component {
     /// The winning event's content of this component's kind, and its error.
     #[serde(flatten)]
     pub content: Content,
+}
+
+/// What a deletion event does to its subject's content (`PURGE_ON_DELETE`, contract §9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDelete {
+    /// The subject's content ends: the record and its events keep ids, statuses, times,
+    /// errors and `deleted_at`, and lose every transcript, note, summary, concepts, SOAP
+    /// and fetched output.
+    #[default]
+    Purge,
+    /// The content is kept; the record is only marked deleted.
+    Mark,
+}
+
+impl OnDelete {
+    pub fn from_flag(purge_on_delete: bool) -> Self {
+        if purge_on_delete {
+            OnDelete::Purge
+        } else {
+            OnDelete::Mark
+        }
+    }
+}
+
+/// Removes every piece of content from `content`: transcript, note, summary, concepts,
+/// SOAP, and the digest and size of fetched outputs (their locations, formats and reasons
+/// stay: they are references, not content). Ids, statuses, times and errors live outside
+/// `Content` or in `error`, and stay.
+pub fn strip_content(content: &mut Content) {
+    content.transcript = None;
+    content.note = None;
+    content.summary = None;
+    content.concepts = None;
+    content.soap = None;
+    for artifact in content.artifacts.iter_mut().flatten() {
+        artifact.sha256 = None;
+        artifact.bytes = None;
+    }
+}
+
+/// Whether `content` holds anything [`strip_content`] would remove.
+pub fn has_content(content: &Content) -> bool {
+    let mut stripped = content.clone();
+    strip_content(&mut stripped);
+    stripped != *content
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,13 +217,21 @@ impl Record {
             subject_id: event.subject_id.clone(),
             updated_at: event.occurred_at,
             deleted_at: None,
+            purged_at: None,
             components: Components::default(),
             events: BTreeSet::new(),
         }
     }
 
-    /// Folds one event in. Events of another subject are refused (`false`).
+    /// Folds one event in, keeping content after a deletion ([`OnDelete::Mark`]; the
+    /// processor folds with [`Record::fold_with`] under `PURGE_ON_DELETE`). Events of
+    /// another subject are refused (`false`).
     pub fn fold(&mut self, event: &NormalizedEvent) -> bool {
+        self.fold_with(event, OnDelete::Mark)
+    }
+
+    /// Folds one event in under `policy`. Events of another subject are refused (`false`).
+    pub fn fold_with(&mut self, event: &NormalizedEvent, policy: OnDelete) -> bool {
         if event.provider != self.provider || event.subject_id != self.subject_id {
             return false;
         }
@@ -192,7 +255,42 @@ impl Record {
             .as_ref()
             .filter(|r| r.status == Status::Deleted)
             .map(|r| r.updated_at);
+        if self.content_ended(policy) {
+            self.strip();
+        }
         true
+    }
+
+    /// Whether the subject's content has ended: erased, or deleted under `policy` Purge.
+    pub fn content_ended(&self, policy: OnDelete) -> bool {
+        self.purged_at.is_some() || (policy == OnDelete::Purge && self.deleted_at.is_some())
+    }
+
+    /// Removes the content of every component (ids, statuses, times, errors stay).
+    pub fn strip(&mut self) {
+        let c = &mut self.components;
+        for component in [
+            &mut c.recording,
+            &mut c.transcript,
+            &mut c.summary,
+            &mut c.note,
+            &mut c.job,
+            &mut c.device,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            strip_content(&mut component.content);
+        }
+    }
+
+    /// Erases the subject's content (`scribehook purge`): marks the record purged at `at`
+    /// (unless it already was: idempotent) and strips it. `true` when anything changed.
+    pub fn erase(&mut self, at: Timestamp) -> bool {
+        let before = self.clone();
+        self.purged_at.get_or_insert(at);
+        self.strip();
+        *self != before
     }
 
     /// Whether `event` is already folded into this record.
@@ -201,15 +299,25 @@ impl Record {
     }
 }
 
-/// Folds events of one subject into a record; `None` for an empty input. Events of other
-/// subjects than the first are ignored.
+/// Folds events of one subject into a record, keeping content after a deletion
+/// ([`OnDelete::Mark`]: what the events say, for reports and schema checks; the processor
+/// and replay use [`merge_with`] under `PURGE_ON_DELETE`); `None` for an empty input.
+/// Events of other subjects than the first are ignored.
 pub fn merge<'a>(events: impl IntoIterator<Item = &'a NormalizedEvent>) -> Option<Record> {
+    merge_with(events, OnDelete::Mark)
+}
+
+/// [`merge`] under `policy`.
+pub fn merge_with<'a>(
+    events: impl IntoIterator<Item = &'a NormalizedEvent>,
+    policy: OnDelete,
+) -> Option<Record> {
     let mut events = events.into_iter();
     let first = events.next()?;
     let mut record = Record::new(first);
-    record.fold(first);
+    record.fold_with(first, policy);
     for event in events {
-        record.fold(event);
+        record.fold_with(event, policy);
     }
     Some(record)
 }
@@ -242,6 +350,12 @@ mod tests {
                     confidence: None,
                 }],
                 ..Transcript::default()
+            });
+        }
+        if category == Category::Summary && status == Status::Completed {
+            draft.content.summary = Some(Summary {
+                text: format!("summary of {id}"),
+                template: None,
             });
         }
         draft.finish(
@@ -351,6 +465,79 @@ mod tests {
         })
     }
 
+    fn policy(purge: bool) -> OnDelete {
+        OnDelete::from_flag(purge)
+    }
+
+    fn holds_content(record: &Record) -> bool {
+        let c = &record.components;
+        [
+            &c.recording,
+            &c.transcript,
+            &c.summary,
+            &c.note,
+            &c.job,
+            &c.device,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|component| has_content(&component.content))
+    }
+
+    #[test]
+    fn a_deleted_subject_carries_no_content_whatever_the_order() {
+        let transcript = event("evt_t", Category::Transcript, Status::Completed, 10);
+        let summary = event("evt_s", Category::Summary, Status::Completed, 11);
+        let deleted = event("evt_d", Category::Recording, Status::Deleted, 5);
+        let orders = [
+            vec![&deleted, &transcript, &summary],
+            vec![&transcript, &summary, &deleted],
+            vec![&transcript, &deleted, &summary, &transcript],
+        ];
+        let reference = merge_with(orders[0].iter().copied(), OnDelete::Purge).unwrap();
+        assert!(!holds_content(&reference), "{reference:?}");
+        let t = reference.components.transcript.as_ref().unwrap();
+        assert_eq!(
+            (t.status, t.event_id.as_str()),
+            (Status::Completed, "evt_t")
+        );
+        assert_eq!(reference.deleted_at, Timestamp::from_unix(1_700_000_005));
+        for order in &orders {
+            assert_eq!(
+                merge_with(order.iter().copied(), OnDelete::Purge).unwrap(),
+                reference
+            );
+        }
+        // PURGE_ON_DELETE=false: marked, content kept, still order-independent.
+        let kept = merge_with(orders[0].iter().copied(), OnDelete::Mark).unwrap();
+        assert!(holds_content(&kept));
+        assert_eq!(kept.deleted_at, reference.deleted_at);
+        for order in &orders {
+            assert_eq!(
+                merge_with(order.iter().copied(), OnDelete::Mark).unwrap(),
+                kept
+            );
+        }
+    }
+
+    #[test]
+    fn an_erased_record_stays_empty_under_either_policy() {
+        let transcript = event("evt_t", Category::Transcript, Status::Completed, 10);
+        let mut record = merge([&transcript]).unwrap();
+        let at = Timestamp::from_unix(1_900_000_000).unwrap();
+        assert!(record.erase(at));
+        assert!(!record.erase(Timestamp::from_unix(1_900_000_100).unwrap()));
+        assert_eq!(record.purged_at, Some(at));
+        let late = event("evt_t2", Category::Transcript, Status::Completed, 20);
+        for policy in [OnDelete::Purge, OnDelete::Mark] {
+            let mut r = record.clone();
+            r.fold_with(&late, policy);
+            r.fold_with(&transcript, policy);
+            assert!(!holds_content(&r));
+            assert!(r.contains("evt_t2"));
+        }
+    }
+
     proptest! {
         #[test]
         fn any_permutation_with_duplicates_folds_to_the_same_record(
@@ -360,8 +547,9 @@ mod tests {
                 .prop_map(|m| m.into_iter().map(|(k, mut e)| { e.event_id = format!("evt_{k}"); e }).collect::<Vec<_>>()),
             duplicates in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
             seed in any::<u64>(),
+            purge in any::<bool>(),
         ) {
-            let reference = merge(&events).unwrap();
+            let reference = merge_with(&events, policy(purge)).unwrap();
             let mut shuffled = events.clone();
             for index in &duplicates {
                 shuffled.push(index.get(&events).clone());
@@ -374,19 +562,32 @@ mod tests {
                 state ^= state << 17;
                 shuffled.swap(i, (state % (i as u64 + 1)) as usize);
             }
-            let folded = merge(&shuffled).unwrap();
+            let folded = merge_with(&shuffled, policy(purge)).unwrap();
             prop_assert_eq!(&folded, &reference);
             prop_assert_eq!(folded.events.len(), events.len());
+            // The deletion rule: under Purge a deleted subject holds no content at all;
+            // under Mark the deletion removes nothing (the same content as without it).
+            let deleted = events
+                .iter()
+                .any(|e| e.category == Category::Recording && e.status == Status::Deleted);
+            prop_assert_eq!(folded.deleted_at.is_some(), deleted);
+            if purge && deleted {
+                prop_assert!(!holds_content(&folded));
+            } else {
+                let kept = merge_with(&events, OnDelete::Mark).unwrap();
+                prop_assert_eq!(&folded.components, &kept.components);
+            }
         }
 
         #[test]
         fn folding_a_record_into_itself_changes_nothing(
             events in prop::collection::vec(arb_event(), 1..10),
+            purge in any::<bool>(),
         ) {
-            let mut record = merge(&events).unwrap();
+            let mut record = merge_with(&events, policy(purge)).unwrap();
             let before = record.clone();
             for event in &events {
-                record.fold(event);
+                record.fold_with(event, policy(purge));
             }
             prop_assert_eq!(record, before);
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::fetch::{FetchError, Fetcher};
-use crate::merge::{merge, Record};
+use crate::merge::{merge_with, OnDelete, Record};
 use crate::normalized::{system_clock, Clock, ErrorInfo, NormalizedEvent, Provider, Timestamp};
 use crate::providers::MalformedEvent;
 use crate::storage::archive::{Archive, ArchivedDelivery, Quarantined};
@@ -81,6 +81,7 @@ pub struct Processor {
     stores: Vec<Arc<dyn RecordStore>>,
     fetcher: Fetcher,
     clock: Clock,
+    on_delete: OnDelete,
 }
 
 impl Processor {
@@ -90,7 +91,19 @@ impl Processor {
             stores,
             fetcher,
             clock: system_clock(),
+            on_delete: OnDelete::default(),
         }
+    }
+
+    /// The same processor with `PURGE_ON_DELETE`'s policy (default: purge).
+    pub fn with_on_delete(mut self, on_delete: OnDelete) -> Self {
+        self.on_delete = on_delete;
+        self
+    }
+
+    /// What a deletion does to its subject's content.
+    pub fn on_delete(&self) -> OnDelete {
+        self.on_delete
     }
 
     /// The same processor reading time from `clock`.
@@ -114,14 +127,17 @@ impl Processor {
 
     /// Processes the archived delivery named by `id`.
     pub async fn process(&self, id: &DeliveryId) -> Result<NormalizedEvent, ProcessError> {
-        let delivery = self
-            .archive
-            .get(id.provider, &id.event_id)
-            .await?
-            .ok_or_else(|| ProcessError::NotArchived {
+        let Some(delivery) = self.archive.get(id.provider, &id.event_id).await? else {
+            // A delivery erased by a purge (contract §9) is done: its tombstone stands in.
+            if let Some(tombstone) = self.archive.erased(id.provider, &id.event_id).await? {
+                self.write(&tombstone).await?;
+                return Ok(tombstone);
+            }
+            return Err(ProcessError::NotArchived {
                 provider: id.provider,
                 event_id: id.event_id.clone(),
-            })?;
+            });
+        };
         let event = self.normalize(&delivery).await?;
         self.write(&event).await?;
         Ok(event)
@@ -170,11 +186,22 @@ impl Processor {
         Ok(event)
     }
 
-    /// Writes the event and folds it into its record, in every store.
+    /// Writes the event and folds it into its record, in every store. When that record's
+    /// content has ended (a deletion under `PURGE_ON_DELETE`, or an erasure), the subject's
+    /// content is purged everywhere, this event's archived delivery included (contract §9).
     pub async fn write(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
+        let mut ended = BTreeSet::new();
         for store in &self.stores {
             store.put_event(event).await?;
-            merge_event(store.as_ref(), event).await?;
+            let record = merge_event(store.as_ref(), event, self.on_delete).await?;
+            if let Some(record) = record.filter(|r| r.content_ended(self.on_delete)) {
+                ended.extend(record.events);
+            }
+        }
+        if !ended.is_empty() {
+            ended.insert(event.event_id.clone());
+            self.purge_content(event.provider, &event.subject_id, ended)
+                .await?;
         }
         Ok(())
     }
@@ -229,8 +256,12 @@ impl Processor {
                     for event in &subject_events {
                         store.put_event(event).await?;
                     }
-                    self.rebuild(store.as_ref(), provider, subject, &subject_events)
+                    let rebuilt = self
+                        .rebuild(store.as_ref(), provider, subject, &subject_events)
                         .await?;
+                    if let Some(record) = rebuilt.filter(|r| r.content_ended(self.on_delete)) {
+                        self.purge_content(provider, subject, record.events).await?;
+                    }
                 }
                 for event in subject_events
                     .iter()
@@ -253,13 +284,17 @@ impl Processor {
         subject: &str,
         events: &[&NormalizedEvent],
     ) -> Result<Option<Record>, StoreError> {
-        let rebuilt = merge(events.iter().copied());
+        let rebuilt = merge_with(events.iter().copied(), self.on_delete);
         store
             .update_record(provider, subject, &|current| {
                 // An event folded in by live processing since the archive was listed would
                 // be lost by replacing the record; fold it back instead of dropping it.
                 let mut next = rebuilt.clone();
                 if let (Some(current), Some(next)) = (current, next.as_mut()) {
+                    // An erasure outlives every rebuild.
+                    if let Some(at) = current.purged_at {
+                        next.erase(at);
+                    }
                     if current.events.iter().any(|id| !next.events.contains(id)) {
                         return Err(StoreError::new(
                             format!("replay {provider}/{subject}"),

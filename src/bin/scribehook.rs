@@ -41,6 +41,10 @@ enum Command {
     Serve(ServeArgs),
     /// Print a readable summary of the records in a file:// or s3:// store.
     Records(RecordsArgs),
+    /// End a subject's content (erasure) in the configured ARCHIVE and STORE: records and
+    /// events keep ids, statuses and times; transcripts, notes, summaries, fetched outputs,
+    /// overflow objects and archived deliveries go, every version. Idempotent.
+    Purge(PurgeArgs),
     /// Process what is waiting on QUEUE_URL with the real processor handler, as the
     /// processor function would, until nothing is visible; then exit.
     Drain,
@@ -66,6 +70,20 @@ struct ReplayArgs {
     /// Only subjects with a delivery received at or after this instant (RFC 3339).
     #[arg(long)]
     since: Option<String>,
+}
+
+#[derive(Args)]
+struct PurgeArgs {
+    /// daily, bota, nabla or prosa
+    #[arg(long)]
+    provider: Provider,
+    /// The subject id (Daily job/transcript/recording id, Bota recording id, Nabla request
+    /// id, Prosa job id), exactly as in the record's `subject_id`.
+    #[arg(long)]
+    subject: String,
+    /// Confirm the erasure (required when run on a terminal).
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Args)]
@@ -235,6 +253,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Serve(args) => serve(args).await,
         Command::Drain => drain(&mut out).await,
         Command::Records(args) => records(args, &mut out).await,
+        Command::Purge(args) => purge(args, &mut out).await,
     }
 }
 
@@ -305,6 +324,41 @@ async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
     let report = processor.replay(&providers, since).await?;
     for skipped in &report.skipped {
         eprintln!("scribehook: skipped {skipped}");
+    }
+    serde_json::to_writer(&mut *out, &report)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    if !args.yes && std::io::stdin().is_terminal() {
+        return Err(format!(
+            "purge erases {}/{} for good; add --yes to confirm",
+            args.provider, args.subject
+        )
+        .into());
+    }
+    if args.subject.is_empty() {
+        return Err("--subject must not be empty".into());
+    }
+    let config = Config::from_env()?;
+    let clients = app::Clients::from_env().await;
+    let processor = app::processor(&config, &clients);
+    let report = processor.purge(args.provider, &args.subject).await?;
+    telemetry::flush_metrics();
+    if report.records_found == 0 && !report.removed_anything() {
+        eprintln!(
+            "scribehook: no record of {}/{} in {}",
+            args.provider,
+            args.subject,
+            config
+                .stores
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
     }
     serde_json::to_writer(&mut *out, &report)?;
     writeln!(out)?;

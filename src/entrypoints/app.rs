@@ -8,6 +8,7 @@ use crate::aws::{S3Outputs, SqsQueue};
 use crate::config::{Config, Secrets};
 use crate::fetch::Fetcher;
 use crate::ingest::{Dispatch, Ingest};
+use crate::merge::OnDelete;
 use crate::normalized::Clock;
 use crate::process::Processor;
 use crate::storage::archive::Archive;
@@ -50,6 +51,7 @@ pub fn processor(config: &Config, clients: &Clients) -> Processor {
         config.max_output_bytes,
     );
     Processor::new(archive, stores, fetcher)
+        .with_on_delete(OnDelete::from_flag(config.purge_on_delete))
 }
 
 pub fn ingest(config: &Config, clients: &Clients, clock: Clock) -> Ingest {

@@ -13,11 +13,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Put, StoreError,
+    decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
 };
 use crate::delivery::Verified;
-use crate::normalized::Provider;
 use crate::normalized::Timestamp;
+use crate::normalized::{NormalizedEvent, Provider};
 
 /// The archive object of one delivery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +163,54 @@ impl Archive {
             Some((bytes, _)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 StoreError::permanent(format!("archive {key} is not an archived delivery"), e)
             }),
+            None => Ok(None),
+        }
+    }
+
+    /// Erases the archived delivery of `event_id` and its conflict variants, every version
+    /// (contract §9). Returns the locations of what was removed; idempotent.
+    pub async fn erase(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let segment = key_segment(event_id);
+        let key = Self::key(provider, event_id);
+        let mut erased = self.blobs.erase(Erase::Key(&key)).await?;
+        // `~` never occurs in an encoded id, so this prefix holds only this id's variants.
+        let variants = format!("raw/{provider}/{segment}~");
+        erased.extend(self.blobs.erase(Erase::Prefix(&variants)).await?);
+        Ok(erased.iter().map(|key| self.blobs.location(key)).collect())
+    }
+
+    fn erased_key(provider: Provider, event_id: &str) -> String {
+        format!("erased/{provider}/{}.json", key_segment(event_id))
+    }
+
+    /// Keeps the content-free event of a delivery about to be erased as
+    /// `erased/<provider>/<event_id>.json`, so a queued message naming the delivery is
+    /// acknowledged with it rather than retried into the dead-letter queue.
+    pub async fn mark_erased(&self, tombstone: &NormalizedEvent) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(tombstone)
+            .map_err(|e| StoreError::permanent("encode erased event", e))?;
+        let key = Self::erased_key(tombstone.provider, &tombstone.event_id);
+        self.blobs
+            .put(&key, Bytes::from(bytes), Condition::Always)
+            .await?;
+        Ok(())
+    }
+
+    /// The content-free event of an erased delivery, if it was erased.
+    pub async fn erased(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Option<NormalizedEvent>, StoreError> {
+        let key = Self::erased_key(provider, event_id);
+        match self.blobs.get(&key).await? {
+            Some((bytes, _)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::permanent(format!("{key} is not an event"), e)),
             None => Ok(None),
         }
     }

@@ -12,9 +12,9 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::ProvideErrorKind;
 
-use super::records::{decode_record, encode, RecordStore};
-use super::{key_segment, Blobs, Condition, Fault, StoreError, Version};
-use crate::merge::Record;
+use super::records::{decode_record, encode, Purged, RecordStore};
+use super::{key_segment, Blobs, Condition, Erase, Fault, StoreError, Version};
+use crate::merge::{has_content, strip_content, Record};
 use crate::normalized::NormalizedEvent;
 use crate::normalized::Provider;
 
@@ -106,8 +106,102 @@ impl DynamoDbStore {
     }
 }
 
+type Item = HashMap<String, AttributeValue>;
+
+impl DynamoDbStore {
+    /// Every item of the subject's partition (its events and its record).
+    async fn partition(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", pk(provider, subject_id))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("dynamodb query {}", self.table), &e))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Rewrites the subject's event items that hold content (or point at an overflow
+    /// object) without it; returns the ids of its events and how many were rewritten.
+    async fn strip_events(&self, items: &[Item], purged: &mut Purged) -> Result<(), StoreError> {
+        for item in items {
+            let is_event =
+                matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("event#"));
+            if !is_event {
+                continue;
+            }
+            let Some(bytes) = self.read_document(item, "event").await? else {
+                continue;
+            };
+            let mut event: NormalizedEvent = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::permanent("dynamodb event item is not an event", e))?;
+            purged.event_ids.insert(event.event_id.clone());
+            if has_content(&event.content) || item.contains_key("event_location") {
+                strip_content(&mut event.content);
+                self.put_event(&event).await?;
+                purged.events_rewritten += 1;
+            }
+            purged.tombstones.push(event);
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl RecordStore for DynamoDbStore {
+    async fn purge_subject(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Purged, StoreError> {
+        let mut purged = Purged::default();
+        self.strip_events(&self.partition(provider, subject_id).await?, &mut purged)
+            .await?;
+        let Some(overflow) = &self.overflow else {
+            return Ok(purged);
+        };
+        // Overflow objects no item points to any more (the content-free documents fit in
+        // their items), then the superseded versions of those that are still referenced.
+        let referenced: std::collections::BTreeSet<String> = self
+            .partition(provider, subject_id)
+            .await?
+            .iter()
+            .flat_map(|item| item.iter())
+            .filter(|(name, _)| name.ends_with("_location"))
+            .filter_map(|(_, value)| value.as_s().ok().cloned())
+            .collect();
+        let prefix = format!("large/{provider}/{}/", key_segment(subject_id));
+        for key in overflow.list(&prefix).await? {
+            if !referenced.contains(&overflow.location(&key)) {
+                for erased in overflow.erase(Erase::Key(&key)).await? {
+                    purged.deleted.push(overflow.location(&erased));
+                }
+            }
+        }
+        for erased in overflow.erase(Erase::Superseded(&prefix)).await? {
+            purged.deleted.push(overflow.location(&erased));
+        }
+        purged.deleted.sort();
+        purged.deleted.dedup();
+        Ok(purged)
+    }
+
     async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
         let overflow_key = format!(
             "large/{}/{}/event-{}",

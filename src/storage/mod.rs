@@ -163,6 +163,26 @@ pub enum Put {
     ConditionFailed,
 }
 
+/// What [`Blobs::erase`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Erase<'a> {
+    /// Exactly this key, every version.
+    Key(&'a str),
+    /// Every key under this prefix, every version.
+    Prefix(&'a str),
+    /// Under this prefix, only the versions later writes superseded (the current objects
+    /// stay).
+    Superseded(&'a str),
+}
+
+impl Erase<'_> {
+    fn prefix(&self) -> &str {
+        match self {
+            Erase::Key(p) | Erase::Prefix(p) | Erase::Superseded(p) => p,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Blobs: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError>;
@@ -171,6 +191,26 @@ pub trait Blobs: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys under `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Erases objects for good (contract §9): in a versioned bucket every version and
+    /// delete marker, not only the current object (see [`Erase`]). Returns the keys of
+    /// which something was removed; a missing key is not an error.
+    async fn erase(&self, what: Erase<'_>) -> Result<Vec<String>, StoreError> {
+        let keys = match what {
+            // Without versions nothing is ever superseded.
+            Erase::Superseded(_) => return Ok(Vec::new()),
+            Erase::Key(key) => self
+                .list(key)
+                .await?
+                .into_iter()
+                .filter(|k| k == key)
+                .collect(),
+            Erase::Prefix(prefix) => self.list(prefix).await?,
+        };
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys)
+    }
     /// A URI for the object, for records and logs (`s3://bucket/key`, `file:///dir/key`).
     fn location(&self, key: &str) -> String;
 }

@@ -3,20 +3,35 @@
 //! the version is unchanged, else re-read and re-fold), so two instances merging the same
 //! subject at once both land in the record.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{key_segment, Blobs, Condition, Put, StoreError, Version};
-use crate::merge::Record;
+use super::{key_segment, Blobs, Condition, Erase, Put, StoreError, Version};
+use crate::merge::{has_content, strip_content, OnDelete, Record};
 use crate::normalized::NormalizedEvent;
 use crate::normalized::Provider;
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).
 pub const MAX_ATTEMPTS: u32 = 12;
+
+/// What purging one subject removed from one store (contract §9): counts and keys, never
+/// content.
+#[derive(Clone, Debug, Default)]
+pub struct Purged {
+    /// Event documents rewritten without their content.
+    pub events_rewritten: usize,
+    /// The ids of the subject's stored events (their archived deliveries go too).
+    pub event_ids: BTreeSet<String>,
+    /// The subject's events as they now are: content-free.
+    pub tombstones: Vec<NormalizedEvent>,
+    /// Objects of which every version, or every superseded version, was deleted.
+    pub deleted: Vec<String>,
+}
 
 /// Decides the new record from the stored one: `Ok(None)` when nothing needs writing.
 pub type Update<'a> =
@@ -43,6 +58,25 @@ pub trait RecordStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// `s3://…`, `file://…`, `dynamodb://…`, for logs.
     fn describe(&self) -> String;
+
+    /// Rewrites every stored event of the subject without its content and deletes every
+    /// other copy of content this store holds for it (superseded object versions, overflow
+    /// objects). The record itself is stripped by the fold (or [`Record::erase`]) before.
+    /// Idempotent. A store that cannot purge says so rather than keeping content silently.
+    async fn purge_subject(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Purged, StoreError> {
+        Err(StoreError::permanent(
+            format!(
+                "purge {provider}/{} in {}",
+                crate::telemetry::Escaped(subject_id),
+                self.describe()
+            ),
+            "this record store cannot purge",
+        ))
+    }
 
     async fn get_record(
         &self,
@@ -86,16 +120,17 @@ pub trait RecordStore: Send + Sync {
     }
 }
 
-/// Folds one event into its subject's record.
+/// Folds one event into its subject's record under `policy`.
 pub async fn merge_event(
     store: &dyn RecordStore,
     event: &NormalizedEvent,
+    policy: OnDelete,
 ) -> Result<Option<Record>, StoreError> {
     store
         .update_record(event.provider, &event.subject_id, &|current| {
             let mut record = current.cloned().unwrap_or_else(|| Record::new(event));
             let before = current.is_some().then(|| record.clone());
-            record.fold(event);
+            record.fold_with(event, policy);
             // A redelivered event folds to the same record: skip the write.
             Ok((before.as_ref() != Some(&record)).then_some(record))
         })
@@ -204,5 +239,35 @@ impl RecordStore for BlobRecordStore {
 
     fn describe(&self) -> String {
         self.blobs.location("records")
+    }
+
+    async fn purge_subject(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Purged, StoreError> {
+        let subject = format!("records/{provider}/{}/", key_segment(subject_id));
+        let mut purged = Purged::default();
+        for key in self.blobs.list(&format!("{subject}events/")).await? {
+            let Some((bytes, _)) = self.blobs.get(&key).await? else {
+                continue;
+            };
+            let mut event: NormalizedEvent = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::permanent(format!("{key} is not an event"), e))?;
+            purged.event_ids.insert(event.event_id.clone());
+            if has_content(&event.content) {
+                strip_content(&mut event.content);
+                self.blobs
+                    .put(&key, encode("event", &event)?, Condition::Always)
+                    .await?;
+                purged.events_rewritten += 1;
+            }
+            purged.tombstones.push(event);
+        }
+        // The versions the stripped event and record documents replaced.
+        for key in self.blobs.erase(Erase::Superseded(&subject)).await? {
+            purged.deleted.push(self.blobs.location(&key));
+        }
+        Ok(purged)
     }
 }

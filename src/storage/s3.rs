@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::retry::ProvideErrorKind;
 use bytes::Bytes;
 
-use super::{join_key, Blobs, Condition, Put, StoreError, Version};
+use super::{join_key, Blobs, Condition, Erase, Put, StoreError, Version};
 
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
@@ -148,7 +148,91 @@ impl Blobs for S3Blobs {
         Ok(keys)
     }
 
+    async fn erase(&self, what: Erase<'_>) -> Result<Vec<String>, StoreError> {
+        let full = join_key(&self.prefix, what.prefix());
+        let mut erased = Vec::new();
+        let superseded = matches!(what, Erase::Superseded(_));
+        for (key, version) in self.versions(&full, superseded).await? {
+            if matches!(what, Erase::Key(_)) && key != full {
+                continue;
+            }
+            let mut request = self.client.delete_object().bucket(&self.bucket).key(&key);
+            // An unversioned bucket lists its objects as version "null": a plain delete.
+            if version != "null" {
+                request = request.version_id(&version);
+            }
+            request.send().await.map_err(|err| {
+                sdk_error(
+                    &format!("s3 delete version of s3://{}/{key}", self.bucket),
+                    &err,
+                )
+            })?;
+            let strip = if self.prefix.is_empty() {
+                0
+            } else {
+                self.prefix.len() + 1
+            };
+            if let Some(relative) = key.get(strip..) {
+                erased.push(relative.to_owned());
+            }
+        }
+        erased.sort();
+        erased.dedup();
+        Ok(erased)
+    }
+
     fn location(&self, key: &str) -> String {
         format!("s3://{}/{}", self.bucket, join_key(&self.prefix, key))
+    }
+}
+
+impl S3Blobs {
+    /// Every (full key, version id) under `full`, versions and delete markers alike, but
+    /// the current ones when `skip_latest`.
+    async fn versions(
+        &self,
+        full: &str,
+        skip_latest: bool,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(full)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error(&format!("s3 list versions s3://{}/{full}", self.bucket), &e)
+                })?;
+            let versions = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id(), v.is_latest()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id(), m.is_latest()));
+            for (key, version, latest) in versions.chain(markers) {
+                if skip_latest && latest == Some(true) {
+                    continue;
+                }
+                if let Some(key) = key {
+                    found.push((key.to_owned(), version.unwrap_or("null").to_owned()));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(found);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                return Ok(found);
+            }
+        }
     }
 }
