@@ -2,10 +2,11 @@
 //! into the processor. Everything else lives in the library proper.
 //!
 //! The ingest takes `LambdaEvent<LambdaRequest>` itself instead of `lambda_http::run`,
-//! because lambda_http's conversion decodes a body flagged base64 with an `expect`: a body
-//! that is not base64 panics inside the runtime instead of getting an answer. Here the body
-//! is decoded first (once: the decoded bytes are what the ingest verifies) and a bad one is
-//! answered 400, then lambda_http turns the rest of the event into an `http::Request`.
+//! because lambda_http's conversion into an `http::Request` panics on input a request
+//! controls: a body flagged base64 that is not base64 (an `expect`), a `Host` that is not a
+//! valid URL host (an `unwrap`). Here the body is decoded once (the decoded bytes are what
+//! the ingest verifies; a bad one is answered 400) and method, path and headers are read
+//! straight from the event.
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -98,13 +99,6 @@ fn respond(version: Version, reply: &Reply) -> GatewayResponse {
 fn take_body(request: &mut LambdaRequest) -> Result<(Version, Vec<u8>), Version> {
     let (version, encoded, body) = match request {
         LambdaRequest::ApiGatewayV1(r) => {
-            // REST APIs put every value of a header in `multiValueHeaders` and only the
-            // last in `headers`; lambda_http lets the single value replace the list, which
-            // would hide a repeated signature header. Keep the lists.
-            let repeated: Vec<http::HeaderName> = r.multi_value_headers.keys().cloned().collect();
-            for name in repeated {
-                r.headers.remove(&name);
-            }
             (Version::V1, &mut r.is_base64_encoded, r.body.take())
         }
         LambdaRequest::ApiGatewayV2(r) => (Version::V2, &mut r.is_base64_encoded, r.body.take()),
@@ -143,16 +137,35 @@ async fn answer(ingest: &Ingest, mut request: LambdaRequest) -> GatewayResponse 
             return respond(version, &reply);
         }
     };
-    let request: http::Request<lambda_http::Body> = request.into();
-    let reply = ingest
-        .handle(
-            request.method(),
-            request.uri().path(),
-            request.headers(),
-            &body,
-        )
-        .await;
+    let (method, path, headers) = parts(request);
+    let reply = ingest.handle(&method, &path, &headers, &body).await;
     respond(version, &reply)
+}
+
+/// Method, path and headers straight from the event as API Gateway sent them. lambda_http's
+/// conversion into an `http::Request` would also build a URL from the `Host` header (or the
+/// domain name) and panic on one that is not a valid host; the ingest needs none of it.
+fn parts(request: LambdaRequest) -> (Method, String, HeaderMap) {
+    match request {
+        LambdaRequest::ApiGatewayV1(r) => {
+            // Every value of a repeated header is in `multiValueHeaders`; `headers` adds the
+            // single-valued ones a test event may carry only there.
+            let mut headers = r.multi_value_headers;
+            for (name, value) in &r.headers {
+                if !headers.contains_key(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            (r.http_method, r.path.unwrap_or_default(), headers)
+        }
+        LambdaRequest::ApiGatewayV2(r) => (
+            r.request_context.http.method,
+            r.raw_path.unwrap_or_default(),
+            r.headers,
+        ),
+        #[allow(unreachable_patterns)]
+        _ => (Method::GET, String::new(), HeaderMap::new()),
+    }
 }
 
 /// The processor function's handler: each SQS message names one archived delivery. A
