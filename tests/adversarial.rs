@@ -1098,3 +1098,48 @@ async fn adversarial_catalogue_through_the_real_handler() {
         wrong.join("\n")
     );
 }
+
+/// Found by the `apigw_v2` fuzz target (fuzz/artifacts, reproduced here): an event whose
+/// `Host` header (or, without one, `requestContext.domainName`) is no valid URL host makes
+/// lambda_http's `LambdaRequest` → `http::Request` conversion, which `ingest_handler` calls
+/// after taking the body, panic (`Url::parse(..).unwrap()` in lambda_http 1.3.2
+/// `build_request_uri`, request.rs:553) instead of answering. The contract wants an answer
+/// for every event (here 401 `missing_signature`: the request is unsigned). Ignored so
+/// that the catalogue stays green until src/entrypoints/lambda.rs reads method, path and
+/// headers from the event itself; run with `cargo test --test adversarial -- --ignored`.
+#[tokio::test]
+#[ignore = "lambda_http panics on a Host that is no URL host; see the doc comment"]
+async fn an_invalid_host_is_answered_not_a_panic() {
+    for version in [Version::V1, Version::V2] {
+        for host in [
+            "scribehook.execute-api.us-east-1.amazo%aws.com",
+            "a b",
+            "[::1",
+        ] {
+            let parent = scratch(100_000);
+            let store = parent.join("store");
+            let ingest = ingest(&store);
+            let step = post(
+                Provider::Daily,
+                vec![h("Host", host)],
+                b"{}",
+                Expect::Err(401, "missing_signature"),
+            );
+            let mut event = event(version, &step);
+            event["requestContext"]["domainName"] = json!(host);
+            let request: LambdaRequest = serde_json::from_value(event).unwrap();
+            let (status, body, _) = invoke(
+                &ingest,
+                lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default()),
+            )
+            .await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (401, Some("missing_signature")),
+                "{version:?} host {host:?}: {body}"
+            );
+            assert!(files(&store).is_empty());
+            let _ = std::fs::remove_dir_all(&parent);
+        }
+    }
+}
