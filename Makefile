@@ -106,3 +106,15 @@ validate: sam-setup
 ## checked against the fold of its events; prints throughput and latencies, stops by itself.
 load: setup
 	scripts/load.sh
+
+## Fuzzing (issue 8): every cargo-fuzz target in fuzz/ (signature headers + verify and
+## normalize per provider, API Gateway v1/v2 events through the real handler, the Deepgram,
+## WebVTT, SRT, txt and SOAP readers) for FUZZ_SECONDS each (default 30), from the seeds in
+## fuzz/corpus. Needs the nightly toolchain; installs cargo-fuzz from crates.io if missing.
+## FUZZ_TARGETS="verify_prosa apigw_v2" runs only those. Figures: fuzz/target/summary.txt.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)

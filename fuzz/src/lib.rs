@@ -1,0 +1,528 @@
+//! What the fuzz targets share: the input framing (header lines, a blank line, the raw
+//! body), signature placeholders, an oracle for "a full correct signature is present" that
+//! is written here from the providers' published formulas (not with scribehook's own
+//! signing code), and one real ingest on a local file store for the API Gateway targets.
+//!
+//! Input framing of the verify and normalize targets, so that seeds stay readable:
+//!
+//! ```text
+//! X-Webhook-Signature: @sig
+//! X-Webhook-Timestamp: @now
+//!
+//! {"type":"meeting.started",…}
+//! ```
+//!
+//! Everything before the first blank line is `Name: value` lines (lines that are no valid
+//! header are skipped); everything after it is the body, byte for byte. In header values,
+//! `@now` becomes [`NOW`] in unix seconds, `@iso` the same instant in RFC 3339, `@sig` the
+//! correct digest of the provider's main scheme (over the body and the timestamp header
+//! as it reads after substitution) and `@hmac` Prosa's `sha256=` digest. The fuzzer mutates
+//! around correct signatures that way, which it could never forge by itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use scribehook::entrypoints::app;
+use scribehook::entrypoints::lambda::GatewayResponse;
+use scribehook::ingest::Ingest;
+use scribehook::providers::Keys;
+use scribehook::{Provider, SignOptions, Timestamp, Window};
+use sha2::{Digest, Sha256};
+
+/// The instant every fuzzed delivery is verified at: the sample events' `signed_at`
+/// (events/manifest.json), so the committed samples are fresh seeds.
+pub const NOW: i64 = 1_767_225_600;
+pub const TOLERANCE: u64 = 300;
+
+/// The test secrets of events/manifest.json, as each provider shows them.
+pub fn secret(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Daily => "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
+        Provider::Bota => "whsec_scribehook_demo_bota",
+        Provider::Nabla => "scribehook-demo-nabla",
+        Provider::Prosa => "scribehook-demo-prosa",
+    }
+}
+
+pub fn keys(provider: Provider) -> &'static Keys {
+    static KEYS: OnceLock<Vec<Keys>> = OnceLock::new();
+    let all = KEYS.get_or_init(|| {
+        Provider::ALL
+            .into_iter()
+            .map(|p| p.keys(&[secret(p)]).expect("test secret"))
+            .collect()
+    });
+    &all[Provider::ALL.iter().position(|p| *p == provider).unwrap()]
+}
+
+/// The signing key bytes, decoded here independently of scribehook.
+fn key_bytes(provider: Provider) -> Vec<u8> {
+    match provider {
+        Provider::Daily => STANDARD.decode(secret(provider)).unwrap(),
+        _ => secret(provider).as_bytes().to_vec(),
+    }
+}
+
+pub fn window() -> Window {
+    Window::new(NOW, TOLERANCE)
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut d = Sha256::new();
+    for p in parts {
+        d.update(p);
+    }
+    d.finalize().into()
+}
+
+/// The timestamp header of a provider whose scheme has one.
+pub fn timestamp_header(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Daily => Some("x-webhook-timestamp"),
+        Provider::Bota => Some("x-bota-timestamp"),
+        Provider::Nabla => Some("x-nabla-webhook-timestamp"),
+        Provider::Prosa => None,
+    }
+}
+
+/// The correct digest of `provider`'s main scheme, encoded as its header writes it
+/// (without prefixes): from the published formulas, computed here.
+pub fn expected_signature(provider: Provider, timestamp: &str, body: &[u8]) -> String {
+    let key = key_bytes(provider);
+    let ts = timestamp.as_bytes();
+    match provider {
+        Provider::Daily => STANDARD.encode(hmac(&key, &[ts, b".", body])),
+        Provider::Bota => hex::encode(hmac(&key, &[ts, b".", body])),
+        Provider::Nabla => hex::encode(hmac(&key, &[ts, body])),
+        Provider::Prosa => hex::encode(sha256(&[&key, b".", body])),
+    }
+}
+
+/// Prosa's GL Speech scheme: hex(HMAC-SHA256(secret, body)).
+pub fn expected_prosa_hmac(body: &[u8]) -> String {
+    hex::encode(hmac(&key_bytes(Provider::Prosa), &[body]))
+}
+
+/// Header lines and body of a framed input.
+pub struct Framed<'a> {
+    pub headers: Vec<(&'a [u8], Vec<u8>)>,
+    pub body: &'a [u8],
+}
+
+pub fn frame(data: &[u8]) -> Framed<'_> {
+    let Some(split) = data.windows(2).position(|w| w == b"\n\n") else {
+        return Framed {
+            headers: Vec::new(),
+            body: data,
+        };
+    };
+    let (head, body) = (&data[..split], &data[split + 2..]);
+    let headers = head
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = line[..colon].trim_ascii();
+            let value = &line[colon + 1..];
+            let value = value.strip_prefix(b" ").unwrap_or(value);
+            Some((name, value.to_vec()))
+        })
+        .collect();
+    Framed { headers, body }
+}
+
+fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The framed headers with placeholders substituted, as a `HeaderMap` (pairs that are no
+/// valid header are dropped, as an HTTP front end would refuse them).
+pub fn headers(provider: Provider, framed: &Framed<'_>) -> HeaderMap {
+    let now = NOW.to_string();
+    let iso = Timestamp::from_unix(NOW).unwrap().to_string();
+    let clocked: Vec<(&[u8], Vec<u8>)> = framed
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = replace(value, b"@now", now.as_bytes());
+            (*name, replace(&value, b"@iso", iso.as_bytes()))
+        })
+        .collect();
+    // The timestamp the digest covers: the timestamp header as the verifier will read it.
+    let timestamp = timestamp_header(provider)
+        .and_then(|h| {
+            clocked
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(h.as_bytes()))
+        })
+        .map(|(_, v)| String::from_utf8_lossy(v).trim().to_owned())
+        .unwrap_or_default();
+    let sig = expected_signature(provider, &timestamp, framed.body);
+    let prosa_hmac = expected_prosa_hmac(framed.body);
+    let mut map = HeaderMap::new();
+    for (name, value) in clocked {
+        let value = replace(&value, b"@sig", sig.as_bytes());
+        let value = replace(&value, b"@hmac", prosa_hmac.as_bytes());
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(&value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+/// The one value of `name`, visible text, trimmed, non-empty; else why not.
+fn one<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, String> {
+    let mut all = headers.get_all(name).iter();
+    let first = all.next().ok_or(format!("{name} missing"))?;
+    if all.next().is_some() {
+        return Err(format!("{name} repeated"));
+    }
+    let text = first
+        .to_str()
+        .map_err(|_| format!("{name} not text"))?
+        .trim();
+    if text.is_empty() {
+        return Err(format!("{name} blank"));
+    }
+    Ok(text)
+}
+
+fn in_window(unix: i64) -> Result<(), String> {
+    if NOW.abs_diff(unix) > TOLERANCE {
+        return Err(format!("timestamp {unix} outside the window"));
+    }
+    Ok(())
+}
+
+fn decimal(text: &str) -> Result<i64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("timestamp {text:?} is not decimal"));
+    }
+    text.parse()
+        .map_err(|_| format!("timestamp {text:?} overflows"))
+}
+
+/// Ok when the headers carry a full correct signature of `body` for `provider`, by the
+/// provider's published formula and header grammar, in the window: what must hold for any
+/// delivery `verify` accepts.
+pub fn oracle(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    match provider {
+        Provider::Daily => {
+            let ts = one(headers, "x-webhook-timestamp")?;
+            in_window(decimal(ts)?)?;
+            let sig = one(headers, "x-webhook-signature")?;
+            if sig != expected_signature(provider, ts, body) {
+                return Err("X-Webhook-Signature is not base64(HMAC(key, t.body))".into());
+            }
+            Ok(())
+        }
+        Provider::Bota => {
+            let ts = one(headers, "x-bota-timestamp")?;
+            in_window(decimal(ts)?)?;
+            let sig = one(headers, "x-bota-signature")?;
+            let hex = sig.strip_prefix("v1=").ok_or("no v1= prefix")?;
+            if !hex.eq_ignore_ascii_case(&expected_signature(provider, ts, body)) {
+                return Err("X-Bota-Signature is not v1=hex(HMAC(key, t.body))".into());
+            }
+            if headers.contains_key("x-bota-event-id") {
+                let claimed = one(headers, "x-bota-event-id")?;
+                let id = serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
+                if id.as_deref() != Some(claimed) {
+                    return Err("X-Bota-Event-Id differs from the body's id".into());
+                }
+            }
+            Ok(())
+        }
+        Provider::Nabla => {
+            let ts = one(headers, "x-nabla-webhook-timestamp")?;
+            let unix = if ts.bytes().all(|b| b.is_ascii_digit()) {
+                let n = decimal(ts)?;
+                if n >= 100_000_000_000 {
+                    n / 1000
+                } else {
+                    n
+                }
+            } else {
+                Timestamp::parse(ts)
+                    .ok_or("timestamp is no date-time")?
+                    .unix_seconds()
+            };
+            in_window(unix)?;
+            let sig = one(headers, "x-nabla-webhook-signature")?;
+            let expected = expected_signature(provider, ts, body);
+            let found = sig
+                .split(|c: char| c == ',' || c.is_ascii_whitespace())
+                .map(|e| {
+                    e.strip_prefix("v1=")
+                        .or_else(|| e.strip_prefix("sha256="))
+                        .unwrap_or(e)
+                })
+                .any(|e| e.eq_ignore_ascii_case(&expected));
+            if !found {
+                return Err("no entry of the signature header is hex(HMAC(key, t‖body))".into());
+            }
+            Ok(())
+        }
+        Provider::Prosa => {
+            one(headers, "x-prosa-event")?;
+            one(headers, "x-prosa-event-uuid")?;
+            let sig = one(headers, "x-prosa-signature")?;
+            if let Some(hex) = sig.strip_prefix("sha256=") {
+                if hex.eq_ignore_ascii_case(&expected_prosa_hmac(body)) {
+                    return Ok(());
+                }
+                return Err("sha256= is not hex(HMAC(key, body))".into());
+            }
+            let entries: Vec<(&str, &str)> = sig
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| e.split_once('=').unwrap_or((e, "")))
+                .collect();
+            let ts: Vec<&str> = entries
+                .iter()
+                .filter(|(k, _)| k.trim() == "t")
+                .map(|(_, v)| v.trim())
+                .collect();
+            let [ts] = ts.as_slice() else {
+                return Err("not exactly one t=".into());
+            };
+            in_window(decimal(ts)?)?;
+            let expected = expected_signature(provider, ts, body);
+            if !entries
+                .iter()
+                .any(|(k, v)| k.trim() == "v1" && v.eq_ignore_ascii_case(&expected))
+            {
+                return Err("no v1= is hex(SHA-256(secret.body))".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One verify target: framed input → headers (placeholders filled) → `verify`, `explain`;
+/// a body signed by `sign` must verify; an accepted delivery must satisfy [`oracle`].
+pub fn fuzz_verify(provider: Provider, data: &[u8]) {
+    let framed = frame(data);
+    let headers = headers(provider, &framed);
+    let body = framed.body;
+    let verdict = provider.verify(&headers, body, keys(provider), window());
+    let explained = provider.explain(&headers, body, keys(provider), window());
+    assert_eq!(
+        verdict, explained.result,
+        "explain must answer what verify answers"
+    );
+    let _ = explained.to_string();
+    if verdict.is_ok() {
+        if let Err(why) = oracle(provider, &headers, body) {
+            panic!("verify accepted a delivery without a full correct signature: {why}");
+        }
+    }
+    // What `sign` writes verifies, for every scheme the provider publishes.
+    for scheme in provider.sign_schemes() {
+        let opts = SignOptions {
+            timestamp: NOW,
+            event_id: Some("fuzz-event".into()),
+            event_type: Some("stt.jobs.completed".into()),
+        };
+        let Ok(signed) = provider.sign_as(keys(provider), body, &opts, Some(scheme)) else {
+            continue;
+        };
+        let mut map = HeaderMap::new();
+        for (name, value) in &signed {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        // Bota's sign takes the event id header from the options: only a body whose id is
+        // that id (or none readable) can verify with it, so drop the header here.
+        if provider == Provider::Bota {
+            map.remove("x-bota-event-id");
+        }
+        let result = provider.verify(&map, body, keys(provider), window());
+        assert!(
+            result.is_ok(),
+            "{provider} {scheme}: sign's own headers do not verify: {result:?}"
+        );
+        assert_eq!(oracle(provider, &map, body), Ok(()), "{provider} {scheme}");
+    }
+}
+
+/// A marker seeds put into wrongly typed fields: no parse error may quote it (contract §8).
+pub const PHI_MARKER: &str = "ZZPHI";
+
+/// One normalize target: never a panic; a refusal never quotes a body value.
+pub fn fuzz_normalize(provider: Provider, data: &[u8]) {
+    let framed = frame(data);
+    let headers = headers(provider, &framed);
+    let body = framed.body;
+    let _ = provider.fingerprint(body);
+    let _ = provider.is_endpoint_check(body);
+    let _ = provider.is_ping(&headers, body);
+    match provider.normalize(&headers, body) {
+        Ok(draft) => {
+            let _ = format!("{draft:?}");
+        }
+        Err(err) => {
+            let message = err.to_string();
+            // Prosa's contradiction names the envelope's own event_type beside the header:
+            // a type name, not content.
+            let quotes_type = provider == Provider::Prosa && message.contains("contradicts");
+            let in_headers = framed.headers.iter().any(|(_, v)| {
+                v.windows(PHI_MARKER.len())
+                    .any(|w| w == PHI_MARKER.as_bytes())
+            });
+            if !quotes_type && !in_headers {
+                assert!(
+                    !message.contains(PHI_MARKER),
+                    "a parse error quotes a body value: {message}"
+                );
+            }
+        }
+    }
+}
+
+/// The directory of the API Gateway targets' file stores (ARCHIVE and STORE).
+pub fn store_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("scribehook-fuzz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Files under `dir`, recursively.
+pub fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                count_files(&path)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    ingest: Ingest,
+}
+
+fn harness() -> &'static Harness {
+    static H: OnceLock<Harness> = OnceLock::new();
+    H.get_or_init(|| {
+        let uri = format!("file://{}", store_dir().display());
+        let mut vars: Vec<(String, String)> = Provider::ALL
+            .into_iter()
+            .map(|p| (p.secrets_env().to_owned(), secret(p).to_owned()))
+            .collect();
+        vars.push(("ARCHIVE".into(), uri.clone()));
+        vars.push(("STORE".into(), uri));
+        vars.push(("MAX_BODY_BYTES".into(), "65536".into()));
+        let config = scribehook::config::Config::from_lookup(|k| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .expect("config");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let clients = app::Clients::from_sdk_config(&sdk);
+        let ingest = app::ingest(
+            &config,
+            &clients,
+            Arc::new(|| Timestamp::from_unix(NOW).unwrap()),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Harness { runtime, ingest }
+    })
+}
+
+/// The error code contract §2 gives each refusal status.
+fn codes_for(status: i64) -> &'static [&'static str] {
+    match status {
+        400 => &["malformed_event"],
+        401 => &["missing_signature", "stale_timestamp", "invalid_signature"],
+        404 => &["unknown_provider"],
+        405 => &["method_not_allowed"],
+        413 => &["payload_too_large"],
+        _ => &[],
+    }
+}
+
+/// One API Gateway target: the event's JSON → `LambdaRequest` → the real ingest handler on
+/// a local file store. Never a panic; every answer is a contract §2 status with its JSON
+/// body and code; a refusal before verification (401/404/405/413) stores nothing; a local
+/// file store never answers 503.
+pub fn fuzz_gateway(request: lambda_http::request::LambdaRequest) {
+    let h = harness();
+    let before = count_files(store_dir());
+    let event = lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default());
+    let response: GatewayResponse = h
+        .runtime
+        .block_on(scribehook::entrypoints::lambda::ingest_handler(
+            &h.ingest, event,
+        ))
+        .expect("the ingest never fails an invocation");
+    let status = response.status();
+    let body: serde_json::Value =
+        serde_json::from_str(response.body()).expect("every answer is JSON");
+    match status {
+        200 => assert!(body.get("status").is_some(), "{body}"),
+        400 | 401 | 404 | 405 | 413 => {
+            let code = body["error"]["code"].as_str().unwrap_or_default();
+            assert!(
+                codes_for(status).contains(&code),
+                "status {status} with code {code:?}"
+            );
+            assert!(body["error"]["message"].is_string(), "{body}");
+        }
+        other => panic!("status {other} from a local file store: {body}"),
+    }
+    if matches!(status, 401 | 404 | 405 | 413) {
+        assert_eq!(
+            count_files(store_dir()),
+            before,
+            "a refused ({status}) request stored something"
+        );
+    }
+}
