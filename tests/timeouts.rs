@@ -14,6 +14,7 @@ use scribehook::config::{Config, Limits};
 use scribehook::entrypoints::app;
 use scribehook::ingest::{Dispatch, Ingest};
 use scribehook::storage::archive::Archive;
+use scribehook::storage::records::RecordStore;
 use scribehook::storage::{Blobs, Condition, Put, StoreError, Version};
 use scribehook::Provider;
 
@@ -28,6 +29,34 @@ fn hanging_endpoint() -> String {
         }
     });
     format!("http://{address}")
+}
+
+/// A TCP server that reads each request and closes the connection without an answer: a
+/// dependency that drops its answers.
+fn dropping_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buffer);
+            drop(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
+fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::for_tests(),
+            ),
+        )
+        .build()
 }
 
 /// Blobs that never finish anything: only the ingest's own deadline can end a request.
@@ -150,4 +179,93 @@ async fn the_ingest_answers_503_when_its_deadline_is_spent() {
                 .and_then(|v| v.to_str().ok()),
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_that_drops_its_answers_is_a_503_and_nothing_is_acknowledged() {
+    let clients = app::Clients::from_sdk_config(&sdk_at(&dropping_endpoint()));
+    let vars = [
+        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
+        ("ARCHIVE", "s3://drops/archive".to_owned()),
+        ("STORE", "s3://drops".to_owned()),
+    ];
+    let config =
+        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+            .unwrap();
+    let ingest = app::ingest(&config, &clients, clock());
+    let (body, headers) = bota();
+    for event in [
+        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
+        apigw_v1("POST", "/webhooks/bota", &headers, &body, false),
+    ] {
+        let (status, reply, response) =
+            tokio::time::timeout(Duration::from_secs(50), invoke(&ingest, event))
+                .await
+                .expect("an answer within the SDK's budgets");
+        assert_unavailable(
+            status,
+            &reply,
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamodb_that_drops_or_hangs_is_retried_by_the_processor_then_recovered() {
+    let stack = Stack::new(vec![]).await;
+    let (body, headers) = bota();
+    let (status, _, _) = invoke(
+        &stack.ingest,
+        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let messages = stack.receive().await;
+    assert_eq!(messages.len(), 1);
+    for endpoint in [dropping_endpoint(), hanging_endpoint()] {
+        let broken = app::Clients::from_sdk_config(&sdk_at(&endpoint));
+        let store: Arc<dyn scribehook::storage::records::RecordStore> =
+            Arc::new(scribehook::storage::dynamodb::DynamoDbStore::new(
+                broken.dynamodb.clone(),
+                stack.table.clone(),
+                None,
+            ));
+        let processor = scribehook::process::Processor::new(
+            stack.processor.archive().clone(),
+            vec![store],
+            scribehook::fetch::Fetcher::new(
+                Arc::new(scribehook::aws::S3Outputs::new(stack.clients.s3.clone())),
+                vec![],
+                1024,
+            ),
+        );
+        let response = tokio::time::timeout(
+            Duration::from_secs(50),
+            scribehook::entrypoints::lambda::processor_handler(&processor, sqs_event(&messages)),
+        )
+        .await
+        .expect("an answer within the SDK's budgets")
+        .unwrap();
+        assert_eq!(
+            response.batch_item_failures.len(),
+            1,
+            "{endpoint}: retried, not dropped"
+        );
+    }
+    // SQS redelivers it to a healthy processor: recorded once.
+    let response =
+        scribehook::entrypoints::lambda::processor_handler(&stack.processor, sqs_event(&messages))
+            .await
+            .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let record = stack
+        .dynamodb
+        .get_record(Provider::Bota, "rec_xyz789")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.contains("evt_abc123"));
 }
