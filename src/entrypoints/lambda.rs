@@ -98,9 +98,7 @@ fn respond(version: Version, reply: &Reply) -> GatewayResponse {
 /// Takes the body out of the event, decoded; `Err` when it is flagged base64 but is not.
 fn take_body(request: &mut LambdaRequest) -> Result<(Version, Vec<u8>), Version> {
     let (version, encoded, body) = match request {
-        LambdaRequest::ApiGatewayV1(r) => {
-            (Version::V1, &mut r.is_base64_encoded, r.body.take())
-        }
+        LambdaRequest::ApiGatewayV1(r) => (Version::V1, &mut r.is_base64_encoded, r.body.take()),
         LambdaRequest::ApiGatewayV2(r) => (Version::V2, &mut r.is_base64_encoded, r.body.take()),
         // Only the two API Gateway features are compiled in.
         #[allow(unreachable_patterns)]
