@@ -439,7 +439,7 @@ impl AccessLinkSource for DailyApiClient {
 
     async fn download(&self, link: &Link, max_bytes: u64) -> Result<LinkDownload, FetchError> {
         let failed = |message: String| FetchError {
-            location: "the access link".into(),
+            location: "Daily's access link".into(),
             message,
         };
         let uri: http::Uri = match link.url().parse() {

@@ -236,7 +236,7 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError {
                 location: artifact.location.clone(),
-                message: format!("through Daily's access link: {}: {}", e.location, e.message),
+                message: format!("{}: {}", e.location, e.message),
             })?;
         if matches!(download, Download::Fetched(_)) {
             artifact.via = Some(VIA_ACCESS_LINK.to_owned());
