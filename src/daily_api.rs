@@ -511,6 +511,34 @@ mod tests {
         }
     }
 
+    struct CountingSecrets(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl SecretValues for CountingSecrets {
+        async fn secret_string(&self, arn: &str) -> Result<String, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(arn, "arn:aws:secretsmanager:us-east-1:1:secret:daily");
+            Ok(r#"{"api_key":"from-secrets-manager"}"#.into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_in_secrets_manager_is_read_once() {
+        let secrets = Arc::new(CountingSecrets(Default::default()));
+        let api = DailyApi {
+            url: "https://api.daily.co/v1".into(),
+            key: DailyApiKey::SecretsManager(
+                "arn:aws:secretsmanager:us-east-1:1:secret:daily".into(),
+            ),
+        };
+        let client = DailyApiClient::new(&api, Some(secrets.clone()));
+        assert_eq!(client.key().await.unwrap(), "from-secrets-manager");
+        assert_eq!(client.key().await.unwrap(), "from-secrets-manager");
+        assert_eq!(secrets.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let without = DailyApiClient::new(&api, None);
+        assert!(without.key().await.is_err());
+    }
+
     #[test]
     fn secrets_hold_the_key_as_text_or_json() {
         assert_eq!(key_from_secret(" abc \n").as_deref(), Some("abc"));
