@@ -119,7 +119,7 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
             (body, None)
         }
         Provider::Nabla => {
-            let kind = if n % 2 == 0 {
+            let kind = if n.is_multiple_of(2) {
                 "transcribe_async.succeeded"
             } else {
                 "generate_note_async.succeeded"
@@ -138,7 +138,7 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
             (body, Some("stt.jobs.completed"))
         }
         Provider::Daily => {
-            let kind = if n % 2 == 0 {
+            let kind = if n.is_multiple_of(2) {
                 "recording.ready-to-download"
             } else {
                 "meeting.started"

@@ -82,6 +82,19 @@ PYEOF
 )
 export QUEUE_URL
 
+# Daily's REST API, played by a loopback stand-in (scripts/daily_api_standin.py). The sample
+# batch job's outputs sit in Daily's own bucket, which is not in ALLOWED_OUTPUT_BUCKETS: the
+# processor asks GET /batch-processor/<job>/access-link with the key as a Bearer token and
+# follows the links it answers with (without the key), as contract §10 says.
+echo "== Starting a stand-in for Daily's REST API (access links to outputs in Daily's storage)"
+API_PORT=$(free_port)
+export DAILY_API_KEY="scribehook-demo-daily-api-key" DAILY_API_URL="http://127.0.0.1:$API_PORT/v1"
+unset DAILY_API_KEY_ARN
+"$PY" scripts/daily_api_standin.py --port "$API_PORT" --key "$DAILY_API_KEY" \
+  --outputs events/outputs --log "$DATA/daily-api.log" 2>>"$DATA/daily-api.log" &
+PIDS+=($!)
+wait_port "$API_PORT"
+
 PORT="${DEMO_PORT:-$(free_port)}"
 URL="http://127.0.0.1:$PORT/webhooks"
 "$BIN" serve --addr "127.0.0.1:$PORT" 2>"$DATA/server.log" &
@@ -150,6 +163,22 @@ REJECTED+=("zoom unknown provider route → $(head -n1 <<<"$out") $(tail -n +2 <
 echo
 echo "== The processor handler takes what was queued (as SQS would hand it to the function)"
 echo "  $("$BIN" drain 2>>"$DATA/server.log")"
+
+echo
+echo "== Daily's batch job with its outputs in Daily's bucket, read through the access-link stand-in"
+"$PY" - "$DATA" <<'PYEOF'
+import json, pathlib, sys
+data = pathlib.Path(sys.argv[1])
+seen = [json.loads(l) for l in (data / "daily-api.log").read_text().splitlines() if l.startswith("{")]
+api = [r for r in seen if r["path"].startswith("/v1/")]
+files = [r for r in seen if r["path"].startswith("/files/")]
+print(f"  the stand-in saw {len(api)} access-link request(s), {sum(r['key_sent'] for r in api)} with the key;"
+      f" {len(files)} link(s) followed, {sum(r['key_sent'] for r in files)} with the key")
+record = json.loads((data / "records/daily/1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10/record.json").read_text())
+for a in record["components"]["job"]["artifacts"]:
+    state = f"fetched {a['bytes']} bytes via {a['via']}" if a.get("via") else a.get("reason", "fetched")
+    print(f"  {a['kind']:<10} {a['format']:<4} {a['location'].split('/', 3)[2]}…  {state}")
+PYEOF
 
 echo
 echo "== Merged records in $DATA/records"

@@ -1,7 +1,9 @@
 //! Reading the S3 outputs a Daily event points to (SOAP note, concepts, summary,
 //! transcription files) into the normalized event. Only buckets in
-//! `ALLOWED_OUTPUT_BUCKETS` are read, in the region the event names, and no object larger
-//! than `MAX_OUTPUT_BYTES`; anything not fetched says why in its artifact.
+//! `ALLOWED_OUTPUT_BUCKETS` are read with S3, in the region the event names; a batch
+//! job's outputs elsewhere (Daily's own bucket) are read through Daily's access links
+//! when a Daily API key is configured (contract §10, [`crate::daily_api`]). No object
+//! larger than `MAX_OUTPUT_BYTES` is read; anything not fetched says why in its artifact.
 //!
 //! Errors that a retry can fix (throttling, 5xx, timeouts) are returned so the SQS message
 //! is retried; errors that it cannot (no such key, access denied, a file we cannot parse)
@@ -12,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::normalized::{Artifact, ArtifactKind, NormalizedEvent, Summary};
+use crate::daily_api::{AccessLinkAnswer, AccessLinkSource, LinkDownload};
+use crate::normalized::{Artifact, ArtifactKind, NormalizedEvent, Provider, Summary};
 use crate::transcript::{self, TranscriptFormat};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,44 @@ pub struct Fetcher {
     source: Arc<dyn OutputSource>,
     allowed_buckets: Vec<String>,
     max_bytes: u64,
+    access_links: Option<Arc<dyn AccessLinkSource>>,
+}
+
+/// What an artifact's `via` says when it was read through Daily's access link.
+pub const VIA_ACCESS_LINK: &str = "access-link";
+
+/// One job's access links, asked for once (and afresh at most once, after a 403).
+struct JobLinks {
+    job_id: Option<String>,
+    answer: Option<AccessLinkAnswer>,
+    refreshed: bool,
+}
+
+impl JobLinks {
+    /// The batch-processor job whose access links may stand in for unreadable outputs.
+    fn of(event: &NormalizedEvent) -> Self {
+        let job_id = (event.provider == Provider::Daily
+            && event.event_type.starts_with("batch-processor."))
+        .then(|| event.related.get("job_id").cloned())
+        .flatten();
+        Self {
+            job_id,
+            answer: None,
+            refreshed: false,
+        }
+    }
+
+    async fn answer(
+        &mut self,
+        api: &dyn AccessLinkSource,
+        job_id: &str,
+    ) -> Result<&AccessLinkAnswer, FetchError> {
+        let answer = match self.answer.take() {
+            Some(answer) => answer,
+            None => api.access_links(job_id).await?,
+        };
+        Ok(self.answer.insert(answer))
+    }
 }
 
 /// Transcript renditions in order of preference: Deepgram JSON carries speakers and
@@ -69,7 +110,15 @@ impl Fetcher {
             source,
             allowed_buckets,
             max_bytes,
+            access_links: None,
         }
+    }
+
+    /// The same fetcher reading batch-job outputs outside `ALLOWED_OUTPUT_BUCKETS` through
+    /// Daily's access links (contract §10).
+    pub fn with_access_links(mut self, api: Arc<dyn AccessLinkSource>) -> Self {
+        self.access_links = Some(api);
+        self
     }
 
     /// Fetches and parses every artifact of `event`, filling in its transcript, note,
@@ -80,7 +129,8 @@ impl Fetcher {
         let Some(mut artifacts) = event.content.artifacts.take() else {
             return Ok(());
         };
-        let result = self.enrich_all(event, &mut artifacts).await;
+        let mut links = JobLinks::of(event);
+        let result = self.enrich_all(event, &mut artifacts, &mut links).await;
         event.content.artifacts = Some(artifacts);
         result
     }
@@ -89,10 +139,11 @@ impl Fetcher {
         &self,
         event: &mut NormalizedEvent,
         artifacts: &mut [Artifact],
+        links: &mut JobLinks,
     ) -> Result<(), FetchError> {
         for artifact in artifacts.iter_mut() {
             if artifact.kind != ArtifactKind::Transcript && !artifact.fetched {
-                self.fetch_and_apply(event, artifact).await?;
+                self.fetch_and_apply(event, artifact, links).await?;
             }
         }
         // Transcript renditions, preferred first; formats this release cannot read last.
@@ -124,7 +175,7 @@ impl Fetcher {
                 ));
                 continue;
             }
-            if self.fetch_and_apply(event, artifact).await? {
+            if self.fetch_and_apply(event, artifact, links).await? {
                 used = Some(artifact.format.clone());
             }
         }
@@ -137,8 +188,9 @@ impl Fetcher {
         &self,
         event: &mut NormalizedEvent,
         artifact: &mut Artifact,
+        links: &mut JobLinks,
     ) -> Result<bool, FetchError> {
-        let bytes = match self.fetch(artifact).await? {
+        let bytes = match self.fetch(artifact, links).await? {
             Download::Fetched(bytes) => bytes,
             Download::Skipped(reason) => {
                 artifact.reason = Some(reason);
@@ -156,21 +208,93 @@ impl Fetcher {
         Ok(true)
     }
 
-    async fn fetch(&self, artifact: &Artifact) -> Result<Download, FetchError> {
+    /// Reads one artifact: from S3 when its bucket is allow-listed, else through the job's
+    /// access link (then `via` says so), else not at all.
+    async fn fetch(
+        &self,
+        artifact: &mut Artifact,
+        links: &mut JobLinks,
+    ) -> Result<Download, FetchError> {
         let Some((bucket, key)) = artifact.bucket_key() else {
             return Ok(Download::Skipped(format!(
                 "not fetched: {} is not an s3:// location",
                 artifact.location
             )));
         };
-        if !self.allowed_buckets.iter().any(|b| b == bucket) {
-            return Ok(Download::Skipped(format!(
-                "not fetched: bucket {bucket} is not in ALLOWED_OUTPUT_BUCKETS"
-            )));
+        if self.allowed_buckets.iter().any(|b| b == bucket) {
+            return self
+                .source
+                .read(bucket, key, artifact.region.as_deref(), self.max_bytes)
+                .await;
         }
-        self.source
-            .read(bucket, key, artifact.region.as_deref(), self.max_bytes)
+        let not_ours = format!("not fetched: bucket {bucket} is not in ALLOWED_OUTPUT_BUCKETS");
+        let (Some(api), Some(job_id)) = (&self.access_links, links.job_id.clone()) else {
+            return Ok(Download::Skipped(not_ours));
+        };
+        let download = self
+            .through_access_link(api.as_ref(), &job_id, artifact, links)
             .await
+            .map_err(|e| FetchError {
+                location: artifact.location.clone(),
+                message: format!("{}: {}", e.location, e.message),
+            })?;
+        if matches!(download, Download::Fetched(_)) {
+            artifact.via = Some(VIA_ACCESS_LINK.to_owned());
+        }
+        Ok(download)
+    }
+
+    /// Reads one artifact through the job's access link, asking for a fresh link once
+    /// when one has expired (403).
+    async fn through_access_link(
+        &self,
+        api: &dyn AccessLinkSource,
+        job_id: &str,
+        artifact: &Artifact,
+        links: &mut JobLinks,
+    ) -> Result<Download, FetchError> {
+        loop {
+            let link = match links.answer(api, job_id).await? {
+                AccessLinkAnswer::Refused(reason) => {
+                    return Ok(Download::Skipped(format!("not fetched: {reason}")))
+                }
+                AccessLinkAnswer::Links(answer) => {
+                    match answer.find(artifact.kind, &artifact.format) {
+                        Some(link) => link.clone(),
+                        None => {
+                            return Ok(Download::Skipped(format!(
+                                "not fetched: Daily's access-link answer has no {} link for this {} output",
+                                artifact.format,
+                                kind_name(artifact.kind)
+                            )))
+                        }
+                    }
+                }
+            };
+            match api.download(&link, self.max_bytes).await? {
+                LinkDownload::Fetched(bytes) => return Ok(Download::Fetched(bytes)),
+                LinkDownload::Skipped(reason) => return Ok(Download::Skipped(reason)),
+                LinkDownload::Expired if !links.refreshed => {
+                    links.refreshed = true;
+                    links.answer = None;
+                }
+                LinkDownload::Expired => {
+                    return Ok(Download::Skipped(
+                        "not fetched: the access link answered 403 (expired), and so did the fresh one asked for"
+                            .into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn kind_name(kind: ArtifactKind) -> &'static str {
+    match kind {
+        ArtifactKind::Soap => "SOAP",
+        ArtifactKind::Concepts => "concepts",
+        ArtifactKind::Summary => "summary",
+        ArtifactKind::Transcript => "transcript",
     }
 }
 

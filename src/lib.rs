@@ -9,11 +9,13 @@
 //! - [`transcript`]: Daily's output files (Deepgram JSON, WebVTT, SRT, txt, SOAP JSON).
 //! - [`storage`]: archive and record stores (S3, DynamoDB, local files).
 //! - [`purge`]: ending a subject's content (deletion events, `scribehook purge`).
-//! - [`ingest`], [`process`], [`fetch`]: the delivery path; [`lambda`] and [`app`] wire it
+//! - [`ingest`], [`process`], [`fetch`]: the delivery path ([`daily_api`]: Daily's
+//!   access links for outputs kept in Daily's storage); [`lambda`] and [`app`] wire it
 //!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
 
 pub mod aws;
 pub mod config;
+pub mod daily_api;
 pub mod delivery;
 pub mod entrypoints;
 pub mod fetch;

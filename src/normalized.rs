@@ -288,6 +288,10 @@ pub struct Artifact {
     /// Why the object was not fetched, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How it was fetched when not read from S3 directly: `"access-link"` for an output
+    /// read through Daily's access-link API (contract §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 impl Artifact {
@@ -307,6 +311,7 @@ impl Artifact {
             bytes: None,
             sha256: None,
             reason: None,
+            via: None,
         }
     }
 

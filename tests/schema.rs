@@ -267,6 +267,10 @@ fn complete_record() -> Record {
         artifact.fetched = true;
         artifact.bytes = Some(content.len() as u64);
         artifact.sha256 = Some(sha256_hex(content.as_bytes()));
+        if i == 0 {
+            // Read through Daily's access link (contract §10).
+            artifact.via = Some("access-link".into());
+        }
         if i == UNFETCHED_ARTIFACT {
             // One output could not be read: the fetcher says why instead.
             artifact.fetched = false;
@@ -406,7 +410,7 @@ fn a_record_with_every_component_field_is_valid() {
         .flat_map(|a| a.as_object().unwrap().keys().map(String::as_str))
         .collect();
     for field in [
-        "kind", "format", "location", "region", "fetched", "bytes", "sha256", "reason",
+        "kind", "format", "location", "region", "fetched", "bytes", "sha256", "reason", "via",
     ] {
         assert!(artifact_fields.contains(field), "no artifact has {field}");
     }
@@ -516,6 +520,12 @@ fn malformed_content_is_rejected() {
         e["artifacts"] = json!([{
             "kind": "soap", "format": "json", "location": "s3://b/k", "fetched": true,
             "bytes": 3, "sha256": "A".repeat(64)
+        }])
+    });
+    assert_rejected("an unknown way of fetching", "/artifacts/0/via", |e| {
+        e["artifacts"] = json!([{
+            "kind": "soap", "format": "json", "location": "s3://b/k", "fetched": true,
+            "via": "https"
         }])
     });
     assert_rejected("a non-string related id", "/related/job_id", |e| {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 pub use crate::aws::Clients;
 use crate::aws::{S3Outputs, SqsQueue};
 use crate::config::{Config, Secrets};
+use crate::daily_api::DailyApiClient;
 use crate::fetch::Fetcher;
 use crate::ingest::{Dispatch, Ingest};
 use crate::merge::OnDelete;
@@ -45,13 +46,26 @@ pub fn record_stores(
 pub fn processor(config: &Config, clients: &Clients) -> Processor {
     let archive = archive(config, clients);
     let stores = record_stores(config, clients, &archive);
+    let fetcher = fetcher(config, clients);
+    Processor::new(archive, stores, fetcher)
+        .with_on_delete(OnDelete::from_flag(config.purge_on_delete))
+}
+
+/// The output fetcher: S3 for allow-listed buckets, and Daily's access links for batch
+/// outputs elsewhere when a Daily API key is configured (contract §10).
+pub fn fetcher(config: &Config, clients: &Clients) -> Fetcher {
     let fetcher = Fetcher::new(
         Arc::new(S3Outputs::new(clients.s3.clone())),
         config.allowed_output_buckets.clone(),
         config.max_output_bytes,
     );
-    Processor::new(archive, stores, fetcher)
-        .with_on_delete(OnDelete::from_flag(config.purge_on_delete))
+    match &config.daily_api {
+        Some(api) => fetcher.with_access_links(Arc::new(DailyApiClient::new(
+            api,
+            Some(Arc::new(clients.secrets.clone())),
+        ))),
+        None => fetcher,
+    }
 }
 
 pub fn ingest(config: &Config, clients: &Clients, clock: Clock) -> Ingest {

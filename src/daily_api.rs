@@ -1,0 +1,553 @@
+//! Daily's REST API, for batch-processor outputs kept in storage that is not ours to read
+//! (contract §10): `GET {DAILY_API_URL}/batch-processor/{job id}/access-link` with
+//! `Authorization: Bearer <key>` answers `{id, preset, status, transcription: [{format,
+//! link}], summary: {format, link}, soap: {format, link}}`; each link is a short-lived
+//! bearer URL, fetched without the key.
+//!
+//! The key and the links are secrets: neither is logged, put in an error or kept in a
+//! record. Links are followed only over https (plain http only to a loopback host, for a
+//! local stand-in). Every request has a connect, a read (each wait for bytes) and an
+//! overall timeout; bodies are bounded as their bytes arrive.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::OnceCell;
+
+use crate::config::{DailyApi, DailyApiKey, SecretValues};
+use crate::fetch::FetchError;
+use crate::normalized::ArtifactKind;
+
+/// What the access-link API answers are read up to (the answer is a few links).
+const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
+
+/// A job id as one path segment: unreserved characters stay as they are.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The waits every request to Daily (API or link) is held to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// Establishing the connection (TCP and TLS).
+    pub connect: Duration,
+    /// Each wait for the answer's head or for the next bytes of its body.
+    pub read: Duration,
+    /// The whole request, body included.
+    pub overall: Duration,
+}
+
+impl Default for HttpTimeouts {
+    /// Below the processor function's 120 s timeout, with room for a few outputs.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(3),
+            read: Duration::from_secs(10),
+            overall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One output link of an access-link answer. The URL is a bearer secret: it is never
+/// printed (its `Debug` leaves it out).
+#[derive(Clone)]
+pub struct Link {
+    pub kind: ArtifactKind,
+    /// Normalized: lower case, `text` as `txt`, `webvtt` as `vtt`.
+    pub format: Option<String>,
+    url: String,
+}
+
+impl Link {
+    pub fn new(kind: ArtifactKind, format: Option<&str>, url: impl Into<String>) -> Self {
+        Self {
+            kind,
+            format: format.map(normalize_format).filter(|f| !f.is_empty()),
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Link({:?}, {:?}, <redacted>)", self.kind, self.format)
+    }
+}
+
+/// A format as Daily or the webhook names it, in one spelling.
+pub fn normalize_format(format: &str) -> String {
+    let f = format.trim().trim_start_matches('.').to_ascii_lowercase();
+    match f.as_str() {
+        "text" | "plain" | "text/plain" => "txt".into(),
+        "webvtt" | "text/vtt" => "vtt".into(),
+        "application/json" => "json".into(),
+        _ => f,
+    }
+}
+
+/// The links one access-link answer gave.
+#[derive(Clone, Debug, Default)]
+pub struct AccessLinks {
+    pub links: Vec<Link>,
+}
+
+impl AccessLinks {
+    /// Reads an answer's body: every `{format, link}` (alone or in a list) under the
+    /// names Daily uses for each kind; anything else is ignored.
+    pub fn from_answer(body: &[u8]) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| format!("Daily's access-link answer is not JSON (line {})", e.line()))?;
+        let names: [(ArtifactKind, &[&str]); 4] = [
+            (ArtifactKind::Soap, &["soap"]),
+            (ArtifactKind::Concepts, &["concept", "concepts"]),
+            (ArtifactKind::Summary, &["summary"]),
+            (
+                ArtifactKind::Transcript,
+                &["transcription", "transcript", "transcripts"],
+            ),
+        ];
+        let mut links = Vec::new();
+        for (kind, fields) in names {
+            for field in fields {
+                let entries = match value.get(field) {
+                    Some(serde_json::Value::Array(items)) => items.iter().collect(),
+                    Some(entry) => vec![entry],
+                    None => vec![],
+                };
+                for entry in entries {
+                    if let Some(url) = entry.get("link").and_then(serde_json::Value::as_str) {
+                        let format = entry.get("format").and_then(serde_json::Value::as_str);
+                        links.push(Link::new(kind, format, url));
+                    }
+                }
+            }
+        }
+        Ok(Self { links })
+    }
+
+    /// The link for an output of `kind` in `format`: the one of that format, or the only
+    /// one of that kind when its format is not named (or, except for transcripts, whatever
+    /// it is named: there is one SOAP note, one summary).
+    pub fn find(&self, kind: ArtifactKind, format: &str) -> Option<&Link> {
+        let format = normalize_format(format);
+        let of_kind: Vec<&Link> = self.links.iter().filter(|l| l.kind == kind).collect();
+        if let Some(exact) = of_kind
+            .iter()
+            .find(|l| l.format.as_deref() == Some(format.as_str()))
+        {
+            return Some(exact);
+        }
+        match of_kind.as_slice() {
+            [only] if only.format.is_none() || kind != ArtifactKind::Transcript => Some(only),
+            _ => None,
+        }
+    }
+}
+
+/// What the access-link API said about a job.
+#[derive(Clone, Debug)]
+pub enum AccessLinkAnswer {
+    Links(AccessLinks),
+    /// An answer no retry changes (404 unknown job, 400 not finished, …): the reason each
+    /// artifact records, without "not fetched: ".
+    Refused(String),
+}
+
+/// What following one link gave.
+#[derive(Debug)]
+pub enum LinkDownload {
+    Fetched(Vec<u8>),
+    /// 403: the link has expired; a fresh one may work.
+    Expired,
+    /// Not fetched for a reason no retry changes (the artifact records it).
+    Skipped(String),
+}
+
+/// The capability the fetcher needs of Daily's REST API. `Err` is for what a retry may fix
+/// (5xx, 429, timeouts, network errors, a key that cannot be read yet).
+#[async_trait]
+pub trait AccessLinkSource: Send + Sync {
+    async fn access_links(&self, job_id: &str) -> Result<AccessLinkAnswer, FetchError>;
+    async fn download(&self, link: &Link, max_bytes: u64) -> Result<LinkDownload, FetchError>;
+}
+
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// Daily's API over HTTPS (hyper + rustls); the client is built once and pools
+/// connections; the key is read once (from Secrets Manager on first use).
+pub struct DailyApiClient {
+    url: String,
+    key: DailyApiKey,
+    secrets: Option<Arc<dyn SecretValues>>,
+    cached_key: OnceCell<String>,
+    http: Result<HttpClient, String>,
+    timeouts: HttpTimeouts,
+}
+
+impl DailyApiClient {
+    pub fn new(api: &DailyApi, secrets: Option<Arc<dyn SecretValues>>) -> Self {
+        Self::with_timeouts(api, secrets, HttpTimeouts::default())
+    }
+
+    pub fn with_timeouts(
+        api: &DailyApi,
+        secrets: Option<Arc<dyn SecretValues>>,
+        timeouts: HttpTimeouts,
+    ) -> Self {
+        Self {
+            url: api.url.trim_end_matches('/').to_owned(),
+            key: api.key.clone(),
+            secrets,
+            cached_key: OnceCell::new(),
+            http: http_client(timeouts.connect),
+            timeouts,
+        }
+    }
+
+    async fn key(&self) -> Result<&str, String> {
+        match &self.key {
+            DailyApiKey::Env(key) => Ok(key),
+            DailyApiKey::SecretsManager(arn) => self
+                .cached_key
+                .get_or_try_init(|| async {
+                    let client = self
+                        .secrets
+                        .as_ref()
+                        .ok_or_else(|| format!("no Secrets Manager client to read {arn}"))?;
+                    let text = client
+                        .secret_string(arn)
+                        .await
+                        .map_err(|e| format!("reading DAILY_API_KEY_ARN ({arn}): {e}"))?;
+                    key_from_secret(&text)
+                        .ok_or_else(|| format!("the secret DAILY_API_KEY_ARN ({arn}) holds no key"))
+                })
+                .await
+                .map(String::as_str),
+        }
+    }
+
+    /// GET `uri` (with the key when `bearer`); the status and, for a 2xx, the body up to
+    /// `max_bytes` (`Err(declared or read size)` past it). `Err` for what a retry may fix.
+    async fn get(
+        &self,
+        uri: http::Uri,
+        bearer: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Reply, String> {
+        let client = self.http.as_ref().map_err(Clone::clone)?;
+        let mut request = http::Request::get(uri);
+        if let Some(key) = bearer {
+            let mut value = http::HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| "the Daily API key is not a valid header value".to_owned())?;
+            value.set_sensitive(true);
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| format!("building the request: {e}"))?;
+        let t = self.timeouts;
+        let exchange = async {
+            let response = tokio::time::timeout(t.connect + t.read, client.request(request))
+                .await
+                .map_err(|_| format!("no answer within {} ms", (t.connect + t.read).as_millis()))?
+                .map_err(|e| format!("the request failed: {}", chain(&e)))?;
+            let status = response.status().as_u16();
+            if !response.status().is_success() {
+                return Ok(Reply {
+                    status,
+                    body: Err(0),
+                });
+            }
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(size) = declared.filter(|size| *size > max_bytes) {
+                return Ok(Reply {
+                    status,
+                    body: Err(size),
+                });
+            }
+            let body = read_bounded(response.into_body(), max_bytes, t.read).await?;
+            Ok(Reply { status, body })
+        };
+        tokio::time::timeout(t.overall, exchange)
+            .await
+            .map_err(|_| format!("not complete within {} ms", t.overall.as_millis()))?
+    }
+}
+
+struct Reply {
+    status: u16,
+    body: Result<Vec<u8>, u64>,
+}
+
+/// The body, each wait for bytes bounded by `read`; `Ok(Err(n))` once more than
+/// `max_bytes` arrived (nothing more is buffered).
+async fn read_bounded(
+    mut body: hyper::body::Incoming,
+    max_bytes: u64,
+    read: Duration,
+) -> Result<Result<Vec<u8>, u64>, String> {
+    let mut bytes = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(read, body.frame())
+            .await
+            .map_err(|_| {
+                format!(
+                    "no bytes for {} ms while reading the body",
+                    read.as_millis()
+                )
+            })?;
+        let Some(frame) = frame else {
+            return Ok(Ok(bytes));
+        };
+        let frame = frame.map_err(|e| format!("reading the body: {}", chain(&e)))?;
+        if let Ok(data) = frame.into_data() {
+            let total = bytes.len() as u64 + data.len() as u64;
+            if total > max_bytes {
+                return Ok(Err(total));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+}
+
+/// An error with its causes ("a: b: c"). Neither hyper nor rustls put the URL in an
+/// error, so this never shows a link.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn http_client(connect: Duration) -> Result<HttpClient, String> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("loading the system's root certificates: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// The key in a secret: its text, or a JSON string, or a JSON object's `api_key`, `key` or
+/// `DAILY_API_KEY`.
+fn key_from_secret(text: &str) -> Option<String> {
+    let text = text.trim();
+    let key = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::String(key)) => key,
+        Ok(serde_json::Value::Object(map)) => ["api_key", "key", "DAILY_API_KEY"]
+            .iter()
+            .find_map(|name| map.get(*name).and_then(serde_json::Value::as_str))?
+            .to_owned(),
+        _ => text.to_owned(),
+    };
+    let key = key.trim().to_owned();
+    (!key.is_empty()).then_some(key)
+}
+
+/// Whether `uri` may be followed: https, or http to a loopback host (a local stand-in).
+pub fn is_followable(uri: &http::Uri) -> bool {
+    match uri.scheme_str() {
+        Some("https") => uri.host().is_some(),
+        Some("http") => uri.host().is_some_and(|host| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }),
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl AccessLinkSource for DailyApiClient {
+    async fn access_links(&self, job_id: &str) -> Result<AccessLinkAnswer, FetchError> {
+        let path = format!(
+            "/batch-processor/{}/access-link",
+            percent_encoding::utf8_percent_encode(job_id, SEGMENT)
+        );
+        let failed = |message: String| FetchError {
+            location: format!("Daily's access-link API ({path})"),
+            message,
+        };
+        let uri: http::Uri = match format!("{}{path}", self.url).parse() {
+            Ok(uri) if is_followable(&uri) => uri,
+            _ => {
+                return Ok(AccessLinkAnswer::Refused(
+                    "DAILY_API_URL is not an https URL (plain http only to a loopback host)".into(),
+                ))
+            }
+        };
+        let key = self.key().await.map_err(failed)?;
+        let reply = self
+            .get(uri, Some(key), MAX_ANSWER_BYTES)
+            .await
+            .map_err(failed)?;
+        match (reply.status, reply.body) {
+            (200..=299, Ok(body)) => match AccessLinks::from_answer(&body) {
+                Ok(links) => Ok(AccessLinkAnswer::Links(links)),
+                Err(reason) => Ok(AccessLinkAnswer::Refused(reason)),
+            },
+            (200..=299, Err(_)) => Ok(AccessLinkAnswer::Refused(format!(
+                "Daily's access-link answer is larger than {MAX_ANSWER_BYTES} bytes"
+            ))),
+            (404, _) => Ok(AccessLinkAnswer::Refused(
+                "Daily's access-link API does not know this job (404)".into(),
+            )),
+            (400, _) => Ok(AccessLinkAnswer::Refused(
+                "Daily's access-link API says the job has not finished (400)".into(),
+            )),
+            (status @ (401 | 403), _) => {
+                // Our own configuration: retried while the operator fixes it (contract §8).
+                tracing::error!(
+                    status,
+                    "Daily's API refused the key: check DAILY_API_KEY or DAILY_API_KEY_ARN"
+                );
+                Err(failed(format!("Daily's API refused the key ({status})")))
+            }
+            (status @ (429 | 500..=599), _) => {
+                Err(failed(format!("Daily's API answered {status}")))
+            }
+            (status, _) => Ok(AccessLinkAnswer::Refused(format!(
+                "Daily's access-link API answered {status}"
+            ))),
+        }
+    }
+
+    async fn download(&self, link: &Link, max_bytes: u64) -> Result<LinkDownload, FetchError> {
+        let failed = |message: String| FetchError {
+            location: "Daily's access link".into(),
+            message,
+        };
+        let uri: http::Uri = match link.url().parse() {
+            Ok(uri) if is_followable(&uri) => uri,
+            _ => {
+                return Ok(LinkDownload::Skipped(
+                    "not fetched: the access link is not an https URL; not followed".into(),
+                ))
+            }
+        };
+        let reply = self.get(uri, None, max_bytes).await.map_err(failed)?;
+        match (reply.status, reply.body) {
+            (200..=299, Ok(bytes)) => Ok(LinkDownload::Fetched(bytes)),
+            (200..=299, Err(size)) => Ok(LinkDownload::Skipped(format!(
+                "not fetched: the object is {}, more than MAX_OUTPUT_BYTES ({max_bytes})",
+                if size > 0 {
+                    format!("at least {size} bytes")
+                } else {
+                    "larger".into()
+                }
+            ))),
+            (403, _) => Ok(LinkDownload::Expired),
+            (status @ (429 | 500..=599), _) => {
+                Err(failed(format!("the access link answered {status}")))
+            }
+            (status, _) => Ok(LinkDownload::Skipped(format!(
+                "not fetched: the access link answered {status}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_answer_gives_every_link() {
+        let body = br#"{"id":"j","preset":"soap-notes","status":"finished",
+            "transcription":[{"format":"json","link":"https://x/t.json?sig=1"},
+                             {"format":"WebVTT","link":"https://x/t.vtt?sig=2"}],
+            "summary":{"format":"text","link":"https://x/s?sig=3"},
+            "soap":{"format":"json","link":"https://x/soap?sig=4"}}"#;
+        let links = AccessLinks::from_answer(body).unwrap();
+        assert_eq!(links.links.len(), 4);
+        let vtt = links.find(ArtifactKind::Transcript, "vtt").unwrap();
+        assert_eq!(vtt.url(), "https://x/t.vtt?sig=2");
+        assert!(links.find(ArtifactKind::Transcript, "srt").is_none());
+        assert_eq!(
+            links.find(ArtifactKind::Summary, "txt").unwrap().url(),
+            "https://x/s?sig=3"
+        );
+        assert!(links.find(ArtifactKind::Concepts, "json").is_none());
+        assert!(!format!("{vtt:?}").contains("sig"));
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_is_followed() {
+        for (url, ok) in [
+            ("https://bucket.s3.amazonaws.com/k?X-Amz-Signature=1", true),
+            ("http://127.0.0.1:9000/f", true),
+            ("http://[::1]:9000/f", true),
+            ("http://localhost/f", true),
+            ("http://example.com/f", false),
+            ("http://127.0.0.1.example.com/f", false),
+            ("ftp://127.0.0.1/f", false),
+        ] {
+            assert_eq!(is_followable(&url.parse().unwrap()), ok, "{url}");
+        }
+    }
+
+    struct CountingSecrets(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl SecretValues for CountingSecrets {
+        async fn secret_string(&self, arn: &str) -> Result<String, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(arn, "arn:aws:secretsmanager:us-east-1:1:secret:daily");
+            Ok(r#"{"api_key":"from-secrets-manager"}"#.into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_in_secrets_manager_is_read_once() {
+        let secrets = Arc::new(CountingSecrets(Default::default()));
+        let api = DailyApi {
+            url: "https://api.daily.co/v1".into(),
+            key: DailyApiKey::SecretsManager(
+                "arn:aws:secretsmanager:us-east-1:1:secret:daily".into(),
+            ),
+        };
+        let client = DailyApiClient::new(&api, Some(secrets.clone()));
+        assert_eq!(client.key().await.unwrap(), "from-secrets-manager");
+        assert_eq!(client.key().await.unwrap(), "from-secrets-manager");
+        assert_eq!(secrets.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let without = DailyApiClient::new(&api, None);
+        assert!(without.key().await.is_err());
+    }
+
+    #[test]
+    fn secrets_hold_the_key_as_text_or_json() {
+        assert_eq!(key_from_secret(" abc \n").as_deref(), Some("abc"));
+        assert_eq!(key_from_secret(r#""abc""#).as_deref(), Some("abc"));
+        assert_eq!(
+            key_from_secret(r#"{"api_key":"abc"}"#).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(key_from_secret(""), None);
+        assert_eq!(key_from_secret(r#"{"other":"abc"}"#), None);
+    }
+}
