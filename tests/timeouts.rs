@@ -93,50 +93,53 @@ fn assert_unavailable(status: u16, reply: &serde_json::Value, retry_after: Optio
     assert_eq!(retry_after, Some("30"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_s3_is_a_503_from_the_sdk_timeouts() {
-    let endpoint = hanging_endpoint();
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::for_tests(),
-            ),
-        )
-        .build();
-    let clients = app::Clients::from_sdk_config(&sdk);
+/// The real ingest archiving to an S3 at `endpoint`, with a deadline well past the SDK's
+/// budgets, so the SDK's timeouts are what answer.
+fn s3_ingest(endpoint: &str) -> Ingest {
+    let clients = app::Clients::from_sdk_config(&sdk_at(endpoint));
     let vars = [
         ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
-        ("ARCHIVE", "s3://hangs/archive".to_owned()),
-        ("STORE", "s3://hangs".to_owned()),
-        // A deadline well past the SDK's budgets, so the SDK's timeouts are what answer.
+        ("ARCHIVE", "s3://faulty/archive".to_owned()),
+        ("STORE", "s3://faulty".to_owned()),
         ("INGEST_DEADLINE_MS", "60000".to_owned()),
     ];
     let config =
         Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
             .unwrap();
-    let ingest = app::ingest(&config, &clients, clock());
+    app::ingest(&config, &clients, clock())
+}
+
+/// A Bota delivery in both API Gateway shapes is answered 503 with Retry-After; `why` says
+/// what would make it hang otherwise.
+async fn assert_both_unavailable(ingest: &Ingest, why: &str) {
     let (body, headers) = bota();
-    let answered = tokio::time::timeout(
-        Duration::from_secs(50),
-        invoke(
-            &ingest,
-            apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
-        ),
+    for event in [
+        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
+        apigw_v1("POST", "/webhooks/bota", &headers, &body, false),
+    ] {
+        let (status, reply, response) =
+            tokio::time::timeout(Duration::from_secs(50), invoke(ingest, event))
+                .await
+                .expect(why);
+        assert_unavailable(
+            status,
+            &reply,
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_s3_is_a_503_from_the_sdk_timeouts() {
+    let ingest = s3_ingest(&hanging_endpoint());
+    assert_both_unavailable(
+        &ingest,
+        "without SDK timeouts the request would hang until the test harness gives up",
     )
-    .await
-    .expect("without SDK timeouts the request would hang until the test harness gives up");
-    let (status, reply, response) = answered;
-    assert_unavailable(
-        status,
-        &reply,
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-    );
+    .await;
 }
 
 #[tokio::test]
@@ -161,56 +164,13 @@ async fn the_ingest_answers_503_when_its_deadline_is_spent() {
         limits,
     )
     .with_clock(clock());
-    let (body, headers) = bota();
-    for event in [
-        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
-        apigw_v1("POST", "/webhooks/bota", &headers, &body, false),
-    ] {
-        let (status, reply, response) =
-            tokio::time::timeout(Duration::from_secs(30), invoke(&ingest, event))
-                .await
-                .expect("the deadline ends the request");
-        assert_unavailable(
-            status,
-            &reply,
-            response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()),
-        );
-    }
+    assert_both_unavailable(&ingest, "the deadline ends the request").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_that_drops_its_answers_is_a_503_and_nothing_is_acknowledged() {
-    let clients = app::Clients::from_sdk_config(&sdk_at(&dropping_endpoint()));
-    let vars = [
-        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
-        ("ARCHIVE", "s3://drops/archive".to_owned()),
-        ("STORE", "s3://drops".to_owned()),
-    ];
-    let config =
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .unwrap();
-    let ingest = app::ingest(&config, &clients, clock());
-    let (body, headers) = bota();
-    for event in [
-        apigw_v2("POST", "/webhooks/bota", &headers, &body, false),
-        apigw_v1("POST", "/webhooks/bota", &headers, &body, false),
-    ] {
-        let (status, reply, response) =
-            tokio::time::timeout(Duration::from_secs(50), invoke(&ingest, event))
-                .await
-                .expect("an answer within the SDK's budgets");
-        assert_unavailable(
-            status,
-            &reply,
-            response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()),
-        );
-    }
+    let ingest = s3_ingest(&dropping_endpoint());
+    assert_both_unavailable(&ingest, "an answer within the SDK's budgets").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
