@@ -3,58 +3,26 @@
 //! the SQS samples then process into records. The clock is pinned to the instant the
 //! samples were signed (events/manifest.json), never the tolerance loosened.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+
+use common::{manifest, sample_config, samples};
 use lambda_runtime::{Context, LambdaEvent};
 use scribehook::entrypoints::{app, lambda};
 use scribehook::storage::file::FileBlobs;
 use scribehook::storage::records::{BlobRecordStore, RecordStore};
-use scribehook::{config::Config, Provider, Timestamp};
+use scribehook::{Provider, Timestamp};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
-fn manifest() -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(events_dir().join("manifest.json")).unwrap()).unwrap()
-}
-
-fn samples(kind: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir().join(kind))
-        .unwrap()
-        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap())
-        .map(|f| f.unwrap().path())
-        .collect();
-    files.sort();
-    files
 }
 
 fn event<T: serde::de::DeserializeOwned>(path: &Path) -> LambdaEvent<T> {
     let payload = serde_json::from_slice(&std::fs::read(path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     LambdaEvent::new(payload, Context::default())
-}
-
-async fn local(dir: &Path) -> (Config, app::Clients) {
-    let m = manifest();
-    let mut vars: HashMap<String, String> = HashMap::new();
-    for p in Provider::ALL {
-        vars.insert(
-            p.secrets_env().into(),
-            m["secrets"][p.as_str()].as_str().unwrap().into(),
-        );
-    }
-    let uri = format!("file://{}", dir.display());
-    vars.insert("ARCHIVE".into(), uri.clone());
-    vars.insert("STORE".into(), uri);
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    (config, app::Clients::from_sdk_config(&sdk))
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -68,7 +36,7 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
     let signed_at = manifest()["signed_at"].as_i64().unwrap();
     for kind in ["apigw-v2", "apigw-v1"] {
         let dir = temp_dir(kind);
-        let (mut config, clients) = local(&dir).await;
+        let (mut config, clients) = sample_config(&dir, &[]);
         // Queue mode is what the samples model; here the queue is the SQS samples below.
         config.queue_url = None;
         let ingest = app::ingest(
@@ -147,7 +115,7 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
 async fn samples_go_stale_and_are_refused_later() {
     let signed_at = manifest()["signed_at"].as_i64().unwrap();
     let dir = temp_dir("stale");
-    let (config, clients) = local(&dir).await;
+    let (config, clients) = sample_config(&dir, &[]);
     let ingest = app::ingest(
         &config,
         &clients,

@@ -5,54 +5,21 @@
 //! users see by accident. A change made on purpose regenerates the file with
 //! `UPDATE_GOLDEN=1 cargo test --test golden` and shows up in review as its diff.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+
+mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use common::{manifest, sample_config, samples};
 use lambda_runtime::{Context, LambdaEvent};
 use scribehook::entrypoints::{app, lambda};
-use scribehook::{config::Config, Provider, Timestamp};
+use scribehook::Timestamp;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn manifest() -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(root().join("events/manifest.json")).unwrap()).unwrap()
-}
-
-fn samples(kind: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("events").join(kind))
-        .unwrap()
-        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap())
-        .map(|f| f.unwrap().path())
-        .collect();
-    files.sort();
-    files
-}
-
-fn local_config(dir: &Path) -> (Config, app::Clients) {
-    let m = manifest();
-    let mut vars: HashMap<String, String> = HashMap::new();
-    for p in Provider::ALL {
-        vars.insert(
-            p.secrets_env().into(),
-            m["secrets"][p.as_str()].as_str().unwrap().into(),
-        );
-    }
-    let uri = format!("file://{}", dir.display());
-    vars.insert("ARCHIVE".into(), uri.clone());
-    vars.insert("STORE".into(), uri);
-    vars.insert("MAX_BODY_BYTES".into(), "65536".into());
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    (config, app::Clients::from_sdk_config(&sdk))
 }
 
 /// A v2 sample with its body (and the headers named) replaced.
@@ -107,7 +74,7 @@ fn dump_tree(dir: &Path, out: &mut String) {
 
 async fn run(kind: &str, dir: &Path, out: &mut String) {
     let signed_at = manifest()["signed_at"].as_i64().unwrap();
-    let (config, clients) = local_config(dir);
+    let (config, clients) = sample_config(dir, &[("MAX_BODY_BYTES", "65536")]);
     let ingest = app::ingest(
         &config,
         &clients,

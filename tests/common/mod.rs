@@ -729,3 +729,51 @@ impl Rng {
         }
     }
 }
+
+/// `events/manifest.json`: when the committed samples were signed, and with which secrets.
+pub fn manifest() -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events/manifest.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The committed samples of one kind (`apigw-v2`, `apigw-v1`), every provider, sorted.
+pub fn samples(kind: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The configuration the samples were signed for (the manifest's secrets), archiving and
+/// storing under `dir`, plus `extra` variables; clients that make no network call.
+pub fn sample_config(
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (scribehook::config::Config, Clients) {
+    let m = manifest();
+    let mut vars: std::collections::HashMap<String, String> = Provider::ALL
+        .iter()
+        .map(|p| {
+            (
+                p.secrets_env().to_owned(),
+                m["secrets"][p.as_str()].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let uri = format!("file://{}", dir.display());
+    vars.insert("ARCHIVE".into(), uri.clone());
+    vars.insert("STORE".into(), uri);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = scribehook::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    (config, Clients::from_sdk_config(&sdk))
+}
