@@ -461,13 +461,31 @@ async fn a_bucket_outside_the_allow_list_is_not_read() {
     assert!(record["components"].get("transcript").is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_object_over_max_output_bytes_is_not_fetched() {
+/// A finished Daily job whose outputs are `objects` (key, bytes) in an allow-listed bucket,
+/// ingested and processed; its record.
+async fn job_record_with(objects: Vec<(String, Vec<u8>)>) -> Value {
     let clients = clients().await;
     let outputs_bucket = unique("daily-outputs");
     create_bucket(&clients, &outputs_bucket).await;
+    for (key, bytes) in objects {
+        put_object(&clients, &outputs_bucket, &key, bytes).await;
+    }
+    let stack = Stack::new(vec![outputs_bucket.clone()]).await;
+    deliver(
+        &stack,
+        Provider::Daily,
+        &job_finished(&outputs_bucket),
+        "accepted",
+    )
+    .await;
+    assert_eq!(process_queue(&stack).await, 1);
+    job_record(&stack).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_over_max_output_bytes_is_not_fetched() {
     let limit = 1024 * 1024;
-    for (key, bytes) in outputs() {
+    let objects = outputs().into_iter().map(|(key, bytes)| {
         let bytes = if key.ends_with("soap.json") && key.contains("/soap/") {
             // A SOAP note one byte over the Stack's MAX_OUTPUT_BYTES (1 MiB).
             let mut big = serde_json::to_vec(&soap()).unwrap();
@@ -481,18 +499,9 @@ async fn an_object_over_max_output_bytes_is_not_fetched() {
         } else {
             bytes
         };
-        put_object(&clients, &outputs_bucket, &key, bytes).await;
-    }
-    let stack = Stack::new(vec![outputs_bucket.clone()]).await;
-    deliver(
-        &stack,
-        Provider::Daily,
-        &job_finished(&outputs_bucket),
-        "accepted",
-    )
-    .await;
-    assert_eq!(process_queue(&stack).await, 1);
-    let record = job_record(&stack).await;
+        (key, bytes)
+    });
+    let record = job_record_with(objects.collect()).await;
 
     let soap_artifact = artifact(&record, "soap/soap.json");
     assert_eq!(soap_artifact["fetched"], false, "{soap_artifact}");
@@ -532,31 +541,16 @@ async fn an_unusable_json_transcript_falls_back_to_the_next_rendition() {
         ),
     ];
     for (case, json_bytes, expected_reason) in cases {
-        let clients = clients().await;
-        let outputs_bucket = unique("daily-outputs");
-        create_bucket(&clients, &outputs_bucket).await;
-        for (key, bytes) in outputs() {
-            if key.ends_with("transcript/soap.json") {
-                match &json_bytes {
-                    Some(replacement) => {
-                        put_object(&clients, &outputs_bucket, &key, replacement.clone()).await
-                    }
-                    None => continue,
-                }
-            } else {
-                put_object(&clients, &outputs_bucket, &key, bytes).await;
-            }
-        }
-        let stack = Stack::new(vec![outputs_bucket.clone()]).await;
-        deliver(
-            &stack,
-            Provider::Daily,
-            &job_finished(&outputs_bucket),
-            "accepted",
-        )
-        .await;
-        assert_eq!(process_queue(&stack).await, 1);
-        let record = job_record(&stack).await;
+        // The JSON transcript replaced, or left out when missing.
+        let objects = outputs()
+            .into_iter()
+            .filter_map(|(key, bytes)| match &json_bytes {
+                _ if !key.ends_with("transcript/soap.json") => Some((key, bytes)),
+                Some(replacement) => Some((key, replacement.clone())),
+                None => None,
+            })
+            .collect();
+        let record = job_record_with(objects).await;
         let json = artifact(&record, "transcript/soap.json");
         let reason = json["reason"].as_str().unwrap_or_default();
         assert!(reason.contains(expected_reason), "{case}: {json}");
