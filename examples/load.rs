@@ -165,7 +165,10 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
     }
 }
 
-fn v2_event(delivery: &Delivery, now: i64) -> LambdaEvent<lambda_http::request::LambdaRequest> {
+fn v2_event(
+    delivery: &Delivery,
+    now: i64,
+) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
     let keys = delivery
         .provider
         .keys(&[SECRETS
@@ -403,15 +406,15 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let table = std::env::var("LOAD_TABLE").unwrap_or_default();
-    let clients = app::Clients::from_env().await;
+    let clients = app::Clients::from_env();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let ingest = Arc::new(Ingest::new(
         Secrets::new(config.secrets.clone(), None),
-        app::archive(&config, &clients),
+        app::archive(&config, &clients).await,
         Dispatch::Queue(Arc::new(MemoryQueue(sender.clone()))),
         config.limits.clone(),
     ));
-    let processor = Arc::new(app::processor(&config, &clients));
+    let processor = Arc::new(app::processor(&config, &clients).await);
 
     // 500 subjects over the four providers, 16 events each; then redeliveries and conflicts.
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -469,7 +472,7 @@ async fn main() -> std::process::ExitCode {
     let total_secs = started.elapsed().as_secs_f64();
 
     // Every record against the fold of its unique events.
-    let store = DynamoDbStore::new(clients.dynamodb.clone(), table, None);
+    let store = DynamoDbStore::new(clients.dynamodb().await, table, None);
     let expected = expected_records(&unique);
     let (mut lost, mut mismatched) = (0, 0);
     for ((provider, subject), want) in &expected {

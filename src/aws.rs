@@ -4,61 +4,130 @@
 //! implementations live with them under `storage`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use tokio::sync::OnceCell;
 
 use crate::config::SecretValues;
 use crate::fetch::{Download, FetchError, OutputSource};
 use crate::ingest::Queue;
 use crate::storage::StoreError;
 
-/// The AWS clients, built once from one shared configuration.
+/// The AWS clients, each built on first use from one configuration that is itself loaded
+/// on first use, then shared: a function whose locations are all `file://` never loads the
+/// AWS configuration, and one with an S3 archive and a queue builds those two clients only.
+/// Cloning shares the clients.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    sdk: OnceCell<aws_config::SdkConfig>,
+    s3: OnceCell<aws_sdk_s3::Client>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+    secrets: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
 impl Clients {
-    /// Loads the standard AWS configuration (env, profile, Lambda's role) without
-    /// resolving anything over the network: credentials are fetched on first use, and
-    /// with no region configured (a laptop) a fixed one avoids the instance-metadata probe.
-    pub async fn from_env() -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        let region_set = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some());
-        if !region_set {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
+    /// Clients on the standard AWS configuration (env, profile, Lambda's role), loaded when
+    /// the first client is asked for, without any network call: credentials are fetched on
+    /// first use, and with no region configured (a laptop) a fixed one avoids the
+    /// instance-metadata probe.
+    pub fn from_env() -> Self {
+        Self {
+            shared: Arc::default(),
         }
-        Self::from_sdk_config(&loader.load().await)
     }
 
-    /// Clients on `sdk`, every one with [`timeouts`] (contract §8: no AWS call waits
-    /// without bound).
+    /// Clients on `sdk` (tests, tools with their own configuration).
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
-        let sdk = &sdk.to_builder().timeout_config(timeouts()).build();
-        // A local stand-in (moto, LocalStack) on an endpoint URL cannot serve virtual-hosted
-        // bucket names; S3 proper is addressed as usual.
-        let endpoint_override = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some())
-            || sdk.endpoint_url().is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(endpoint_override)
-            .build();
+        let shared = Shared {
+            sdk: OnceCell::new_with(Some(sdk.clone())),
+            ..Shared::default()
+        };
         Self {
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            shared: Arc::new(shared),
         }
+    }
+
+    /// Clients whose S3 client is `s3` (a mock in fault-injection tests); any other
+    /// client is built as [`Self::from_env`] builds it.
+    pub fn with_s3(s3: aws_sdk_s3::Client) -> Self {
+        let shared = Shared {
+            s3: OnceCell::new_with(Some(s3)),
+            ..Shared::default()
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The configuration every client is built from, with [`timeouts`] (contract §8: no
+    /// AWS call waits without bound).
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        let sdk = self
+            .shared
+            .sdk
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                let region_set = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some());
+                if !region_set {
+                    loader = loader.region(aws_config::Region::new("us-east-1"));
+                }
+                loader.load().await
+            })
+            .await;
+        sdk.to_builder().timeout_config(timeouts()).build()
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let client = self.shared.s3.get_or_init(|| async {
+            let sdk = self.sdk().await;
+            // A local stand-in (moto, LocalStack) on an endpoint URL cannot serve
+            // virtual-hosted bucket names; S3 proper is addressed as usual.
+            let endpoint_override = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some())
+                || sdk.endpoint_url().is_some();
+            let config = aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(endpoint_override)
+                .build();
+            aws_sdk_s3::Client::from_conf(config)
+        });
+        client.await.clone()
+    }
+
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let client = self
+            .shared
+            .dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(&self.sdk().await) });
+        client.await.clone()
+    }
+
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        let client = self
+            .shared
+            .sqs
+            .get_or_init(|| async { aws_sdk_sqs::Client::new(&self.sdk().await) });
+        client.await.clone()
+    }
+
+    pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        let client = self
+            .shared
+            .secrets
+            .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(&self.sdk().await) });
+        client.await.clone()
     }
 }
 
@@ -105,27 +174,29 @@ impl Queue for SqsQueue {
     }
 }
 
-/// Provider outputs read from S3, in the region each event names.
+/// Provider outputs read from S3, in the region each event names. The S3 client is built
+/// on the first read: most deliveries point to no output.
 pub struct S3Outputs {
-    base: aws_sdk_s3::Client,
+    clients: Clients,
     by_region: Mutex<HashMap<String, aws_sdk_s3::Client>>,
 }
 
 impl S3Outputs {
-    pub fn new(base: aws_sdk_s3::Client) -> Self {
+    pub fn new(clients: Clients) -> Self {
         Self {
-            base,
+            clients,
             by_region: Mutex::new(HashMap::new()),
         }
     }
 
     /// One client per region, built on first use from the base client's configuration
     /// (credentials, endpoint, retry policy) and reused afterwards.
-    fn client_for(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+    async fn client_for(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let base = self.clients.s3().await;
         let Some(region) =
-            region.filter(|r| Some(*r) != self.base.config().region().map(|r| r.as_ref()))
+            region.filter(|r| Some(*r) != base.config().region().map(|r| r.as_ref()))
         else {
-            return self.base.clone();
+            return base;
         };
         let mut clients = self
             .by_region
@@ -134,8 +205,7 @@ impl S3Outputs {
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = self
-                    .base
+                let config = base
                     .config()
                     .to_builder()
                     .region(aws_sdk_s3::config::Region::new(region.to_owned()))
@@ -159,7 +229,7 @@ impl OutputSource for S3Outputs {
             location: format!("s3://{bucket}/{key}"),
             message,
         };
-        let client = self.client_for(region);
+        let client = self.client_for(region).await;
         let output = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(output) => output,
             Err(err) => {
@@ -225,10 +295,13 @@ fn is_permanent(code: Option<&str>) -> bool {
     )
 }
 
+/// Secrets Manager, its client built on the first read (only `*_ARN` settings read any).
 #[async_trait]
-impl SecretValues for aws_sdk_secretsmanager::Client {
+impl SecretValues for Clients {
     async fn secret_string(&self, arn: &str) -> Result<String, String> {
         let output = self
+            .secrets()
+            .await
             .get_secret_value()
             .secret_id(arn)
             .send()

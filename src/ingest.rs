@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::config::{Limits, Secrets, SecretsError};
 use crate::delivery::Verified;
-use crate::normalized::{system_clock, Clock, Provider, Timestamp};
+use crate::normalized::{system_clock, Clock, EventDraft, Provider, Timestamp};
 use crate::process::{DeliveryId, Processed, Processor};
 use crate::providers::body_event_id;
 use crate::signature::{VerifyError, Window};
@@ -40,24 +40,38 @@ pub enum Dispatch {
 }
 
 impl Dispatch {
-    async fn send(&self, delivery: &DeliveryId) -> Result<(), StoreError> {
-        match self {
+    /// Hands on an archived delivery. `fresh` is the draft the ingest parsed from the body
+    /// it has just archived (`Created::New`), which inline processing uses instead of
+    /// reading the archive back.
+    async fn send(
+        &self,
+        delivery: &DeliveryId,
+        fresh: Option<(EventDraft, Timestamp)>,
+    ) -> Result<(), StoreError> {
+        let processor = match self {
             Dispatch::Queue(queue) => {
                 let message = serde_json::to_string(delivery)
                     .map_err(|e| StoreError::new("encode queue message", e))?;
-                queue.send(message).await
+                return queue.send(message).await;
             }
-            // What no retry can process is quarantined (and logged) by the processor; the
-            // provider gets its 200, since the delivery is archived.
-            Dispatch::Inline(processor) => match processor.handle(delivery).await {
-                Ok(Processed::Written(_)) => Ok(()),
-                Ok(Processed::Quarantined { location, code }) => {
-                    tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
-                    telemetry::count(delivery.provider.as_str(), "Quarantined");
-                    Ok(())
-                }
-                Err(e) => Err(StoreError::new("process", e)),
-            },
+            Dispatch::Inline(processor) => processor,
+        };
+        let processed = match fresh {
+            Some((draft, received_at)) => {
+                processor.handle_fresh(delivery, draft, received_at).await
+            }
+            None => processor.handle(delivery).await,
+        };
+        // What no retry can process is quarantined (and logged) by the processor; the
+        // provider gets its 200, since the delivery is archived.
+        match processed {
+            Ok(Processed::Written(_)) => Ok(()),
+            Ok(Processed::Quarantined { location, code }) => {
+                tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
+                telemetry::count(delivery.provider.as_str(), "Quarantined");
+                Ok(())
+            }
+            Err(e) => Err(StoreError::new("process", e)),
         }
     }
 }
@@ -338,26 +352,42 @@ impl Ingest {
             .create(verified, &event_id, now)
             .await
             .map_err(Reply::store_failed)?;
-        if let Err(e) = &parsed {
-            return Err(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "malformed_event",
-                format!("{e} (archived as {event_id} for replay)"),
-            ));
-        }
-        let outcome = match created {
-            Created::New => Outcome::Accepted,
-            Created::Existing(first) => self.repeat(verified, &event_id, now, &first).await?,
+        let draft = match parsed {
+            Ok(draft) => draft,
+            Err(e) => {
+                return Err(Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_event",
+                    format!("{e} (archived as {event_id} for replay)"),
+                ))
+            }
         };
-        // Dispatch again for a duplicate or conflict too: if the first delivery was archived
-        // but its dispatch failed (and it was answered 503), this is what gets it processed.
-        // Processing is idempotent, so a second run costs nothing but time.
+        let (outcome, fresh) = match created {
+            Created::New => (Outcome::Accepted, Some((draft, now))),
+            Created::Existing(first) => {
+                let outcome = self.repeat(verified, &event_id, now, &first).await?;
+                (outcome, None)
+            }
+        };
+        // A duplicate or conflict is dispatched again unless the first is in its records:
+        // if the first was archived but its dispatch failed (and it was answered 503), this
+        // is what gets it processed. Processing is idempotent; the check only saves a run
+        // (and its output downloads), so a failed check dispatches.
+        if fresh.is_none()
+            && self
+                .archive
+                .is_processed(provider, &event_id)
+                .await
+                .unwrap_or(false)
+        {
+            return Ok(Reply::ok(outcome, &event_id));
+        }
         let delivery = DeliveryId {
             provider,
             event_id: event_id.clone(),
         };
         self.dispatch
-            .send(&delivery)
+            .send(&delivery, fresh)
             .await
             .map_err(Reply::store_failed)?;
         Ok(Reply::ok(outcome, &event_id))

@@ -106,9 +106,17 @@ pub fn strip_content(content: &mut Content) {
 
 /// Whether `content` holds anything [`strip_content`] would remove.
 pub fn has_content(content: &Content) -> bool {
-    let mut stripped = content.clone();
-    strip_content(&mut stripped);
-    stripped != *content
+    // Field by field rather than strip-a-copy-and-compare: no transcript is cloned.
+    content.transcript.is_some()
+        || content.note.is_some()
+        || content.summary.is_some()
+        || content.concepts.is_some()
+        || content.soap.is_some()
+        || content
+            .artifacts
+            .iter()
+            .flatten()
+            .any(|a| a.sha256.is_some() || a.bytes.is_some())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +172,12 @@ impl Component {
 
     fn precedence(&self, other: &Self) -> Ordering {
         self.rank_key().cmp(&other.rank_key()).then_with(|| {
+            // The same event folded again (a redelivery, a replay) ties on the key and is
+            // equal: compared in place. Only two different contents under one event id
+            // (a parser change between runs) are ordered by their serialization.
+            if self == other {
+                return Ordering::Equal;
+            }
             let a = serde_json::to_vec(self).unwrap_or_default();
             let b = serde_json::to_vec(other).unwrap_or_default();
             a.cmp(&b)
@@ -327,6 +341,33 @@ mod tests {
     use super::*;
     use crate::normalized::{EventDraft, Note, Segment, Summary, Transcript};
     use proptest::prelude::*;
+
+    /// [`has_content`] reads fields instead of stripping a copy; both must agree.
+    #[test]
+    fn has_content_is_exactly_what_strip_content_removes() {
+        let by_strip = |c: &Content| {
+            let mut stripped = c.clone();
+            strip_content(&mut stripped);
+            stripped != *c
+        };
+        let mut cases = vec![
+            Content::default(),
+            event("t", Category::Transcript, Status::Completed, 0).content,
+            event("s", Category::Summary, Status::Completed, 0).content,
+            event("f", Category::Summary, Status::Failed, 0).content,
+        ];
+        cases.push(Content {
+            error: Some(crate::normalized::ErrorInfo {
+                code: "x".into(),
+                message: "y".into(),
+            }),
+            ..Content::default()
+        });
+        for content in &cases {
+            assert_eq!(has_content(content), by_strip(content), "{content:?}");
+        }
+        assert!(cases.iter().any(has_content) && !cases.iter().all(has_content));
+    }
 
     fn event(id: &str, category: Category, status: Status, secs: i64) -> NormalizedEvent {
         let mut draft = EventDraft::new(

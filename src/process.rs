@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{FetchError, Fetcher};
 use crate::merge::{merge_with, OnDelete, Record};
-use crate::normalized::{system_clock, Clock, ErrorInfo, NormalizedEvent, Provider, Timestamp};
+use crate::normalized::{
+    system_clock, Clock, ErrorInfo, EventDraft, NormalizedEvent, Provider, Timestamp,
+};
 use crate::providers::MalformedEvent;
 use crate::storage::archive::{Archive, ArchivedDelivery, Quarantined};
 use crate::storage::records::{merge_event, RecordStore};
@@ -140,13 +142,50 @@ impl Processor {
         };
         let event = self.normalize(&delivery).await?;
         self.write(&event).await?;
+        self.mark_processed(id).await?;
         Ok(event)
     }
 
     /// Processes the delivery, quarantining it when no retry can succeed (contract §8).
     /// `Err` only for failures a retry may fix, including a failed quarantine write.
     pub async fn handle(&self, id: &DeliveryId) -> Result<Processed, ProcessError> {
-        let err = match self.process(id).await {
+        let processed = self.process(id).await;
+        self.settle(id, processed).await
+    }
+
+    /// [`Self::handle`] for a delivery the ingest has just archived (`Created::New`), from
+    /// the draft it parsed on the way: the archive is not read back nor its body decoded
+    /// and parsed again. The draft must be of the archived body, received at `received_at`.
+    pub async fn handle_fresh(
+        &self,
+        id: &DeliveryId,
+        draft: EventDraft,
+        received_at: Timestamp,
+    ) -> Result<Processed, ProcessError> {
+        let processed = async {
+            let event = self.complete(id, draft, received_at).await?;
+            self.write(&event).await?;
+            self.mark_processed(id).await?;
+            Ok(event)
+        };
+        let processed = processed.await;
+        self.settle(id, processed).await
+    }
+
+    async fn mark_processed(&self, id: &DeliveryId) -> Result<(), StoreError> {
+        self.archive
+            .mark_processed(id.provider, &id.event_id, self.now())
+            .await
+    }
+
+    /// A processing result as [`Self::handle`] reports it: what no retry can fix is
+    /// quarantined.
+    async fn settle(
+        &self,
+        id: &DeliveryId,
+        processed: Result<NormalizedEvent, ProcessError>,
+    ) -> Result<Processed, ProcessError> {
+        let err = match processed {
             Ok(event) => return Ok(Processed::Written(Box::new(event))),
             Err(err) if err.is_retryable() => return Err(err),
             Err(err) => err,
@@ -174,14 +213,26 @@ impl Processor {
         delivery: &ArchivedDelivery,
     ) -> Result<NormalizedEvent, ProcessError> {
         let body = delivery.body()?;
-        let mut draft = delivery.provider.normalize(&delivery.header_map(), &body)?;
+        let draft = delivery.provider.normalize(&delivery.header_map(), &body)?;
+        let id = DeliveryId {
+            provider: delivery.provider,
+            event_id: delivery.event_id.clone(),
+        };
+        self.complete(&id, draft, delivery.received_at).await
+    }
+
+    /// A parsed delivery's normalized event, under the archive's identity, with its
+    /// outputs fetched.
+    async fn complete(
+        &self,
+        id: &DeliveryId,
+        mut draft: EventDraft,
+        received_at: Timestamp,
+    ) -> Result<NormalizedEvent, ProcessError> {
         // The archive key is the identity the ingest decided on; keep them equal.
-        draft.event_id.clone_from(&delivery.event_id);
-        let mut event = draft.finish(
-            delivery.provider,
-            delivery.received_at,
-            Some(self.archive.location(delivery.provider, &delivery.event_id)),
-        );
+        draft.event_id.clone_from(&id.event_id);
+        let location = self.archive.location(id.provider, &id.event_id);
+        let mut event = draft.finish(id.provider, received_at, Some(location));
         self.fetcher.enrich(&mut event).await?;
         Ok(event)
     }

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::{clock, invoke, secret, signed_headers, signed_headers_at, NOW};
-use lambda_http::request::LambdaRequest;
 use scribehook::entrypoints::app;
+use scribehook::entrypoints::gateway::GatewayRequest;
 use scribehook::signature::{hmac_sha256, sha256};
 use scribehook::Provider;
 use serde_json::json;
@@ -945,7 +945,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn ingest(store: &Path) -> scribehook::ingest::Ingest {
+async fn ingest(store: &Path) -> scribehook::ingest::Ingest {
     let mut vars: HashMap<String, String> = Provider::ALL
         .into_iter()
         .map(|p| (p.secrets_env().to_owned(), secret(p).to_owned()))
@@ -960,7 +960,7 @@ fn ingest(store: &Path) -> scribehook::ingest::Ingest {
         .region(aws_config::Region::new("us-east-1"))
         .build();
     let clients = app::Clients::from_sdk_config(&sdk);
-    app::ingest(&config, &clients, clock())
+    app::ingest(&config, &clients, clock()).await
 }
 
 /// Runs one case in one payload version; every way it went wrong.
@@ -968,10 +968,10 @@ async fn run(case: &Case, version: Version, n: usize) -> Vec<String> {
     let mut wrong = Vec::new();
     let parent = scratch(n);
     let store = parent.join("store");
-    let ingest = ingest(&store);
+    let ingest = ingest(&store).await;
     for (index, step) in case.steps.iter().enumerate() {
         let at = format!("{} [{version:?} step {}]", case.name, index + 1);
-        let request: LambdaRequest = match serde_json::from_value(event(version, step)) {
+        let request: GatewayRequest = match serde_json::from_value(event(version, step)) {
             Ok(request) => request,
             Err(e) => {
                 wrong.push(format!("{at}: the event does not deserialize: {e}"));
@@ -1101,7 +1101,7 @@ async fn adversarial_catalogue_through_the_real_handler() {
 
 /// Found by the `apigw_v2` fuzz target (fuzz/artifacts, reproduced here): an event whose
 /// `Host` header (or, without one, `requestContext.domainName`) is no valid URL host makes
-/// lambda_http's `LambdaRequest` → `http::Request` conversion, which `ingest_handler` calls
+/// lambda_http's `GatewayRequest` → `http::Request` conversion, which `ingest_handler` calls
 /// after taking the body, panic (`Url::parse(..).unwrap()` in lambda_http 1.3.2
 /// `build_request_uri`, request.rs:553) instead of answering. The contract wants an answer
 /// for every event (here 401 `missing_signature`: the request is unsigned). Fixed by
@@ -1116,7 +1116,7 @@ async fn an_invalid_host_is_answered_not_a_panic() {
         ] {
             let parent = scratch(100_000);
             let store = parent.join("store");
-            let ingest = ingest(&store);
+            let ingest = ingest(&store).await;
             let step = post(
                 Provider::Daily,
                 vec![h("Host", host)],
@@ -1125,7 +1125,7 @@ async fn an_invalid_host_is_answered_not_a_panic() {
             );
             let mut event = event(version, &step);
             event["requestContext"]["domainName"] = json!(host);
-            let request: LambdaRequest = serde_json::from_value(event).unwrap();
+            let request: GatewayRequest = serde_json::from_value(event).unwrap();
             let (status, body, _) = invoke(
                 &ingest,
                 lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default()),

@@ -102,7 +102,7 @@ async fn ids_of_2048_characters_reach_a_file_store() {
     })
     .unwrap();
     let clients = clients().await;
-    let ingest = app::ingest(&config, &clients, clock());
+    let ingest = app::ingest(&config, &clients, clock()).await;
     let store = BlobRecordStore::new(Arc::new(FileBlobs::new(&dir)));
     for (id, subject) in ids() {
         let (body, headers) = long_delivery(&id, &subject);
@@ -119,7 +119,7 @@ async fn ids_of_2048_characters_reach_a_file_store() {
             .expect("a record");
         assert!(record.contains(&id));
     }
-    let processor: Processor = app::processor(&config, &clients);
+    let processor: Processor = app::processor(&config, &clients).await;
     let report = processor.replay(&[Provider::Bota], None).await.unwrap();
     assert_eq!((report.deliveries, report.records), (2, 2), "{report:?}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,8 +6,8 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
+use scribehook::entrypoints::gateway::GatewayRequest;
 use scribehook::entrypoints::lambda::GatewayResponse;
 use scribehook::Provider;
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ fn event(
     headers: &[(String, String)],
     body: &[u8],
     base64: bool,
-) -> LambdaEvent<LambdaRequest> {
+) -> LambdaEvent<GatewayRequest> {
     match shape {
         Shape::V1 => apigw_v1(method, path, headers, body, base64),
         Shape::V2 => apigw_v2(method, path, headers, body, base64),
@@ -45,7 +45,7 @@ fn post(
     provider: Provider,
     headers: &[(String, String)],
     body: &[u8],
-) -> LambdaEvent<LambdaRequest> {
+) -> LambdaEvent<GatewayRequest> {
     event(
         shape,
         "POST",
@@ -848,13 +848,8 @@ async fn an_unmodelled_event_type_is_accepted_and_recorded_as_other() {
 // ---------------------------------------------------------------------------------------
 // isBase64Encoded
 
-fn flag_base64(mut event: LambdaEvent<LambdaRequest>) -> LambdaEvent<LambdaRequest> {
-    match &mut event.payload {
-        LambdaRequest::ApiGatewayV1(r) => r.is_base64_encoded = true,
-        LambdaRequest::ApiGatewayV2(r) => r.is_base64_encoded = true,
-        #[allow(unreachable_patterns)]
-        _ => unreachable!(),
-    }
+fn flag_base64(mut event: LambdaEvent<GatewayRequest>) -> LambdaEvent<GatewayRequest> {
+    event.payload.is_base64_encoded = true;
     event
 }
 
@@ -940,7 +935,7 @@ async fn a_failing_dependency_is_503_unavailable_with_retry_after() {
     );
     let broken = ingest_on(
         &stack,
-        sqs_dispatch(&stack.clients, &missing_queue),
+        sqs_dispatch(&stack.clients, &missing_queue).await,
         256 * 1024,
     );
     for shape in SHAPES {
@@ -968,12 +963,12 @@ async fn a_failing_dependency_is_503_unavailable_with_retry_after() {
         all_secrets(),
         scribehook::storage::archive::Archive::new(std::sync::Arc::new(
             scribehook::storage::s3::S3Blobs::new(
-                stack.clients.s3.clone(),
+                stack.clients.s3().await,
                 unique("no-such-bucket"),
                 "archive".into(),
             ),
         )),
-        sqs_dispatch(&stack.clients, &stack.queue_url),
+        sqs_dispatch(&stack.clients, &stack.queue_url).await,
         256 * 1024,
     );
     for shape in SHAPES {

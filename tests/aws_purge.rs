@@ -55,7 +55,8 @@ impl World {
         if versioned {
             use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
             clients
-                .s3
+                .s3()
+                .await
                 .put_bucket_versioning()
                 .bucket(&bucket)
                 .versioning_configuration(
@@ -70,18 +71,18 @@ impl World {
         create_table(&clients, &table).await;
         let dir = std::env::temp_dir().join(unique("scribehook-purge"));
         let archive_blobs = Arc::new(S3Blobs::new(
-            clients.s3.clone(),
+            clients.s3().await,
             bucket.clone(),
             "archive".into(),
         ));
         let stores: Vec<Arc<dyn RecordStore>> = vec![
             Arc::new(DynamoDbStore::new(
-                clients.dynamodb.clone(),
+                clients.dynamodb().await,
                 table.clone(),
                 Some(archive_blobs.clone()),
             )),
             Arc::new(BlobRecordStore::new(Arc::new(S3Blobs::new(
-                clients.s3.clone(),
+                clients.s3().await,
                 bucket.clone(),
                 String::new(),
             )))),
@@ -89,7 +90,7 @@ impl World {
         ];
         let archive = Archive::new(archive_blobs);
         let fetcher = Fetcher::new(
-            Arc::new(scribehook::aws::S3Outputs::new(clients.s3.clone())),
+            Arc::new(scribehook::aws::S3Outputs::new(clients.clone())),
             vec![],
             1024 * 1024,
         );
@@ -133,7 +134,8 @@ impl World {
         let mut all = bucket_versions(&self.clients, &self.bucket).await;
         let scan = self
             .clients
-            .dynamodb
+            .dynamodb()
+            .await
             .scan()
             .table_name(&self.table)
             .send()
@@ -164,7 +166,8 @@ async fn bucket_versions(
     bucket: &str,
 ) -> Vec<(String, Vec<u8>)> {
     let listed = clients
-        .s3
+        .s3()
+        .await
         .list_object_versions()
         .bucket(bucket)
         .send()
@@ -179,7 +182,8 @@ async fn bucket_versions(
     for version in listed.versions() {
         let (key, id) = (version.key().unwrap_or_default(), version.version_id());
         let object = clients
-            .s3
+            .s3()
+            .await
             .get_object()
             .bucket(bucket)
             .key(key)
@@ -424,7 +428,7 @@ async fn scribehook_purge_erases_a_subject_on_files_and_reports_it() {
     let store: Arc<dyn RecordStore> =
         Arc::new(BlobRecordStore::new(Arc::new(FileBlobs::new(dir.clone()))));
     let fetcher = Fetcher::new(
-        Arc::new(scribehook::aws::S3Outputs::new(clients().await.s3.clone())),
+        Arc::new(scribehook::aws::S3Outputs::new(clients().await)),
         vec![],
         1024,
     );

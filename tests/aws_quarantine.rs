@@ -48,7 +48,7 @@ fn processor_failing_with(stack: &Stack, status: u16, body: &'static str) -> Pro
         stack.processor.archive().clone(),
         vec![store],
         Fetcher::new(
-            Arc::new(S3Outputs::new(stack.clients.s3.clone())),
+            Arc::new(S3Outputs::new(stack.clients.clone())),
             vec![],
             1024,
         ),

@@ -259,12 +259,12 @@ impl Deployment {
     }
 
     /// The processor as deployed (`app::processor`: default timeouts).
-    fn processor(&self) -> Processor {
-        app::processor(&self.config, &self.clients)
+    async fn processor(&self) -> Processor {
+        app::processor(&self.config, &self.clients).await
     }
 
     /// The same processor with short HTTP timeouts (a slow link fails fast).
-    fn impatient_processor(&self) -> Processor {
+    async fn impatient_processor(&self) -> Processor {
         let api = self.config.daily_api.as_ref().unwrap();
         let timeouts = HttpTimeouts {
             connect: Duration::from_secs(1),
@@ -272,13 +272,13 @@ impl Deployment {
             overall: Duration::from_secs(3),
         };
         let fetcher = Fetcher::new(
-            Arc::new(S3Outputs::new(self.clients.s3.clone())),
+            Arc::new(S3Outputs::new(self.clients.clone())),
             self.config.allowed_output_buckets.clone(),
             self.config.max_output_bytes,
         )
         .with_access_links(Arc::new(DailyApiClient::with_timeouts(api, None, timeouts)));
-        let archive = app::archive(&self.config, &self.clients);
-        let stores = app::record_stores(&self.config, &self.clients, &archive);
+        let archive = app::archive(&self.config, &self.clients).await;
+        let stores = app::record_stores(&self.config, &self.clients, &archive).await;
         Processor::new(archive, stores, fetcher)
     }
 
@@ -289,7 +289,7 @@ impl Deployment {
         let queue = Arc::new(Collected::default());
         let ingest = ingest_with(
             all_secrets(),
-            app::archive(&self.config, &self.clients),
+            app::archive(&self.config, &self.clients).await,
             Dispatch::Queue(queue.clone()),
             256 * 1024,
         );
@@ -396,7 +396,7 @@ async fn outputs_in_dailys_bucket_are_fetched_through_the_access_link() {
     let stand_in = StandIn::start().await;
     let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
     let job = "ok-1dae15c5";
-    let failed = deployment.run(&deployment.processor(), job).await;
+    let failed = deployment.run(&deployment.processor().await, job).await;
     assert!(failed.is_empty(), "{failed:?}");
     let record = deployment.record(job).expect("the job's record");
 
@@ -461,7 +461,7 @@ async fn outputs_in_dailys_bucket_are_fetched_through_the_access_link() {
 async fn an_expired_link_is_asked_for_afresh_once() {
     let stand_in = StandIn::start().await;
     let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
-    let processor = deployment.impatient_processor();
+    let processor = deployment.impatient_processor().await;
 
     // The first links have expired (403); the fresh ones work.
     let job = "expired-1";
@@ -523,7 +523,7 @@ async fn a_slow_link_is_retried() {
     let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
     let started = std::time::Instant::now();
     let failed = deployment
-        .run(&deployment.impatient_processor(), "slow-1")
+        .run(&deployment.impatient_processor().await, "slow-1")
         .await;
     assert_eq!(
         failed,
@@ -551,7 +551,7 @@ async fn a_slow_link_is_retried() {
 async fn the_apis_refusals_are_recorded_or_retried_as_contract_8_says() {
     let stand_in = StandIn::start().await;
     let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
-    let processor = deployment.impatient_processor();
+    let processor = deployment.impatient_processor().await;
     for (job, expected) in [("unknown-1", "404"), ("running-1", "400")] {
         assert!(deployment.run(&processor, job).await.is_empty(), "{job}");
         let record = deployment.record(job).unwrap();
@@ -573,7 +573,7 @@ async fn the_apis_refusals_are_recorded_or_retried_as_contract_8_says() {
     // A key Daily refuses is the operator's to fix: retried meanwhile.
     let wrong = Deployment::new(Some(&stand_in.api_url()), "not-the-key");
     assert_eq!(
-        wrong.run(&wrong.impatient_processor(), "ok-2").await,
+        wrong.run(&wrong.impatient_processor().await, "ok-2").await,
         ["m0"]
     );
     // Plain http to anything but loopback is not followed.
@@ -595,7 +595,7 @@ async fn an_oversize_rendition_gives_way_to_the_next() {
     let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
     let job = "big-1";
     assert!(deployment
-        .run(&deployment.impatient_processor(), job)
+        .run(&deployment.impatient_processor().await, job)
         .await
         .is_empty());
     let record = deployment.record(job).unwrap();
@@ -618,7 +618,7 @@ async fn without_a_key_outputs_elsewhere_say_why() {
     let stand_in = StandIn::start().await;
     let deployment = Deployment::new(None, KEY);
     assert!(deployment
-        .run(&deployment.processor(), "ok-3")
+        .run(&deployment.processor().await, "ok-3")
         .await
         .is_empty());
     let record = deployment.record("ok-3").unwrap();

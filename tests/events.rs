@@ -43,7 +43,8 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
             &config,
             &clients,
             Arc::new(move || Timestamp::from_unix(signed_at).unwrap()),
-        );
+        )
+        .await;
         let files = samples(kind);
         assert!(files.len() >= 25, "{kind}: {} samples", files.len());
         for file in &files {
@@ -72,7 +73,7 @@ async fn every_sample_is_accepted_by_the_ingest_then_processed() {
             .await
             .unwrap()
             .expect("bota record");
-        let processor = app::processor(&config, &clients);
+        let processor = app::processor(&config, &clients).await;
         for file in std::fs::read_dir(events_dir().join("sqs")).unwrap() {
             let response = lambda::processor_handler(&processor, event(&file.unwrap().path()))
                 .await
@@ -120,7 +121,8 @@ async fn samples_go_stale_and_are_refused_later() {
         &config,
         &clients,
         Arc::new(move || Timestamp::from_unix(signed_at + 301).unwrap()),
-    );
+    )
+    .await;
     let file = events_dir().join("apigw-v2/bota/recording.created.json");
     let response = lambda::ingest_handler(&ingest, event(&file)).await.unwrap();
     assert_eq!(response.status(), 401);

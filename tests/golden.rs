@@ -79,7 +79,8 @@ async fn run(kind: &str, dir: &Path, out: &mut String) {
         &config,
         &clients,
         Arc::new(move || Timestamp::from_unix(signed_at).unwrap()),
-    );
+    )
+    .await;
     let mut events: Vec<(String, serde_json::Value)> = samples(kind)
         .into_iter()
         .map(|path| {

@@ -45,7 +45,7 @@ async fn replay_rebuilds_file_records_idempotently() {
         _ => None,
     })
     .unwrap();
-    let ingest = scribehook::entrypoints::app::ingest(&config, &clients().await, clock());
+    let ingest = scribehook::entrypoints::app::ingest(&config, &clients().await, clock()).await;
     for name in TIMELINE {
         let body = payload(Provider::Bota, name);
         let headers = signed_headers(Provider::Bota, &body, None, None);

@@ -95,7 +95,7 @@ fn assert_unavailable(status: u16, reply: &serde_json::Value, retry_after: Optio
 
 /// The real ingest archiving to an S3 at `endpoint`, with a deadline well past the SDK's
 /// budgets, so the SDK's timeouts are what answer.
-fn s3_ingest(endpoint: &str) -> Ingest {
+async fn s3_ingest(endpoint: &str) -> Ingest {
     let clients = app::Clients::from_sdk_config(&sdk_at(endpoint));
     let vars = [
         ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
@@ -106,7 +106,7 @@ fn s3_ingest(endpoint: &str) -> Ingest {
     let config =
         Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
             .unwrap();
-    app::ingest(&config, &clients, clock())
+    app::ingest(&config, &clients, clock()).await
 }
 
 /// A Bota delivery in both API Gateway shapes is answered 503 with Retry-After; `why` says
@@ -134,7 +134,7 @@ async fn assert_both_unavailable(ingest: &Ingest, why: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_s3_is_a_503_from_the_sdk_timeouts() {
-    let ingest = s3_ingest(&hanging_endpoint());
+    let ingest = s3_ingest(&hanging_endpoint()).await;
     assert_both_unavailable(
         &ingest,
         "without SDK timeouts the request would hang until the test harness gives up",
@@ -155,7 +155,7 @@ async fn the_ingest_answers_503_when_its_deadline_is_spent() {
         let config =
             Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
                 .unwrap();
-        app::processor(&config, &clients().await)
+        app::processor(&config, &clients().await).await
     };
     let ingest = Ingest::new(
         all_secrets(),
@@ -169,7 +169,7 @@ async fn the_ingest_answers_503_when_its_deadline_is_spent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_that_drops_its_answers_is_a_503_and_nothing_is_acknowledged() {
-    let ingest = s3_ingest(&dropping_endpoint());
+    let ingest = s3_ingest(&dropping_endpoint()).await;
     assert_both_unavailable(&ingest, "an answer within the SDK's budgets").await;
 }
 
@@ -189,7 +189,7 @@ async fn a_dynamodb_that_drops_or_hangs_is_retried_by_the_processor_then_recover
         let broken = app::Clients::from_sdk_config(&sdk_at(&endpoint));
         let store: Arc<dyn scribehook::storage::records::RecordStore> =
             Arc::new(scribehook::storage::dynamodb::DynamoDbStore::new(
-                broken.dynamodb.clone(),
+                broken.dynamodb().await,
                 stack.table.clone(),
                 None,
             ));
@@ -197,7 +197,7 @@ async fn a_dynamodb_that_drops_or_hangs_is_retried_by_the_processor_then_recover
             stack.processor.archive().clone(),
             vec![store],
             scribehook::fetch::Fetcher::new(
-                Arc::new(scribehook::aws::S3Outputs::new(stack.clients.s3.clone())),
+                Arc::new(scribehook::aws::S3Outputs::new(stack.clients.clone())),
                 vec![],
                 1024,
             ),

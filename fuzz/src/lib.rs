@@ -468,7 +468,7 @@ fn harness() -> &'static Harness {
             &config,
             &clients,
             Arc::new(|| Timestamp::from_unix(NOW).unwrap()),
-        );
+        ).await;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -489,11 +489,11 @@ fn codes_for(status: i64) -> &'static [&'static str] {
     }
 }
 
-/// One API Gateway target: the event's JSON → `LambdaRequest` → the real ingest handler on
+/// One API Gateway target: the event's JSON → `GatewayRequest` → the real ingest handler on
 /// a local file store. Never a panic; every answer is a contract §2 status with its JSON
 /// body and code; a refusal before verification (401/404/405/413) stores nothing; a local
 /// file store never answers 503.
-pub fn fuzz_gateway(request: lambda_http::request::LambdaRequest) {
+pub fn fuzz_gateway(request: scribehook::entrypoints::gateway::GatewayRequest) {
     let h = harness();
     let before = count_files(store_dir());
     let event = lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default());

@@ -8,8 +8,8 @@ use scribehook::{config::Config, telemetry};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_logging();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let clients = app::Clients::from_env().await;
-    let processor = app::processor(&config, &clients);
+    let clients = app::Clients::from_env();
+    let processor = app::processor(&config, &clients).await;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         lambda::processor_handler(&processor, event)
     }))

@@ -319,8 +319,8 @@ async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
         Some(p) => vec![p],
         None => Provider::ALL.to_vec(),
     };
-    let clients = app::Clients::from_env().await;
-    let processor = app::processor(&config, &clients);
+    let clients = app::Clients::from_env();
+    let processor = app::processor(&config, &clients).await;
     let report = processor.replay(&providers, since).await?;
     for skipped in &report.skipped {
         eprintln!("scribehook: skipped {skipped}");
@@ -343,8 +343,8 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
         return Err("--subject must not be empty".into());
     }
     let config = Config::from_env()?;
-    let clients = app::Clients::from_env().await;
-    let processor = app::processor(&config, &clients);
+    let clients = app::Clients::from_env();
+    let processor = app::processor(&config, &clients).await;
     let report = processor.purge(args.provider, &args.subject).await?;
     telemetry::flush_metrics();
     if report.records_found == 0 && !report.removed_anything() {
@@ -367,12 +367,9 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::from_env()?;
-    let clients = app::Clients::from_env().await;
-    let ingest = std::sync::Arc::new(app::ingest(
-        &config,
-        &clients,
-        scribehook::normalized::system_clock(),
-    ));
+    let clients = app::Clients::from_env();
+    let ingest = app::ingest(&config, &clients, scribehook::normalized::system_clock()).await;
+    let ingest = std::sync::Arc::new(ingest);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
     let stores: Vec<String> = config.stores.iter().map(ToString::to_string).collect();
@@ -393,9 +390,9 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
 async fn drain(out: &mut impl Write) -> Result<(), Failure> {
     let config = Config::from_env()?;
     let url = config.queue_url.clone().ok_or("QUEUE_URL is not set")?;
-    let clients = app::Clients::from_env().await;
-    let processor = app::processor(&config, &clients);
-    let drained = local::drain_queue(&clients.sqs, &url, &processor).await?;
+    let clients = app::Clients::from_env();
+    let processor = app::processor(&config, &clients).await;
+    let drained = local::drain_queue(&clients.sqs().await, &url, &processor).await?;
     serde_json::to_writer(&mut *out, &drained)?;
     writeln!(out)?;
     if drained.failed > 0 {
@@ -419,8 +416,8 @@ async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure>
     };
     let location = BlobLocation::parse(&uri)
         .map_err(|e| format!("{e}; records can be listed from s3:// or file:// stores"))?;
-    let clients = app::Clients::from_env().await;
-    let mut records = BlobRecordStore::new(location.blobs(&clients.s3))
+    let clients = app::Clients::from_env();
+    let mut records = BlobRecordStore::new(location.blobs(&clients).await)
         .records()
         .await?;
     records.retain(|r| args.provider.is_none_or(|p| r.provider == p));

@@ -1,5 +1,8 @@
 //! Wiring: configuration and AWS clients in, a ready ingest or processor out. Called once
-//! per execution environment by the binaries; nothing here makes a network call.
+//! per execution environment by the binaries; nothing here makes a network call. The
+//! clients a configured location uses on every delivery (an S3 archive or store, a table, a
+//! queue) are built here, before the first invocation; those few deliveries need (output
+//! reads, Secrets Manager) on first use; none, and no AWS configuration, for `file://`.
 
 use std::sync::Arc;
 
@@ -17,35 +20,33 @@ use crate::storage::dynamodb::DynamoDbStore;
 use crate::storage::records::{BlobRecordStore, RecordStore};
 use crate::storage::Location;
 
-pub fn archive(config: &Config, clients: &Clients) -> Archive {
-    Archive::new(config.archive.blobs(&clients.s3))
+pub async fn archive(config: &Config, clients: &Clients) -> Archive {
+    Archive::new(config.archive.blobs(clients).await)
 }
 
-pub fn record_stores(
+pub async fn record_stores(
     config: &Config,
     clients: &Clients,
     archive: &Archive,
 ) -> Vec<Arc<dyn RecordStore>> {
-    config
-        .stores
-        .iter()
-        .map(|location| -> Arc<dyn RecordStore> {
-            match location {
-                Location::DynamoDb { table } => Arc::new(DynamoDbStore::new(
-                    clients.dynamodb.clone(),
-                    table.clone(),
-                    // Values too large for an item go next to the archive.
-                    Some(Arc::clone(archive.blobs())),
-                )),
-                Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(blobs.blobs(&clients.s3))),
-            }
-        })
-        .collect()
+    let mut stores: Vec<Arc<dyn RecordStore>> = Vec::with_capacity(config.stores.len());
+    for location in &config.stores {
+        stores.push(match location {
+            Location::DynamoDb { table } => Arc::new(DynamoDbStore::new(
+                clients.dynamodb().await,
+                table.clone(),
+                // Values too large for an item go next to the archive.
+                Some(Arc::clone(archive.blobs())),
+            )),
+            Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(blobs.blobs(clients).await)),
+        });
+    }
+    stores
 }
 
-pub fn processor(config: &Config, clients: &Clients) -> Processor {
-    let archive = archive(config, clients);
-    let stores = record_stores(config, clients, &archive);
+pub async fn processor(config: &Config, clients: &Clients) -> Processor {
+    let archive = archive(config, clients).await;
+    let stores = record_stores(config, clients, &archive).await;
     let fetcher = fetcher(config, clients);
     Processor::new(archive, stores, fetcher)
         .with_on_delete(OnDelete::from_flag(config.purge_on_delete))
@@ -55,33 +56,30 @@ pub fn processor(config: &Config, clients: &Clients) -> Processor {
 /// outputs elsewhere when a Daily API key is configured (contract §10).
 pub fn fetcher(config: &Config, clients: &Clients) -> Fetcher {
     let fetcher = Fetcher::new(
-        Arc::new(S3Outputs::new(clients.s3.clone())),
+        Arc::new(S3Outputs::new(clients.clone())),
         config.allowed_output_buckets.clone(),
         config.max_output_bytes,
     );
     match &config.daily_api {
         Some(api) => fetcher.with_access_links(Arc::new(DailyApiClient::new(
             api,
-            Some(Arc::new(clients.secrets.clone())),
+            Some(Arc::new(clients.clone())),
         ))),
         None => fetcher,
     }
 }
 
-pub fn ingest(config: &Config, clients: &Clients, clock: Clock) -> Ingest {
+pub async fn ingest(config: &Config, clients: &Clients, clock: Clock) -> Ingest {
     let dispatch = match &config.queue_url {
-        Some(url) => Dispatch::Queue(Arc::new(SqsQueue::new(clients.sqs.clone(), url))),
+        Some(url) => Dispatch::Queue(Arc::new(SqsQueue::new(clients.sqs().await, url))),
         None => Dispatch::Inline(Arc::new(
-            processor(config, clients).with_clock(clock.clone()),
+            processor(config, clients).await.with_clock(clock.clone()),
         )),
     };
-    let secrets = Secrets::new(
-        config.secrets.clone(),
-        Some(Arc::new(clients.secrets.clone())),
-    );
+    let secrets = Secrets::new(config.secrets.clone(), Some(Arc::new(clients.clone())));
     Ingest::new(
         secrets,
-        archive(config, clients),
+        archive(config, clients).await,
         dispatch,
         config.limits.clone(),
     )

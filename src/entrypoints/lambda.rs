@@ -1,26 +1,24 @@
 //! Lambda glue: API Gateway (REST v1 and HTTP v2) events into the ingest, SQS batches
 //! into the processor. Everything else lives in the library proper.
 //!
-//! The ingest takes `LambdaEvent<LambdaRequest>` itself instead of `lambda_http::run`,
-//! because lambda_http's conversion into an `http::Request` panics on input a request
-//! controls: a body flagged base64 that is not base64 (an `expect`), a `Host` that is not a
-//! valid URL host (an `unwrap`). Here the body is decoded once (the decoded bytes are what
-//! the ingest verifies; a bad one is answered 400) and method, path and headers are read
-//! straight from the event.
+//! The ingest decodes API Gateway's event itself ([`GatewayRequest`]) instead of going
+//! through lambda_http: its untagged `LambdaRequest` parses a large body twice, and its
+//! conversion into an `http::Request` panics on input a request controls (a body flagged
+//! base64 that is not base64, a `Host` that is not a valid URL host). Here the body is
+//! decoded once (the decoded bytes are what the ingest verifies; a bad one is answered 400)
+//! and method, path and headers are read straight from the event.
 
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, Method, StatusCode};
-use lambda_http::request::LambdaRequest;
+use http::{HeaderMap, StatusCode};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
+use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
 use crate::ingest::{Ingest, Reply};
 use crate::process::{DeliveryId, Processed, Processor};
 use crate::telemetry::{self, Escaped, Unit};
@@ -60,13 +58,7 @@ impl GatewayResponse {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Version {
-    V1,
-    V2,
-}
-
-fn respond(version: Version, reply: &Reply) -> GatewayResponse {
+fn respond(version: PayloadVersion, reply: &Reply) -> GatewayResponse {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(secs) = reply.retry_after {
@@ -78,14 +70,14 @@ fn respond(version: Version, reply: &Reply) -> GatewayResponse {
     let body = Some(Body::Text(reply.body().to_string()));
     let status = i64::from(reply.status.as_u16());
     match version {
-        Version::V1 => {
+        PayloadVersion::V1 => {
             let mut r = ApiGatewayProxyResponse::default();
             r.status_code = status;
             r.headers = headers;
             r.body = body;
             GatewayResponse::V1(r)
         }
-        Version::V2 => {
+        PayloadVersion::V2 => {
             let mut r = ApiGatewayV2httpResponse::default();
             r.status_code = status;
             r.headers = headers;
@@ -95,75 +87,28 @@ fn respond(version: Version, reply: &Reply) -> GatewayResponse {
     }
 }
 
-/// Takes the body out of the event, decoded; `Err` when it is flagged base64 but is not.
-fn take_body(request: &mut LambdaRequest) -> Result<(Version, Vec<u8>), Version> {
-    let (version, encoded, body) = match request {
-        LambdaRequest::ApiGatewayV1(r) => (Version::V1, &mut r.is_base64_encoded, r.body.take()),
-        LambdaRequest::ApiGatewayV2(r) => (Version::V2, &mut r.is_base64_encoded, r.body.take()),
-        // Only the two API Gateway features are compiled in.
-        #[allow(unreachable_patterns)]
-        _ => return Err(Version::V2),
-    };
-    let bytes = match body {
-        None => Vec::new(),
-        Some(text) if *encoded => STANDARD.decode(text.as_bytes()).map_err(|_| version)?,
-        Some(text) => text.into_bytes(),
-    };
-    *encoded = false;
-    Ok((version, bytes))
-}
-
 /// The ingest function's handler. Never returns `Err`: every outcome is an HTTP answer.
 pub async fn ingest_handler(
     ingest: &Ingest,
-    event: LambdaEvent<LambdaRequest>,
+    event: LambdaEvent<GatewayRequest>,
 ) -> Result<GatewayResponse, lambda_runtime::Error> {
     let (request, context) = (event.payload, event.context);
     Ok(telemetry::invocation(&context, answer(ingest, request)).await)
 }
 
-async fn answer(ingest: &Ingest, mut request: LambdaRequest) -> GatewayResponse {
-    let (version, body) = match take_body(&mut request) {
-        Ok(taken) => taken,
-        Err(version) => {
-            let reply = Reply::invalid_base64();
-            tracing::warn!(
-                outcome = "malformed_event",
-                status = 400,
-                "request body flagged base64 is not base64"
-            );
-            return respond(version, &reply);
-        }
+async fn answer(ingest: &Ingest, mut request: GatewayRequest) -> GatewayResponse {
+    let Ok(body) = request.take_body() else {
+        tracing::warn!(
+            outcome = "malformed_event",
+            status = 400,
+            "request body flagged base64 is not base64"
+        );
+        return respond(request.version, &Reply::invalid_base64());
     };
-    let (method, path, headers) = parts(request);
-    let reply = ingest.handle(&method, &path, &headers, &body).await;
-    respond(version, &reply)
-}
-
-/// Method, path and headers straight from the event as API Gateway sent them. lambda_http's
-/// conversion into an `http::Request` would also build a URL from the `Host` header (or the
-/// domain name) and panic on one that is not a valid host; the ingest needs none of it.
-fn parts(request: LambdaRequest) -> (Method, String, HeaderMap) {
-    match request {
-        LambdaRequest::ApiGatewayV1(r) => {
-            // Every value of a repeated header is in `multiValueHeaders`; `headers` adds the
-            // single-valued ones a test event may carry only there.
-            let mut headers = r.multi_value_headers;
-            for (name, value) in &r.headers {
-                if !headers.contains_key(name) {
-                    headers.append(name.clone(), value.clone());
-                }
-            }
-            (r.http_method, r.path.unwrap_or_default(), headers)
-        }
-        LambdaRequest::ApiGatewayV2(r) => (
-            r.request_context.http.method,
-            r.raw_path.unwrap_or_default(),
-            r.headers,
-        ),
-        #[allow(unreachable_patterns)]
-        _ => (Method::GET, String::new(), HeaderMap::new()),
-    }
+    let reply = ingest
+        .handle(&request.method, &request.path, &request.headers, &body)
+        .await;
+    respond(request.version, &reply)
 }
 
 /// The processor function's handler: each SQS message names one archived delivery. A

@@ -3,13 +3,8 @@
 //! deliver, and a small client for `scribehook send`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
-    ApiGatewayV2httpRequestContextHttpDescription,
-};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
@@ -17,45 +12,31 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
 
+use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
 use crate::entrypoints::lambda::{ingest_handler, GatewayResponse};
 use crate::ingest::Ingest;
 
 /// API Gateway refuses bodies over 10 MB before Lambda sees them; so does this server.
 const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
-/// The v2 event for one HTTP request: text bodies as text, anything else base64, as API
+/// The v2 request for one HTTP request: text bodies as text, anything else base64, as API
 /// Gateway (and `cargo lambda watch`) do.
-pub fn to_event(
-    parts: &http::request::Parts,
-    body: Bytes,
-    source: SocketAddr,
-) -> LambdaEvent<LambdaRequest> {
-    let mut request = ApiGatewayV2httpRequest::default();
-    request.version = Some("2.0".into());
-    request.route_key = Some("$default".into());
-    request.raw_path = Some(parts.uri.path().to_owned());
-    request.raw_query_string = parts.uri.query().map(str::to_owned);
-    request.headers = parts.headers.clone();
-    let (text, base64) = match std::str::from_utf8(&body) {
-        Ok(text) => (text.to_owned(), false),
-        Err(_) => (STANDARD.encode(&body), true),
+pub fn to_event(parts: &http::request::Parts, body: Bytes) -> LambdaEvent<GatewayRequest> {
+    let (text, base64) = match String::from_utf8(Vec::from(body)) {
+        Ok(text) => (text, false),
+        Err(e) => (STANDARD.encode(e.as_bytes()), true),
     };
-    request.body = Some(text);
-    request.is_base64_encoded = base64;
-    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http.method = parts.method.clone();
-    http.path = Some(parts.uri.path().to_owned());
-    http.protocol = Some("HTTP/1.1".into());
-    http.source_ip = Some(source.ip().to_string());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = http;
-    context.stage = Some("$default".into());
-    context.route_key = Some("$default".into());
-    request.request_context = context;
-    LambdaEvent::new(LambdaRequest::ApiGatewayV2(request), Context::default())
+    let request = GatewayRequest {
+        version: PayloadVersion::V2,
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers.clone(),
+        body: Some(text),
+        is_base64_encoded: base64,
+    };
+    LambdaEvent::new(request, Context::default())
 }
 
 fn to_http(response: &GatewayResponse) -> http::Response<Full<Bytes>> {
@@ -74,7 +55,7 @@ fn to_http(response: &GatewayResponse) -> http::Response<Full<Bytes>> {
 /// Serves the ingest on `listener` until the process is stopped.
 pub async fn serve(listener: tokio::net::TcpListener, ingest: Arc<Ingest>) -> std::io::Result<()> {
     loop {
-        let (stream, source) = listener.accept().await?;
+        let (stream, _) = listener.accept().await?;
         let ingest = Arc::clone(&ingest);
         tokio::spawn(async move {
             let service = service_fn(move |request: http::Request<Incoming>| {
@@ -91,7 +72,7 @@ pub async fn serve(listener: tokio::net::TcpListener, ingest: Arc<Ingest>) -> st
                             return Ok::<_, Infallible>(too_large);
                         }
                     };
-                    let event = to_event(&parts, body, source);
+                    let event = to_event(&parts, body);
                     let response = match ingest_handler(&ingest, event).await {
                         Ok(response) => to_http(&response),
                         Err(_) => {

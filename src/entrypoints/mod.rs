@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod gateway;
 pub mod lambda;
 pub mod local;
 pub mod report;

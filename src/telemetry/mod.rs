@@ -7,6 +7,10 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
 use crate::normalized::{Provider, Timestamp};
 
 pub mod emf;
@@ -200,34 +204,51 @@ pub async fn invocation<F: Future>(context: &lambda_runtime::Context, work: F) -
 /// text on stderr at `RUST_LOG`.
 pub fn init_logging() {
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .filter(|_| in_lambda)
-        .map(|l| l.to_ascii_lowercase());
-    let filter = match level {
-        Some(level) => tracing_subscriber::EnvFilter::new(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_sdk_sso=warn"
-        )),
-        None => tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
-        }),
-    };
+    let filter = log_filter(in_lambda);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
     if in_lambda && !text {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stdout)
-            .event_format(format::PowertoolsJson {
-                service: service().to_owned(),
-            })
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stdout)
+                    .event_format(format::PowertoolsJson {
+                        service: service().to_owned(),
+                    }),
+            )
+            .with(filter)
             .try_init();
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
         .try_init();
+}
+
+/// `AWS_LAMBDA_LOG_LEVEL` in Lambda (the SDK's own chatter kept at warn), else `RUST_LOG`
+/// (`level` and `target=level` directives), else info without the chatter.
+/// A `Targets` filter rather than `EnvFilter`: no regex engine in the functions.
+fn log_filter(in_lambda: bool) -> Targets {
+    const QUIET: &str = "aws_config=warn,aws_smithy_runtime=warn,aws_sdk_sso=warn";
+    let lambda_level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .filter(|_| in_lambda)
+        // Lambda's FATAL is tracing's ERROR.
+        .map(|l| l.to_ascii_lowercase().replace("fatal", "error"));
+    let spec = match lambda_level {
+        Some(level) => format!("{level},{QUIET}"),
+        None => std::env::var("RUST_LOG").unwrap_or_else(|_| format!("info,{QUIET}")),
+    };
+    spec.parse().unwrap_or_else(|_| {
+        Targets::new()
+            .with_default(LevelFilter::INFO)
+            .with_target("aws_config", LevelFilter::WARN)
+            .with_target("aws_smithy_runtime", LevelFilter::WARN)
+    })
 }
 
 #[cfg(test)]

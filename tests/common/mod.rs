@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use http::HeaderMap;
-use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
 use scribehook::aws::{S3Outputs, SqsQueue};
 use scribehook::config::Limits;
 use scribehook::config::Secrets;
 use scribehook::entrypoints::app::Clients;
+use scribehook::entrypoints::gateway::GatewayRequest;
 use scribehook::entrypoints::lambda::{self, GatewayResponse};
 use scribehook::fetch::Fetcher;
 use scribehook::ingest::{Dispatch, Ingest};
@@ -128,7 +128,8 @@ pub fn unique(prefix: &str) -> String {
 
 pub async fn create_bucket(clients: &Clients, name: &str) {
     clients
-        .s3
+        .s3()
+        .await
         .create_bucket()
         .bucket(name)
         .send()
@@ -141,7 +142,8 @@ pub async fn create_table(clients: &Clients, name: &str) {
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
     clients
-        .dynamodb
+        .dynamodb()
+        .await
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
@@ -180,7 +182,8 @@ pub async fn create_table(clients: &Clients, name: &str) {
 
 pub async fn create_queue(clients: &Clients, name: &str) -> String {
     clients
-        .sqs
+        .sqs()
+        .await
         .create_queue()
         .queue_name(name)
         .send()
@@ -250,7 +253,7 @@ pub fn apigw_v2(
     headers: &[(String, String)],
     body: &[u8],
     base64: bool,
-) -> LambdaEvent<LambdaRequest> {
+) -> LambdaEvent<GatewayRequest> {
     let headers: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String(v.clone())))
@@ -288,7 +291,7 @@ pub fn apigw_v1(
     headers: &[(String, String)],
     body: &[u8],
     base64: bool,
-) -> LambdaEvent<LambdaRequest> {
+) -> LambdaEvent<GatewayRequest> {
     let mut single = serde_json::Map::new();
     let mut multi: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
     for (k, v) in headers {
@@ -346,7 +349,7 @@ pub fn lambda_event<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> 
 /// Runs one request through the real ingest handler, as the Lambda runtime would.
 pub async fn invoke(
     ingest: &Ingest,
-    event: LambdaEvent<LambdaRequest>,
+    event: LambdaEvent<GatewayRequest>,
 ) -> (u16, serde_json::Value, GatewayResponse) {
     let response = lambda::ingest_handler(ingest, event)
         .await
@@ -378,24 +381,24 @@ impl Stack {
         create_table(&clients, &table).await;
         let queue_url = create_queue(&clients, &unique("scribehook-deliveries")).await;
         let archive_blobs = Arc::new(S3Blobs::new(
-            clients.s3.clone(),
+            clients.s3().await,
             bucket.clone(),
             "archive".into(),
         ));
         let archive = Archive::new(archive_blobs.clone());
         let dynamodb = Arc::new(DynamoDbStore::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().await,
             table.clone(),
             Some(archive_blobs),
         ));
         let s3_records = Arc::new(BlobRecordStore::new(Arc::new(S3Blobs::new(
-            clients.s3.clone(),
+            clients.s3().await,
             bucket.clone(),
             String::new(),
         ))));
         let stores: Vec<Arc<dyn RecordStore>> = vec![dynamodb.clone(), s3_records.clone()];
         let fetcher = Fetcher::new(
-            Arc::new(S3Outputs::new(clients.s3.clone())),
+            Arc::new(S3Outputs::new(clients.clone())),
             allowed_output_buckets,
             1024 * 1024,
         );
@@ -403,7 +406,7 @@ impl Stack {
         let ingest = ingest_with(
             all_secrets(),
             archive,
-            sqs_dispatch(&clients, &queue_url),
+            sqs_dispatch(&clients, &queue_url).await,
             256 * 1024,
         );
         Stack {
@@ -424,7 +427,8 @@ impl Stack {
         loop {
             let batch = self
                 .clients
-                .sqs
+                .sqs()
+                .await
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
@@ -439,7 +443,8 @@ impl Stack {
             }
             for m in &batch {
                 self.clients
-                    .sqs
+                    .sqs()
+                    .await
                     .delete_message()
                     .queue_url(&self.queue_url)
                     .receipt_handle(m.receipt_handle().unwrap_or_default())
@@ -530,7 +535,8 @@ pub fn signed_headers_at(
 pub async fn list_keys(clients: &Clients, bucket: &str, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut pages = clients
-        .s3
+        .s3()
+        .await
         .list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
@@ -547,7 +553,15 @@ pub async fn list_keys(clients: &Clients, bucket: &str, prefix: &str) -> Vec<Str
 
 /// The bytes of `s3://bucket/key`, or `None` when there is no such key.
 pub async fn get_object(clients: &Clients, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    match clients.s3.get_object().bucket(bucket).key(key).send().await {
+    match clients
+        .s3()
+        .await
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
         Ok(output) => Some(
             output
                 .body
@@ -567,7 +581,8 @@ pub async fn get_object(clients: &Clients, bucket: &str, key: &str) -> Option<Ve
 
 pub async fn put_object(clients: &Clients, bucket: &str, key: &str, bytes: Vec<u8>) {
     clients
-        .s3
+        .s3()
+        .await
         .put_object()
         .bucket(bucket)
         .key(key)
@@ -586,7 +601,8 @@ pub async fn dynamodb_item(
 ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     use aws_sdk_dynamodb::types::AttributeValue;
     clients
-        .dynamodb
+        .dynamodb()
+        .await
         .get_item()
         .table_name(table)
         .key("pk", AttributeValue::S(pk.to_owned()))
@@ -609,7 +625,8 @@ pub async fn dynamodb_partition(
     let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
     loop {
         let output = clients
-            .dynamodb
+            .dynamodb()
+            .await
             .query()
             .table_name(table)
             .key_condition_expression("pk = :pk")
@@ -675,8 +692,8 @@ pub fn ingest_with(
 }
 
 /// Dispatch to the SQS queue at `url`.
-pub fn sqs_dispatch(clients: &Clients, url: &str) -> Dispatch {
-    Dispatch::Queue(Arc::new(SqsQueue::new(clients.sqs.clone(), url)))
+pub async fn sqs_dispatch(clients: &Clients, url: &str) -> Dispatch {
+    Dispatch::Queue(Arc::new(SqsQueue::new(clients.sqs().await, url)))
 }
 
 /// Processes everything queued on `stack` in one batch; panics on any failed item.
