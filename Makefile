@@ -38,6 +38,8 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	@# The Lambda functions as built without the CLI feature.
+	$(CARGO) clippy --no-default-features --lib --bins --locked -- -D warnings
 
 lint-template: setup
 	$(VENV)/bin/cfn-lint template.yaml
