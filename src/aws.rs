@@ -83,6 +83,9 @@ impl Clients {
                 if !region_set {
                     loader = loader.region(aws_config::Region::new("us-east-1"));
                 }
+                if let Some(client) = https_client() {
+                    loader = loader.http_client(client);
+                }
                 loader.load().await
             })
             .await;
@@ -129,6 +132,44 @@ impl Clients {
             .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(&self.sdk().await) });
         client.await.clone()
     }
+}
+
+/// The roots every AWS endpoint's certificate chains to (Amazon Trust Services: Amazon Root
+/// CA 1-4, and Starfield Services Root G2, which cross-signs them), from Mozilla's CA list.
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem");
+
+/// One HTTPS client for every AWS client: the SDK's default (rustls on aws-lc, proxy from
+/// the environment) trusting the Amazon Trust Services roots only. The default trust store
+/// is the platform's: every certificate file and directory of it read and parsed when the
+/// first client is built, about 4 ms of a cold start here for roots no AWS endpoint uses.
+/// With `SSL_CERT_FILE` or `SSL_CERT_DIR` set (a proxy that re-signs TLS, an https
+/// stand-in), `None`: the platform's roots, which honour those variables.
+fn https_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    let custom_roots = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if custom_roots {
+        return None;
+    }
+    let trust = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES);
+    let context = TlsContext::builder().with_trust_store(trust).build().ok()?;
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context.clone());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    });
+    Some(client)
 }
 
 /// Connect, read and operation timeouts for every client. The operation budget (5 s) sits
@@ -308,5 +349,25 @@ impl SecretValues for Clients {
             .await
             .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
         Ok(output.secret_string().unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded roots parse as the SDK parses them (it panics on a bad one), and are
+    /// the five Amazon Trust Services roots.
+    #[test]
+    fn the_embedded_trust_store_is_five_parsable_roots() {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::CertificateDer;
+        let certs = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert_eq!(certs.len(), 5);
+        let mut roots = rustls::RootCertStore::empty();
+        let (valid, invalid) = roots.add_parsable_certificates(certs);
+        assert_eq!((valid, invalid), (5, 0));
     }
 }

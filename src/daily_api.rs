@@ -186,14 +186,15 @@ pub trait AccessLinkSource: Send + Sync {
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
-/// Daily's API over HTTPS (hyper + rustls); the client is built once and pools
-/// connections; the key is read once (from Secrets Manager on first use).
+/// Daily's API over HTTPS (hyper + rustls); the client is built on first use (reading the
+/// platform's root certificates then, not at start-up) and pools connections; the key is
+/// read once (from Secrets Manager on first use).
 pub struct DailyApiClient {
     url: String,
     key: DailyApiKey,
     secrets: Option<Arc<dyn SecretValues>>,
     cached_key: OnceCell<String>,
-    http: Result<HttpClient, String>,
+    http: std::sync::OnceLock<Result<HttpClient, String>>,
     timeouts: HttpTimeouts,
 }
 
@@ -212,7 +213,7 @@ impl DailyApiClient {
             key: api.key.clone(),
             secrets,
             cached_key: OnceCell::new(),
-            http: http_client(timeouts.connect),
+            http: std::sync::OnceLock::new(),
             timeouts,
         }
     }
@@ -247,7 +248,11 @@ impl DailyApiClient {
         bearer: Option<&str>,
         max_bytes: u64,
     ) -> Result<Reply, String> {
-        let client = self.http.as_ref().map_err(Clone::clone)?;
+        let client = self
+            .http
+            .get_or_init(|| http_client(self.timeouts.connect))
+            .as_ref()
+            .map_err(Clone::clone)?;
         let mut request = http::Request::get(uri);
         if let Some(key) = bearer {
             let mut value = http::HeaderValue::from_str(&format!("Bearer {key}"))
