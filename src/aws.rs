@@ -86,6 +86,17 @@ impl Clients {
                 if let Some(client) = https_client() {
                     loader = loader.http_client(client);
                 }
+                // Lambda hands a function its role's credentials in the environment: the
+                // default chain (profile, SSO, web identity, containers, instance metadata)
+                // would only be built to be skipped.
+                let in_lambda = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID"]
+                    .iter()
+                    .all(|v| std::env::var_os(v).is_some());
+                if in_lambda {
+                    loader = loader.credentials_provider(
+                        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                    );
+                }
                 loader.load().await
             })
             .await;
