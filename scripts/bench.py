@@ -276,6 +276,7 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
         self.errors = []
         self.pid = None
         self.hwm_kib = None
+        self.cpu = []  # (on CPU, waiting for a CPU) in ns, summed over its threads, at each poll
         self.finished = threading.Event()
         self.idle = threading.Event()
         self.closing = threading.Event()
@@ -300,6 +301,7 @@ class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
         api = self.server
         if api.first_next is None:
             api.first_next = now
+        api.cpu.append(cpu_ns(api.pid) if api.pid is not None else None)
         if not self.path.endswith("/runtime/invocation/next") or len(api.served) >= len(api.events):
             # Every event is answered and the function waits for the next: its peak RSS is
             # final. Then it is killed while it waits.
@@ -369,6 +371,25 @@ def lambda_env(api_address, extra):
     }
 
 
+def cpu_ns(pid):
+    """(time on a CPU, time waiting in a run queue) of all the process's threads so far, in
+    ns (/proc/<pid>/task/*/schedstat); None where the kernel does not say."""
+    on_cpu = waiting = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                fields = stat.read().split()
+            on_cpu += int(fields[0])
+            waiting += int(fields[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread gone meanwhile
+    return on_cpu, waiting
+
+
 def vm_hwm_kib(pid):
     """The process's peak resident set since its exec (`VmHWM`), in KiB."""
     try:
@@ -426,7 +447,24 @@ def run_function(cmd, extra_env, events, log_path, cwd=None, timeout=120):
         "responses": api.responses,
         "rss_kib": api.hwm_kib,
         "ru_maxrss_kib": usage.ru_maxrss,
+        # CPU time (ms, all threads) to the first poll, and of each invocation (from the poll
+        # that received the event to the next); and the time spent waiting for a CPU in init.
+        "init_cpu_ms": cpu_ms(api.cpu, 0, 0),
+        "init_wait_ms": cpu_ms(api.cpu, 0, 1),
+        "invoke_cpu_ms": [cpu_delta_ms(api.cpu, i) for i in range(len(events))],
     }
+
+
+def cpu_ms(readings, index, field):
+    if len(readings) <= index or readings[index] is None:
+        return None
+    return readings[index][field] / 1e6
+
+
+def cpu_delta_ms(readings, i):
+    if len(readings) <= i + 1 or readings[i] is None or readings[i + 1] is None:
+        return None
+    return (readings[i + 1][0] - readings[i][0]) / 1e6
 
 
 def http_answer(response):
@@ -724,7 +762,8 @@ def ingest_rounds(args, binaries, work, body, peer_python, moto, queue_url):
                 answers[variant["name"]] = run["responses"][0]
             else:
                 results[variant["name"]].append(
-                    {k: run[k] for k in ("init_ms", "invoke_ms", "rss_kib", "ru_maxrss_kib")})
+                    {k: run[k] for k in ("init_ms", "invoke_ms", "rss_kib", "ru_maxrss_kib",
+                                         "init_cpu_ms", "init_wait_ms", "invoke_cpu_ms")})
             shutil.rmtree(run_dir, ignore_errors=True)
         if round_no == 0:
             for name in ("ingest", "deployed", "peer"):
@@ -835,9 +874,11 @@ class Report:
 
     def values(self, name, key, index=0):
         runs = self.results.get(name, [])
-        if key == "invoke_ms":
-            return [r[key][index] for r in runs]
-        return [r[key] for r in runs]
+        if key in ("invoke_ms", "invoke_cpu_ms"):
+            values = [r[key][index] for r in runs]
+        else:
+            values = [r[key] for r in runs]
+        return [v for v in values if v is not None]
 
     def build_rows(self):
         rows = []
@@ -896,6 +937,23 @@ class Report:
                        f"{ms(d_init)} ({d_init / bare_init:.2f}x bare)"))
         extras.append(("deployed configuration: first invoke (archive to S3 + enqueue, on moto)",
                        f"{ms(d_inv)} ({d_inv / bare_inv:.2f}x bare echo; moto-bound)"))
+        def cpu_line(name, key, index=0):
+            values = self.values(name, key, index)
+            return median(values) if values else None
+
+        b_cpu, i_cpu = cpu_line("bare", "init_cpu_ms"), cpu_line("ingest", "init_cpu_ms")
+        b_wait, i_wait = cpu_line("bare", "init_wait_ms"), cpu_line("ingest", "init_wait_ms")
+        if None not in (b_cpu, i_cpu, b_wait, i_wait):
+            extras.append(("init on a CPU (all threads; not slowed by other load)",
+                           f"ingest {ms(i_cpu)} vs bare {ms(b_cpu)} ({i_cpu / b_cpu:.2f}x); "
+                           f"waiting for a CPU during init: ingest {ms(i_wait)}, bare {ms(b_wait)}"))
+        b_cpu, i_cpu = cpu_line("bare", "invoke_cpu_ms"), cpu_line("ingest", "invoke_cpu_ms")
+        p_cpu = cpu_line("peer", "invoke_cpu_ms")
+        if None not in (b_cpu, i_cpu):
+            line = f"ingest {ms(i_cpu)} vs bare echo {ms(b_cpu)} ({i_cpu / b_cpu:.2f}x)"
+            if p_cpu is not None:
+                line += f"; Python peer {ms(p_cpu)} ({p_cpu / i_cpu:.2f}x ours)"
+            extras.append(("first invoke on a CPU (all threads)", line))
         w_bare, w_ingest = median(self.values("bare_warm", "invoke_ms", 1)), median(self.values("ingest_warm", "invoke_ms", 1))
         extras.append(("warm (second) invoke, another event id and subject, file://",
                        f"ingest {ms(w_ingest)} vs bare echo {ms(w_bare)} ({w_ingest / w_bare:.2f}x)"))
@@ -919,6 +977,19 @@ class Report:
                        f"({t['body_bytes']:,} bytes, {t['segments']:,} segments, {t['iterations']} iterations)"))
         return extras
 
+    def busy(self):
+        """A warning when other work shared the machine, else None."""
+        try:
+            load = max(float(self.host["load"].split()[0]), float(self.host["load_after"].split()[0]))
+            cores = int(self.host["nproc"])
+        except (ValueError, KeyError):
+            return None
+        if load < cores / 2:
+            return None
+        return (f"the machine was busy (load average up to {load:.1f} on {cores} cores): "
+                "wall times carry waits for a CPU, which pull the short ones (init) towards "
+                "a ratio of 1; the on-CPU lines below are not slowed by other load")
+
     @staticmethod
     def verdict(met):
         return {True: "met", False: "NOT MET", None: "not measured"}[met]
@@ -934,6 +1005,8 @@ class Report:
         for r in self.rows:
             if r["note"]:
                 print(f"   note ({r['measurement']}): {r['note']}")
+        if self.busy():
+            print(f"   note: {self.busy()}")
         print("informative:")
         for name, value in self.extras:
             print(f"   {name}: {value}")
@@ -957,6 +1030,8 @@ class Report:
         for r in self.rows:
             if r["note"]:
                 lines += ["", f"*{r['measurement']}*: {r['note']}"]
+        if self.busy():
+            lines += ["", f"Note: {self.busy()}."]
         lines += ["", "Informative (same run):", ""]
         lines += [f"- {name}: {value}" for name, value in self.extras]
         lines += ["", "Spread: median (interquartile range) of the runs.", "",
@@ -1054,6 +1129,9 @@ class Report:
             f"3 warm-up rounds dropped; ratio = our throughput / the floor's.",
             "- **Ingest peak RSS** (row 7): peak RSS (`VmHWM`) of the row-2 processes, ingest "
             "vs bare echo, after their one invocation.",
+            "- **On a CPU** (informative): at each poll the stand-in also sums the "
+            "`/proc/<pid>/task/*/schedstat` of the function's threads: time on a CPU and time "
+            "waiting for one. On a shared machine these stay put where wall times grow.",
             "- **Deployed configuration** (informative): the same ingest with "
             "`ARCHIVE=s3://…` and `QUEUE_URL` on moto_server (`AWS_ENDPOINT_URL`) and "
             "`STORE=dynamodb://…` (not written at the ingest). Init needs no network; the "
