@@ -586,7 +586,8 @@ def machine():
 
     mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
     commit = command("git", "rev-parse", "--short", "HEAD")
-    if command("git", "status", "--porcelain", "--untracked-files=no"):
+    if command("git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+               ":!docs/performance.md"):
         commit += " (with uncommitted changes)"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
