@@ -567,6 +567,39 @@ def spread(values, fmt):
 # ---------------------------------------------------------------------------------------
 # The machine.
 
+def cpu_jiffies():
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (/proc/stat)."""
+    try:
+        fields = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def own_cpu_seconds():
+    """CPU time of this script and of every child it has collected (the functions, moto)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def other_work(start, end, own_start, own_end):
+    """The fraction of the machine's CPU time used by others between two readings: all busy
+    time less this script's and its children's."""
+    if start is None or end is None or end[1] == start[1]:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = (end[0] - start[0]) / tick - (own_end - own_start)
+    return min(1.0, max(0.0, busy / ((end[1] - start[1]) / tick)))
+
+
+def cpu_busy(seconds=1.0):
+    """The fraction of the machine's CPU time others use over `seconds`, this script idle."""
+    start, own = cpu_jiffies(), own_cpu_seconds()
+    time.sleep(seconds)
+    return other_work(start, cpu_jiffies(), own, own_cpu_seconds())
+
+
 def machine():
     def first(path, key):
         try:
@@ -647,6 +680,8 @@ def main():
         raise SystemExit("not built: " + ", ".join(missing) + " (make bench builds them)")
 
     host = machine()
+    host["busy_before"] = cpu_busy()
+    run_start = cpu_jiffies(), own_cpu_seconds()
     shm = pathlib.Path("/dev/shm")
     on_tmpfs = shm.is_dir() and os.access(shm, os.W_OK)
     work = pathlib.Path(tempfile.mkdtemp(prefix="scribehook-bench-",
@@ -679,6 +714,8 @@ def main():
         if moto is not None:
             moto.stop()
         shutil.rmtree(work, ignore_errors=True)
+    host["busy_during"] = other_work(run_start[0], cpu_jiffies(), run_start[1], own_cpu_seconds())
+    host["busy_after"] = cpu_busy()
     host["load_after"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     host["own_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sizes = {name: path.stat().st_size for name, path in binaries.items()}
@@ -979,17 +1016,14 @@ class Report:
         return extras
 
     def busy(self):
-        """A warning when other work shared the machine, else None."""
-        try:
-            load = max(float(self.host["load"].split()[0]), float(self.host["load_after"].split()[0]))
-            cores = int(self.host["nproc"])
-        except (ValueError, KeyError):
+        """A warning when other work kept the machine's CPUs busy around the run."""
+        busy = self.host["busy_during"]
+        if busy < 0.15:
             return None
-        if load < cores / 2:
-            return None
-        return (f"the machine was busy (load average up to {load:.1f} on {cores} cores): "
-                "wall times carry waits for a CPU, which pull the short ones (init) towards "
-                "a ratio of 1; the on-CPU lines below are not slowed by other load")
+        return (f"the machine was busy: other work used {busy:.0%} of its CPU time during "
+                f"this run. Wall times carry the waits for a CPU, which pull the short ones "
+                "(init) towards a ratio of 1; the on-CPU lines below are not slowed by other "
+                "load")
 
     @staticmethod
     def verdict(met):
@@ -1061,8 +1095,10 @@ class Report:
             "",
             f"- {h['nproc']} cores: {h['cpu']}; {h['memory']} memory; {h['kernel']}",
             f"- {h['rustc']}; Python {h['python']}; scribehook at commit {h['commit']}",
-            f"- load average {h['load']} at the start, {h['load_after']} at the end "
-            "(the machine may be shared: other work shows up as spread, not as a ratio)",
+            f"- other work on the machine (all CPU time less this run's own): "
+            f"{h['busy_during']:.0%} during the run, {h['busy_before']:.0%} in the second "
+            f"before it, {h['busy_after']:.0%} in the second after; load average {h['load']} "
+            f"at the start, {h['load_after']} at the end",
             f"- files (ARCHIVE, STORE, the generated payloads) on {self.storage}",
             f"- {a.runs} interleaved rounds for the function rows (plus one dropped warm-up "
             f"round), {a.processor_runs} processor runs (plus one), {a.throughput_iterations} "
