@@ -18,7 +18,7 @@ RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
 RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 RUST_TARGET := $(RUST_TARGET_$(ARCH))
 
-.PHONY: load setup test fmt-check clippy unit lint-template events signed-events demo invoke bench \
+.PHONY: load setup test fmt-check clippy unit lint-template events signed-events demo invoke bench bench-peer \
 	sam-setup rust-target sam-build validate
 
 ## Python tools (moto_server, cfn-lint, cargo-lambda) in a project-local virtualenv.
@@ -72,10 +72,34 @@ demo: setup
 invoke: setup
 	scripts/lambda_local.sh
 
-## Start-up of the ingest against a bare lambda_runtime function, measured in one run.
-bench:
-	$(CARGO) build --release --quiet --bin ingest --example bare_runtime
-	$(PYTHON) scripts/bench_init.py $(TARGET_DIR)/release/examples/bare_runtime $(TARGET_DIR)/release/ingest
+## Issue 9's performance table, each row against its floor, measured in one run on this
+## machine (medians of interleaved cold runs): prints one line per row and writes
+## docs/performance.md from the same run. BENCH_RUNS (20) and BENCH_PROCESSOR_RUNS (5) set
+## the number of runs. Needs the release binaries and examples (built here), moto from
+## .venv (setup) and the Python peer's own venv (bench-peer).
+bench: setup bench-peer
+	$(CARGO) build --release --locked --bin ingest --bin processor --example bare_runtime --example throughput
+	$(VENV_PY) scripts/bench.py --target-dir $(TARGET_DIR)
+
+## The Python peer of `make bench` (bench/peer: awslambdaric + boto3) in its own venv,
+## bench/.venv. If pip cannot install it here, the reason goes to bench/.venv/.failed and
+## `make bench` reports that row as not measured, saying why, instead of stopping.
+PEER_VENV := bench/.venv
+bench-peer: $(PEER_VENV)/.installed
+
+$(PEER_VENV)/.installed: bench/peer/requirements.txt
+	@echo "== make bench-peer: awslambdaric and boto3 from PyPI into $(PEER_VENV)/ (first time only)"
+	@rm -f $(PEER_VENV)/.failed
+	@set -o pipefail; \
+	if $(PYTHON) -m venv $(PEER_VENV) && \
+	   $(PEER_VENV)/bin/pip install --disable-pip-version-check --progress-bar off \
+	     -r bench/peer/requirements.txt 2>&1 | tee $(PEER_VENV)/pip.log; then \
+	  touch $@; \
+	else \
+	  mkdir -p $(PEER_VENV); \
+	  echo "could not install bench/peer/requirements.txt into $(PEER_VENV) with $$($(PYTHON) --version 2>&1) on $$(uname -m)" > $(PEER_VENV)/.failed; \
+	  echo "== make bench-peer failed: make bench goes on without the Python peer" >&2; \
+	fi
 
 ## The AWS SAM CLI in .venv, apart from `setup`: only building for, invoking in and deploying
 ## to Lambda need it, and it doubles setup's download (about 30 s more here).

@@ -1,0 +1,1192 @@
+#!/usr/bin/env python3
+"""`make bench`: every row of issue 9's performance table, measured against its floor in one
+run on this machine, printed one line per row, and docs/performance.md written from the same
+run (method, machine, table; "what holds back" comes verbatim from docs/performance-notes.md).
+
+Absolute times on a shared 2-core machine are noise; ratios of medians of interleaved runs
+are not. Every function is started cold, as the Lambda service starts one, against a
+stand-in of the Lambda Runtime API on loopback (this script):
+
+- init = exec -> its first `GET /2018-06-01/runtime/invocation/next`;
+- invoke = the stand-in starts writing the event -> it has read the function's whole
+  response (`POST .../invocation/<id>/response`);
+- peak RSS = its `VmHWM` (/proc/<pid>/status) once it has answered and polls again: the
+  peak since its exec. (`os.wait4`'s `ru_maxrss` would include this script's own peak,
+  which Linux carries into a child across exec; it is shown, not used.)
+
+Rows (floor in brackets): ingest init [bare lambda_runtime function], ingest invoke of a
+5.3 MB signed Bota transcript, inline, ARCHIVE and STORE file:// on tmpfs [the bare function
+echoing the event], the same event through a Python receiver (bench/peer), release binary
+size [bare function], processor peak RSS on a 50 MB Deepgram transcript fetched from S3
+(moto) [object size], in-process verify + parse + normalize [HMAC-SHA256 +
+serde_json::Value, examples/throughput.rs], ingest peak RSS [bare echo's]. Plus informative
+lines: the deployed configuration (ARCHIVE on S3, QUEUE_URL set, moto), a warm second
+invoke, the peer's init, the processor's time.
+
+usage: bench.py [--runs N] [--processor-runs N] [--target-dir DIR] [--doc PATH]
+Run by `make bench` with .venv's Python (moto, boto3) after the release build.
+"""
+import argparse
+import base64
+import copy
+import datetime
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import pathlib
+import platform
+import random
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BOTA_SECRET = "whsec_scribehook_demo_bota"
+DAILY_SECRET = "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="
+SEED = 9  # issue 9
+BOTA_BODY_BYTES = 5_300_000
+DEEPGRAM_BYTES = 50_000_000
+MB = 1_000_000
+SIZE_TARGET_BYTES = 8 * MB
+OUTPUT_BUCKET = "scribehook-bench-outputs"
+OUTPUT_REGION = "us-west-2"  # the region the Daily sample names
+ARCHIVE_BUCKET = "scribehook-bench-archive"
+PEER_DIR = ROOT / "bench" / "peer"
+PEER_VENV = ROOT / "bench" / ".venv"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+
+# ---------------------------------------------------------------------------------------
+# Deterministic, realistic clinical dialogue for the generated transcripts.
+
+SYMPTOMS = ["knee pain", "headache", "cough", "back pain", "shortness of breath", "rash",
+            "dizziness", "chest tightness", "fatigue", "sore throat", "heartburn", "insomnia"]
+PARTS = ["knee", "lower back", "shoulder", "chest", "left ankle", "right wrist", "neck", "hip"]
+ACTIVITIES = ["climb stairs", "walk the dog", "sit at my desk", "lie down", "go running",
+              "lift the kids", "eat a big meal", "work in the garden"]
+MEDICATIONS = ["ibuprofen", "naproxen", "amoxicillin", "omeprazole", "cetirizine",
+               "lisinopril", "metformin", "prednisone"]
+TESTS = ["blood pressure", "blood count", "thyroid levels", "blood sugar", "cholesterol",
+         "kidney function"]
+CONDITIONS = ["diabetes", "high blood pressure", "asthma", "heart disease", "arthritis",
+              "migraines"]
+RELATIVES = ["mother", "father", "sister", "brother", "grandmother", "uncle"]
+FEELINGS = ["tired", "anxious", "short of breath", "stiff", "thirsty", "lightheaded"]
+TIMES = ["morning", "evening", "night", "afternoon"]
+UNITS = ["days", "weeks", "months"]
+NUMBERS = ["two", "three", "four", "five", "six", "ten"]
+
+CLINICIAN = [
+    "Good morning, what brings you in today?",
+    "How long have you had the {symptom}?",
+    "Does the {symptom} get worse when you {activity}?",
+    "On a scale of one to ten, how bad is it right now?",
+    "Are you taking anything for it at the moment?",
+    "Any allergies to medications that you know of?",
+    "Let me take a look at your {part}.",
+    "I'd like to start you on {medication}, twice a day with food.",
+    "We'll check your {test} and see you again in {number} weeks.",
+    "Have you noticed any {symptom2} along with it?",
+    "Is there any family history of {condition}?",
+    "Okay, that helps. Anything else you wanted to mention today?",
+    "Any swelling, or did you injure it?",
+    "Let's examine it, and I'd like to start you on physiotherapy.",
+]
+PATIENT = [
+    "My {part} has been hurting for about {number} {unit}.",
+    "It's worse in the {time}, especially after I {activity}.",
+    "I tried {medication} but it only helped a little.",
+    "Maybe a {score} out of ten, it comes and goes.",
+    "No allergies that I know of.",
+    "My {relative} had {condition}, I think.",
+    "I've also been feeling more {feeling} than usual.",
+    "Not really, just the {symptom} mostly.",
+    "A little swelling in the evenings. No fall that I remember.",
+    "Okay, thank you, that sounds good.",
+]
+
+
+def sentence(rng, templates):
+    return rng.choice(templates).format(
+        symptom=rng.choice(SYMPTOMS), symptom2=rng.choice(SYMPTOMS), part=rng.choice(PARTS),
+        activity=rng.choice(ACTIVITIES), medication=rng.choice(MEDICATIONS),
+        test=rng.choice(TESTS), condition=rng.choice(CONDITIONS), relative=rng.choice(RELATIVES),
+        feeling=rng.choice(FEELINGS), time=rng.choice(TIMES), unit=rng.choice(UNITS),
+        number=rng.choice(NUMBERS), score=rng.choice(NUMBERS[:4]))
+
+
+def dialogue(rng):
+    """Endless (speaker index, text, start s, end s) turns; 0 is the clinician."""
+    t = rng.uniform(0.2, 0.6)
+    speaker = 0
+    while True:
+        text = " ".join(sentence(rng, PATIENT if speaker else CLINICIAN)
+                        for _ in range(rng.choice((1, 1, 1, 2, 2, 3))))
+        duration = len(text.split()) * rng.uniform(0.28, 0.42)
+        yield speaker, text, round(t, 2), round(t + duration, 2)
+        t += duration + rng.uniform(0.15, 0.9)
+        speaker = 1 - speaker if rng.random() < 0.85 else speaker
+
+
+def serialize(doc):
+    """As the samples are written: two-space indent and a final newline."""
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+def fitted(build, units, target):
+    """The largest prefix of `units` whose document `build(prefix)` is at most `target` bytes."""
+    probe = min(len(units), 200)
+    per_unit = len(serialize(build(units[:probe]))) / probe
+    n = min(len(units), int(target / per_unit))
+    best = None
+    for _ in range(6):
+        data = serialize(build(units[:n]))
+        per_unit = len(data) / n
+        if len(data) <= target:
+            best = data
+            if target - len(data) < target // 500 or n == len(units):
+                break
+            n = min(len(units), n + max(1, int((target - len(data)) / per_unit)))
+        else:
+            n -= max(1, int((len(data) - target) / per_unit) + 1)
+    if best is None:
+        raise SystemExit(f"cannot fit the generated document into {target} bytes")
+    return best
+
+
+def bota_body(target=BOTA_BODY_BYTES):
+    """Bota's transcription.completed sample, its shape kept exactly, with as many
+    dialogue segments (speaker, start, end, text, confidence) as fit in `target` bytes."""
+    sample = json.loads((ROOT / "events/payloads/bota/transcription.completed.json").read_text())
+    rng = random.Random(SEED)
+    turns = dialogue(rng)
+    segments = []
+    for _ in range(target // 120):
+        speaker, text, start, end = next(turns)
+        segments.append({"start": start, "end": end, "text": text,
+                         "speaker": f"SPEAKER_{speaker:02d}",
+                         "confidence": round(rng.uniform(0.82, 0.99), 2)})
+
+    def build(segs):
+        doc = copy.deepcopy(sample)
+        data = doc["data"]
+        data["text"] = " ".join(s["text"] for s in segs)
+        data["duration_seconds"] = segs[-1]["end"]
+        data["segments"] = segs
+        return doc
+
+    return fitted(build, segments, target)
+
+
+def deepgram_transcript(target=DEEPGRAM_BYTES):
+    """events/outputs/transcript.json (Deepgram's pre-recorded response as Daily stores it)
+    scaled to `target` bytes: its shape kept, words and utterances of a long dialogue."""
+    sample = json.loads((ROOT / "events/outputs/transcript.json").read_text())
+    word_keys = list(sample["results"]["channels"][0]["alternatives"][0]["words"][0])
+    utterance_keys = list(sample["results"]["utterances"][0])
+    rng = random.Random(SEED + 1)
+    turns = dialogue(rng)
+    utterances = []
+    for index in range(target // 1500):
+        speaker, text, start, end = next(turns)
+        tokens = text.split()
+        step = (end - start) / len(tokens)
+        words = []
+        for i, token in enumerate(tokens):
+            values = {"word": token.strip(".,?!").lower(), "punctuated_word": token,
+                      "start": round(start + i * step, 2), "end": round(start + (i + 1) * step, 2),
+                      "confidence": round(rng.uniform(0.8, 0.999), 3), "speaker": speaker,
+                      "speaker_confidence": round(rng.uniform(0.6, 0.99), 2)}
+            words.append({k: values[k] for k in word_keys})
+        confidence = round(sum(w["confidence"] for w in words) / len(words), 3)
+        values = {"start": start, "end": end, "confidence": confidence, "channel": 0,
+                  "transcript": text, "speaker": speaker, "id": f"u{index}"}
+        utterances.append(({k: values[k] for k in utterance_keys}, words))
+
+    def build(units):
+        doc = copy.deepcopy(sample)
+        doc["metadata"]["duration"] = units[-1][0]["end"]
+        alternative = doc["results"]["channels"][0]["alternatives"][0]
+        alternative["transcript"] = " ".join(u["transcript"] for u, _ in units)
+        alternative["words"] = [w for _, words in units for w in words]
+        doc["results"]["utterances"] = [u for u, _ in units]
+        return doc
+
+    return fitted(build, utterances, target)
+
+
+# ---------------------------------------------------------------------------------------
+# Signed API Gateway v2 events.
+
+def bota_event(body, replace=None):
+    """The Bota sample's API Gateway v2 event around `body`, signed now. `replace` maps
+    byte strings to same-length ones (another event id and subject for a second event)."""
+    for old, new in (replace or {}).items():
+        assert len(old) == len(new)
+        body = body.replace(old, new, 1)
+    event = json.loads((ROOT / "events/apigw-v2/bota/transcription.completed.json").read_text())
+    now = time.time()
+    ts = str(int(now))
+    event["headers"]["x-bota-timestamp"] = ts
+    event["headers"]["x-bota-signature"] = "v1=" + hmac.new(
+        BOTA_SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    event["headers"]["x-bota-event-id"] = re.search(rb'"id": "([^"]+)"', body[:200])[1].decode()
+    event["headers"]["content-length"] = str(len(body))
+    event["requestContext"]["timeEpoch"] = int(now * 1000)
+    event["body"] = body.decode()
+    return json.dumps(event).encode()
+
+
+def daily_event(body):
+    """The Daily job-finished sample's API Gateway v2 event around `body`, signed now."""
+    event = json.loads(
+        (ROOT / "events/apigw-v2/daily/batch-processor.job-finished.json").read_text())
+    ts = str(int(time.time()))
+    key = base64.b64decode(DAILY_SECRET)
+    event["headers"]["x-webhook-timestamp"] = ts
+    event["headers"]["x-webhook-signature"] = base64.b64encode(
+        hmac.new(key, ts.encode() + b"." + body, hashlib.sha256).digest()).decode()
+    event["body"] = body.decode()
+    return json.dumps(event).encode()
+
+
+# ---------------------------------------------------------------------------------------
+# The Lambda Runtime API stand-in and one cold function run.
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """Hands `events` to one function, one per `GET .../invocation/next`, and records when."""
+    daemon_threads = True
+
+    def __init__(self, events):
+        super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
+        self.events = events
+        self.first_next = None
+        self.served = []
+        self.responded = []
+        self.responses = []
+        self.errors = []
+        self.pid = None
+        self.hwm_kib = None
+        self.cpu = []  # (on CPU, waiting for a CPU) in ns, summed over its threads, at each poll
+        self.finished = threading.Event()
+        self.idle = threading.Event()
+        self.closing = threading.Event()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def close(self):
+        self.closing.set()
+        self.shutdown()
+        self.server_close()
+
+
+class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        now = time.perf_counter()
+        api = self.server
+        if api.first_next is None:
+            api.first_next = now
+        api.cpu.append(cpu_ns(api.pid) if api.pid is not None else None)
+        if not self.path.endswith("/runtime/invocation/next") or len(api.served) >= len(api.events):
+            # Every event is answered and the function waits for the next: its peak RSS is
+            # final. Then it is killed while it waits.
+            if api.pid is not None and api.finished.is_set():
+                api.hwm_kib = vm_hwm_kib(api.pid)
+                api.idle.set()
+            api.closing.wait(120)
+            return
+        n = len(api.served)
+        body = api.events[n]
+        api.served.append(time.perf_counter())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", f"bench-{n}")
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60000))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN)
+        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-00000000-00000000000000000000000{n};Sampled=0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_POST(self):
+        api = self.server
+        length = int(self.headers.get("Content-Length", 0))
+        payload = self.rfile.read(length)
+        now = time.perf_counter()
+        if self.path.endswith("/response"):
+            api.responded.append(now)
+            api.responses.append(payload)
+        else:  # .../invocation/<id>/error or /runtime/init/error
+            api.errors.append(f"{self.path}: {payload[:2000].decode(errors='replace')}")
+        if api.errors or len(api.responses) == len(api.events):
+            api.finished.set()  # before the 202, which the function's next poll follows
+        try:
+            self.send_response(202)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class RunFailed(Exception):
+    pass
+
+
+def lambda_env(api_address, extra):
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "AWS_LAMBDA_RUNTIME_API": api_address,
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",   # as the template deploys them
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "scribehook",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        **extra,
+    }
+
+
+def cpu_ns(pid):
+    """(time on a CPU, time waiting in a run queue) of all the process's threads so far, in
+    ns (/proc/<pid>/task/*/schedstat); None where the kernel does not say."""
+    on_cpu = waiting = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                fields = stat.read().split()
+            on_cpu += int(fields[0])
+            waiting += int(fields[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread gone meanwhile
+    return on_cpu, waiting
+
+
+def vm_hwm_kib(pid):
+    """The process's peak resident set since its exec (`VmHWM`), in KiB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def run_function(cmd, extra_env, events, log_path, cwd=None, timeout=120):
+    """Starts `cmd` cold against a fresh stand-in, hands it `events`, and once it has
+    answered them all and polls for the next, reads its peak RSS and kills it; returns init,
+    each invoke (ms), the responses, the peak RSS (VmHWM) and wait4's ru_maxrss."""
+    api = RuntimeApi(events)
+    try:
+        env = lambda_env(api.address, extra_env)
+        with open(log_path, "wb") as log:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        api.pid = proc.pid
+        deadline = time.monotonic() + timeout
+        exited = None
+        while not api.finished.wait(0.02):
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                exited = status
+                break
+            if time.monotonic() > deadline:
+                break
+        if exited is None and api.finished.is_set():
+            api.idle.wait(5)  # its next poll, where the stand-in reads VmHWM
+        if exited is None:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status  # reaped here, with its rusage
+    finally:
+        api.close()
+    tail = pathlib.Path(log_path).read_bytes()[-3000:].decode(errors="replace")
+    if api.errors:
+        raise RunFailed(f"{cmd[0]} reported an error: {api.errors[0]}\n--- its output:\n{tail}")
+    if len(api.responses) < len(events):
+        why = f"exited with status {exited}" if exited is not None else f"no answer in {timeout} s"
+        raise RunFailed(f"{cmd[0]} answered {len(api.responses)} of {len(events)} events ({why})"
+                        f"\n--- its output:\n{tail}")
+    if api.hwm_kib is None:
+        raise RunFailed(f"{cmd[0]} answered but never polled again: its peak RSS was not read"
+                        f"\n--- its output:\n{tail}")
+    return {
+        "init_ms": (api.first_next - start) * 1000,
+        "invoke_ms": [(r - s) * 1000 for s, r in zip(api.served, api.responded)],
+        "responses": api.responses,
+        "rss_kib": api.hwm_kib,
+        "ru_maxrss_kib": usage.ru_maxrss,
+        # CPU time (ms, all threads) to the first poll, and of each invocation (from the poll
+        # that received the event to the next); and the time spent waiting for a CPU in init.
+        "init_cpu_ms": cpu_ms(api.cpu, 0, 0),
+        "init_wait_ms": cpu_ms(api.cpu, 0, 1),
+        "invoke_cpu_ms": [cpu_delta_ms(api.cpu, i) for i in range(len(events))],
+    }
+
+
+def cpu_ms(readings, index, field):
+    if len(readings) <= index or readings[index] is None:
+        return None
+    return readings[index][field] / 1e6
+
+
+def cpu_delta_ms(readings, i):
+    if len(readings) <= i + 1 or readings[i] is None or readings[i + 1] is None:
+        return None
+    return (readings[i + 1][0] - readings[i][0]) / 1e6
+
+
+def http_answer(response):
+    """(status, body JSON) of an API Gateway proxy answer."""
+    answer = json.loads(response)
+    return answer.get("statusCode"), json.loads(answer.get("body") or "null")
+
+
+def expect_accepted(name, response):
+    status, body = http_answer(response)
+    if status != 200 or not isinstance(body, dict) or body.get("status") != "accepted":
+        raise RunFailed(f"{name} did not accept the signed delivery: HTTP {status} {body}")
+    return status, body
+
+
+# ---------------------------------------------------------------------------------------
+# moto (S3 and SQS for the processor row and the deployed configuration).
+
+MOTO_SERVER = r"""
+import os, sys, time
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("ready", flush=True)
+parent = os.getppid()
+while os.getppid() == parent:
+    time.sleep(0.2)
+server.stop()
+"""
+
+
+class Moto:
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise SystemExit("moto_server did not start: run `make setup` (moto goes into .venv)")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"moto_server never listened on {self.endpoint}")
+                time.sleep(0.05)
+
+    def client(self, service, region="us-east-1"):
+        import boto3
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
+                            aws_access_key_id="bench", aws_secret_access_key="bench")
+
+    def env(self):
+        return {"AWS_ENDPOINT_URL": self.endpoint}
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# Small statistics and formatting.
+
+def median(values):
+    return statistics.median(values)
+
+
+def quartiles(values):
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def ms(value):
+    return f"{value:.2f} ms"
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def mbytes(n):
+    return f"{n / MB:.2f} MB"
+
+
+def spread(values, fmt):
+    lo, hi = quartiles(values)
+    return f"{fmt(median(values))} ({fmt(lo)} to {fmt(hi)})"
+
+
+# ---------------------------------------------------------------------------------------
+# The machine.
+
+def cpu_jiffies():
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (/proc/stat)."""
+    try:
+        fields = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def own_cpu_seconds():
+    """CPU time of this script and of every child it has collected (the functions, moto)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def other_work(start, end, own_start, own_end):
+    """The fraction of the machine's CPU time used by others between two readings: all busy
+    time less this script's and its children's."""
+    if start is None or end is None or end[1] == start[1]:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = (end[0] - start[0]) / tick - (own_end - own_start)
+    return min(1.0, max(0.0, busy / ((end[1] - start[1]) / tick)))
+
+
+def cpu_busy(seconds=1.0):
+    """The fraction of the machine's CPU time others use over `seconds`, this script idle."""
+    start, own = cpu_jiffies(), own_cpu_seconds()
+    time.sleep(seconds)
+    return other_work(start, cpu_jiffies(), own, own_cpu_seconds())
+
+
+def machine():
+    def first(path, key):
+        try:
+            for line in pathlib.Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "unknown"
+
+    def command(*args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True, check=True,
+                                  cwd=ROOT).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+
+    mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
+    commit = command("git", "rev-parse", "--short", "HEAD")
+    if command("git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+               ":!docs/performance.md"):
+        commit += " (with uncommitted changes)"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": command("nproc"),
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "memory": f"{int(mem_kib) / 1024 / 1024:.1f} GiB" if mem_kib.isdigit() else "unknown",
+        "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "rustc": command("rustc", "--version"),
+        "python": platform.python_version(),
+        "commit": commit,
+        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The runs.
+
+def peer_status():
+    """(python of the peer's venv, None) or (None, why the peer cannot run)."""
+    python = PEER_VENV / "bin" / "python"
+    if (PEER_VENV / ".installed").exists() and python.exists():
+        return str(python), None
+    why = "bench/.venv is missing: `make bench-peer` creates it"
+    failed = PEER_VENV / ".failed"
+    if failed.exists():
+        why = failed.read_text().strip()
+        log = PEER_VENV / "pip.log"
+        if log.exists():
+            errors = [l.strip() for l in log.read_text(errors="replace").splitlines()
+                      if l.startswith("ERROR") or "error:" in l.lower()]
+            if errors:
+                why += ": " + " / ".join(errors[-3:])
+    return None, why
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 20)),
+                        help="interleaved cold runs of each function (default 20)")
+    parser.add_argument("--processor-runs", type=int,
+                        default=int(os.environ.get("BENCH_PROCESSOR_RUNS", 5)))
+    parser.add_argument("--throughput-iterations", type=int, default=50)
+    parser.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
+    parser.add_argument("--doc", default=str(ROOT / "docs/performance.md"))
+    parser.add_argument("--notes", default=str(ROOT / "docs/performance-notes.md"))
+    args = parser.parse_args()
+
+    release = (ROOT / args.target_dir / "release").resolve()
+    binaries = {
+        "bare": release / "examples" / "bare_runtime",
+        "ingest": release / "ingest",
+        "processor": release / "processor",
+        "throughput": release / "examples" / "throughput",
+    }
+    missing = [str(p) for p in binaries.values() if not p.exists()]
+    if missing:
+        raise SystemExit("not built: " + ", ".join(missing) + " (make bench builds them)")
+
+    host = machine()
+    host["busy_before"] = cpu_busy()
+    run_start = cpu_jiffies(), own_cpu_seconds()
+    shm = pathlib.Path("/dev/shm")
+    on_tmpfs = shm.is_dir() and os.access(shm, os.W_OK)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="scribehook-bench-",
+                                         dir=str(shm) if on_tmpfs else None))
+    storage_note = "tmpfs (/dev/shm)" if on_tmpfs else f"{work.parent} (no /dev/shm here: not tmpfs)"
+    peer_python, peer_missing = peer_status()
+    started = time.monotonic()
+    moto = None
+    try:
+        print(f"== make bench: {args.runs} interleaved cold runs per function, "
+              f"{args.processor_runs} processor runs; files on {storage_note}; "
+              f"{host['nproc']} cores, load {host['load']}", flush=True)
+        body = bota_body()
+        body_path = work / "bota-transcription.completed.json"
+        body_path.write_bytes(body)
+        segments = len(json.loads(body)["data"]["segments"])
+        print(f"   Bota transcription.completed body: {len(body):,} bytes, {segments:,} segments",
+              flush=True)
+
+        moto = Moto()
+        s3 = moto.client("s3")
+        s3.create_bucket(Bucket=ARCHIVE_BUCKET)
+        sqs = moto.client("sqs")
+        queue_url = sqs.create_queue(QueueName="scribehook-bench-deliveries")["QueueUrl"]
+
+        results = ingest_rounds(args, binaries, work, body, peer_python, moto, queue_url)
+        processor = processor_runs(args, binaries, work, moto)
+        throughput = run_throughput(args, binaries, body_path)
+    finally:
+        if moto is not None:
+            moto.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    host["busy_during"] = other_work(run_start[0], cpu_jiffies(), run_start[1], own_cpu_seconds())
+    host["busy_after"] = cpu_busy()
+    host["load_after"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    host["own_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sizes = {name: path.stat().st_size for name, path in binaries.items()}
+    report = Report(args, host, storage_note, len(body), segments, results, processor,
+                    throughput, sizes, peer_missing, time.monotonic() - started)
+    report.print()
+    report.write(pathlib.Path(args.doc), pathlib.Path(args.notes))
+    print(f"== wrote {os.path.relpath(args.doc, ROOT)} from this run "
+          f"({time.monotonic() - started:.0f} s)")
+
+
+def ingest_rounds(args, binaries, work, body, peer_python, moto, queue_url):
+    """Rows 1, 2, 3 and 7 and the informative lines: every function started cold once per
+    round, the order rotating from round to round; round 0 warms caches and is dropped."""
+    second = {b'"evt_ghi789"': b'"evt_ghi790"', b'"rec_xyz789"': b'"rec_xyz790"'}
+    secrets = {"BOTA_WEBHOOK_SECRETS": BOTA_SECRET}
+
+    def file_env(run_dir):
+        return {**secrets, "ARCHIVE": f"file://{run_dir}", "STORE": f"file://{run_dir}"}
+
+    def deployed_env(run_dir, n):
+        return {**secrets, **moto.env(), "ARCHIVE": f"s3://{ARCHIVE_BUCKET}/run-{n}",
+                "STORE": "dynamodb://scribehook-bench-records", "QUEUE_URL": queue_url}
+
+    def check_ingest(name):
+        def check(run, run_dir, n):
+            for response in run["responses"]:
+                expect_accepted(name, response)
+        return check
+
+    def check_echo(run, run_dir, n):
+        for event, response in zip(run["events"], run["responses"]):
+            if abs(len(response) - len(event)) > len(event) // 10:
+                raise RunFailed(f"the bare function echoed {len(response)} bytes "
+                                f"of a {len(event)}-byte event")
+
+    def check_stored(run, run_dir, n):
+        check_ingest("ingest")(run, run_dir, n)
+        record = run_dir / "records" / "bota" / "rec_xyz789" / "record.json"
+        if not record.exists():
+            raise RunFailed(f"the ingest answered but wrote no record at {record}")
+
+    def check_deployed(run, run_dir, n):
+        check_ingest("ingest (deployed configuration)")(run, run_dir, n)
+        if n == 0:
+            keys = [o["Key"] for o in moto.client("s3").list_objects_v2(
+                Bucket=ARCHIVE_BUCKET, Prefix="run-0/").get("Contents", [])]
+            if "run-0/raw/bota/evt_ghi789.json" not in keys:
+                raise RunFailed(f"the deployed ingest archived {keys} on S3")
+
+    variants = [
+        {"name": "bare", "cmd": [str(binaries["bare"])], "env": lambda d, n: {},
+         "events": 1, "check": check_echo},
+        {"name": "ingest", "cmd": [str(binaries["ingest"])], "env": lambda d, n: file_env(d),
+         "events": 1, "check": check_stored},
+        {"name": "bare_warm", "cmd": [str(binaries["bare"])], "env": lambda d, n: {},
+         "events": 2, "check": check_echo},
+        {"name": "ingest_warm", "cmd": [str(binaries["ingest"])],
+         "env": lambda d, n: file_env(d), "events": 2, "check": check_ingest("ingest")},
+        {"name": "deployed", "cmd": [str(binaries["ingest"])], "env": deployed_env,
+         "events": 1, "check": check_deployed},
+    ]
+    if peer_python:
+        variants.append({"name": "peer", "cmd": [peer_python, "-m", "awslambdaric", "handler.handler"],
+                         "cwd": str(PEER_DIR), "env": lambda d, n: secrets, "events": 1,
+                         "check": check_ingest("the Python peer")})
+    results = {v["name"]: [] for v in variants}
+    answers = {}
+    for round_no in range(args.runs + 1):
+        shift = round_no % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            run_dir = work / f"{variant['name']}-{round_no}"
+            run_dir.mkdir()
+            events = [bota_event(body)]
+            if variant["events"] == 2:
+                events.append(bota_event(body, second))
+            run = run_function(variant["cmd"], variant["env"](run_dir, round_no), events,
+                               work / "function.log", cwd=variant.get("cwd"))
+            run["events"] = events
+            variant["check"](run, run_dir, round_no)
+            if round_no == 0:
+                answers[variant["name"]] = run["responses"][0]
+            else:
+                results[variant["name"]].append(
+                    {k: run[k] for k in ("init_ms", "invoke_ms", "rss_kib", "ru_maxrss_kib",
+                                         "init_cpu_ms", "init_wait_ms", "invoke_cpu_ms")})
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if round_no == 0:
+            for name in ("ingest", "deployed", "peer"):
+                if name in answers:
+                    status, answer = http_answer(answers[name])
+                    print(f"   {name} answered the signed 5.3 MB delivery: HTTP {status} "
+                          f"{json.dumps(answer)}", flush=True)
+        elif round_no % 5 == 0 or round_no == args.runs:
+            print(f"   round {round_no}/{args.runs} done", flush=True)
+    return results
+
+
+def processor_runs(args, binaries, work, moto):
+    """Row 5: the processor on a Daily batch job whose Deepgram transcript in S3 (moto) is
+    50 MB. The job's delivery is archived by the real ingest (QUEUE_URL on moto, ARCHIVE on
+    files), the SQS event is the message it queued; each run gets a fresh copy of that
+    archive, STORE file:// beside it."""
+    transcript = deepgram_transcript()
+    payload = (ROOT / "events/payloads/daily/batch-processor.job-finished.json").read_bytes()
+    payload = payload.replace(b"daily-co-batch-processor-qa-us-west-2", OUTPUT_BUCKET.encode())
+    job = json.loads(payload)
+    outputs = job["payload"]["output"]
+    s3 = moto.client("s3", OUTPUT_REGION)
+    s3.create_bucket(Bucket=OUTPUT_BUCKET,
+                     CreateBucketConfiguration={"LocationConstraint": OUTPUT_REGION})
+    json_key = next(t["s3Config"]["key"] for t in outputs["transcription"] if t["format"] == "json")
+    s3.put_object(Bucket=OUTPUT_BUCKET, Key=json_key, Body=transcript)
+    for kind, file in (("soap", "soap.json"), ("concept", "concepts.json"), ("summary", "summary.txt")):
+        s3.put_object(Bucket=OUTPUT_BUCKET, Key=outputs[kind]["s3Config"]["key"],
+                      Body=(ROOT / "events/outputs" / file).read_bytes())
+    print(f"   Deepgram transcript in S3 (moto): {len(transcript):,} bytes at "
+          f"s3://{OUTPUT_BUCKET}/{json_key}", flush=True)
+
+    sqs = moto.client("sqs")
+    queue_url = sqs.create_queue(QueueName="scribehook-bench-processor-setup")["QueueUrl"]
+    archive = work / "processor-archive"
+    archive.mkdir()
+    setup = run_function([str(binaries["ingest"])],
+                         {"DAILY_WEBHOOK_SECRETS": DAILY_SECRET, **moto.env(),
+                          "ARCHIVE": f"file://{archive}", "STORE": f"file://{archive}",
+                          "QUEUE_URL": queue_url},
+                         [daily_event(payload)], work / "function.log")
+    expect_accepted("ingest (archiving the Daily job)", setup["responses"][0])
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", [])
+    if not messages:
+        raise RunFailed("the ingest queued no message for the Daily job")
+    sample = json.loads((ROOT / "events/sqs/daily.json").read_text())["Records"][0]
+    record = {**sample, "messageId": messages[0]["MessageId"], "body": messages[0]["Body"],
+              "md5OfBody": messages[0].get("MD5OfBody", "")}
+    sqs_event = json.dumps({"Records": [record]}).encode()
+    event_id = json.loads(messages[0]["Body"])["event_id"]
+
+    env = {**moto.env(), "ALLOWED_OUTPUT_BUCKETS": OUTPUT_BUCKET,
+           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
+    runs = []
+    for n in range(args.processor_runs + 1):
+        run_dir = work / f"processor-{n}"
+        shutil.copytree(archive / "raw", run_dir / "raw")
+        run = run_function([str(binaries["processor"])],
+                           {**env, "ARCHIVE": f"file://{run_dir}", "STORE": f"file://{run_dir}"},
+                           [sqs_event], work / "function.log")
+        answer = json.loads(run["responses"][0])
+        if answer.get("batchItemFailures"):
+            raise RunFailed(f"the processor failed the message: {answer}")
+        written = list((run_dir / "records" / "daily").glob(f"*/events/{event_id}.json"))
+        if not written:
+            raise RunFailed(f"the processor answered {answer} but wrote no event for {event_id}")
+        event = json.loads(written[0].read_bytes())
+        fetched = [a for a in event.get("artifacts", [])
+                   if a["kind"] == "transcript" and a.get("fetched")]
+        lines = len((event.get("transcript") or {}).get("segments", []))
+        if not fetched or fetched[0].get("bytes") != len(transcript) or not lines:
+            raise RunFailed(f"the processor did not read the {len(transcript)}-byte transcript: "
+                            f"{event.get('artifacts')}")
+        if n == 0:
+            print(f"   processor answered {json.dumps(answer)}; its event has {lines:,} "
+                  f"transcript segments from the {fetched[0]['bytes']:,}-byte "
+                  f"{fetched[0]['format']} output", flush=True)
+        else:
+            runs.append({"rss_kib": run["rss_kib"], "ru_maxrss_kib": run["ru_maxrss_kib"],
+                         "invoke_ms": run["invoke_ms"][0], "init_ms": run["init_ms"]})
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {"object_bytes": len(transcript), "runs": runs}
+
+
+def run_throughput(args, binaries, body_path):
+    """Row 6: examples/throughput.rs on the same bytes (its own interleaved iterations)."""
+    out = subprocess.run([str(binaries["throughput"]), str(body_path),
+                          str(args.throughput_iterations)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RunFailed(f"throughput example failed: {out.stderr.strip()[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# The report: the lines printed and docs/performance.md, from the same numbers.
+
+class Report:
+    def __init__(self, args, host, storage, body_bytes, segments, results, processor,
+                 throughput, sizes, peer_missing, elapsed):
+        self.args, self.host, self.storage = args, host, storage
+        self.body_bytes, self.segments = body_bytes, segments
+        self.results, self.processor, self.throughput = results, processor, throughput
+        self.sizes, self.peer_missing, self.elapsed = sizes, peer_missing, elapsed
+        self.rows = self.build_rows()
+        self.extras = self.build_extras()
+
+    def values(self, name, key, index=0):
+        runs = self.results.get(name, [])
+        if key in ("invoke_ms", "invoke_cpu_ms"):
+            values = [r[key][index] for r in runs]
+        else:
+            values = [r[key] for r in runs]
+        return [v for v in values if v is not None]
+
+    def build_rows(self):
+        rows = []
+
+        def row(measurement, floor, ours, ratio, target, met, note=""):
+            rows.append({"measurement": measurement, "floor": floor, "ours": ours,
+                         "ratio": ratio, "target": target, "met": met, "note": note})
+
+        bare_init, ingest_init = median(self.values("bare", "init_ms")), median(self.values("ingest", "init_ms"))
+        r = ingest_init / bare_init
+        row("ingest cold start (exec -> first poll)", ms(bare_init), ms(ingest_init),
+            f"{r:.2f}x", "<= 1.5x", r <= 1.5)
+
+        bare_inv, ingest_inv = median(self.values("bare", "invoke_ms")), median(self.values("ingest", "invoke_ms"))
+        r = ingest_inv / bare_inv
+        row(f"ingest invoke, {self.body_bytes / MB:.1f} MB Bota, file:// tmpfs, inline",
+            ms(bare_inv), ms(ingest_inv), f"{r:.2f}x", "<= 3x", r <= 3)
+
+        if self.results.get("peer"):
+            peer_inv = median(self.values("peer", "invoke_ms"))
+            r = peer_inv / ingest_inv
+            row("Python receiver (awslambdaric + boto3), same event", f"peer {ms(peer_inv)}",
+                ms(ingest_inv), f"{r:.2f}x", "peer/ours >= 3x", r >= 3)
+        else:
+            row("Python receiver (awslambdaric + boto3), same event", "not measured", ms(ingest_inv),
+                "-", "peer/ours >= 3x", None, self.peer_missing or "")
+
+        bare_size, ingest_size = self.sizes["bare"], self.sizes["ingest"]
+        row("release binary size", mbytes(bare_size), mbytes(ingest_size),
+            f"{ingest_size / bare_size:.2f}x", "ingest <= 8 MB", ingest_size <= SIZE_TARGET_BYTES)
+
+        obj = self.processor["object_bytes"]
+        rss = median([r["rss_kib"] for r in self.processor["runs"]]) * 1024
+        r = rss / obj
+        row(f"processor peak RSS, {obj / MB:.0f} MB Deepgram transcript from S3 (moto)",
+            mbytes(obj), f"{rss / MB:.1f} MB", f"{r:.2f}x", "<= 2.5x", r <= 2.5)
+
+        t = self.throughput
+        r = t["ratio"]
+        row("in-process verify + parse + normalize (throughput)",
+            f"{t['floor_mb_per_s']:.0f} MB/s", f"{t['ours_mb_per_s']:.0f} MB/s", f"{r:.2f}x",
+            ">= 1.5x", r >= 1.5)
+
+        bare_rss, ingest_rss = median(self.values("bare", "rss_kib")), median(self.values("ingest", "rss_kib"))
+        r = ingest_rss / bare_rss
+        row(f"ingest peak RSS on the {self.body_bytes / MB:.1f} MB event", mib(bare_rss),
+            mib(ingest_rss), f"{r:.2f}x", "<= 1.5x", r <= 1.5)
+        return rows
+
+    def build_extras(self):
+        extras = []
+        bare_init = median(self.values("bare", "init_ms"))
+        bare_inv = median(self.values("bare", "invoke_ms"))
+        d_init, d_inv = median(self.values("deployed", "init_ms")), median(self.values("deployed", "invoke_ms"))
+        extras.append(("deployed configuration (ARCHIVE s3://, QUEUE_URL set, moto): init",
+                       f"{ms(d_init)} ({d_init / bare_init:.2f}x bare)"))
+        extras.append(("deployed configuration: first invoke (archive to S3 + enqueue, on moto)",
+                       f"{ms(d_inv)} ({d_inv / bare_inv:.2f}x bare echo; moto-bound)"))
+        def cpu_line(name, key, index=0):
+            values = self.values(name, key, index)
+            return median(values) if values else None
+
+        b_cpu, i_cpu = cpu_line("bare", "init_cpu_ms"), cpu_line("ingest", "init_cpu_ms")
+        b_wait, i_wait = cpu_line("bare", "init_wait_ms"), cpu_line("ingest", "init_wait_ms")
+        if None not in (b_cpu, i_cpu, b_wait, i_wait):
+            extras.append(("init on a CPU (all threads; not slowed by other load)",
+                           f"ingest {ms(i_cpu)} vs bare {ms(b_cpu)} ({i_cpu / b_cpu:.2f}x); "
+                           f"waiting for a CPU during init: ingest {ms(i_wait)}, bare {ms(b_wait)}"))
+        b_cpu, i_cpu = cpu_line("bare", "invoke_cpu_ms"), cpu_line("ingest", "invoke_cpu_ms")
+        p_cpu = cpu_line("peer", "invoke_cpu_ms")
+        if None not in (b_cpu, i_cpu):
+            line = f"ingest {ms(i_cpu)} vs bare echo {ms(b_cpu)} ({i_cpu / b_cpu:.2f}x)"
+            if p_cpu is not None:
+                line += f"; Python peer {ms(p_cpu)} ({p_cpu / i_cpu:.2f}x ours)"
+            extras.append(("first invoke on a CPU (all threads)", line))
+        w_bare, w_ingest = median(self.values("bare_warm", "invoke_ms", 1)), median(self.values("ingest_warm", "invoke_ms", 1))
+        extras.append(("warm (second) invoke, another event id and subject, file://",
+                       f"ingest {ms(w_ingest)} vs bare echo {ms(w_bare)} ({w_ingest / w_bare:.2f}x)"))
+        if self.results.get("peer"):
+            p_init = median(self.values("peer", "init_ms"))
+            extras.append(("Python peer: init (imports, boto3 clients)",
+                           f"{ms(p_init)} (ingest {ms(median(self.values('ingest', 'init_ms')))})"))
+            extras.append(("Python peer: peak RSS on the event", mib(median(self.values("peer", "rss_kib")))))
+        runs = self.processor["runs"]
+        extras.append(("processor: invoke (fetch 50 MB from moto, parse, write the record)",
+                       ms(median([r["invoke_ms"] for r in runs]))))
+        extras.append(("processor release binary", mbytes(self.sizes["processor"])))
+        extras.append(("wait4's ru_maxrss, not used (see Method)",
+                       f"bare echo {mib(median(self.values('bare', 'ru_maxrss_kib')))}, ingest "
+                       f"{mib(median(self.values('ingest', 'ru_maxrss_kib')))}, processor "
+                       f"{mib(median([r['ru_maxrss_kib'] for r in runs]))}; this script's own "
+                       f"peak {mib(self.host['own_maxrss_kib'])}"))
+        t = self.throughput
+        extras.append(("throughput medians per iteration",
+                       f"floor {t['floor_median_ns'] / 1e6:.2f} ms, ours {t['ours_median_ns'] / 1e6:.2f} ms "
+                       f"({t['body_bytes']:,} bytes, {t['segments']:,} segments, {t['iterations']} iterations)"))
+        return extras
+
+    def busy(self):
+        """A warning when other work kept the machine's CPUs busy around the run."""
+        busy = self.host["busy_during"]
+        if busy < 0.15:
+            return None
+        return (f"the machine was busy: other work used {busy:.0%} of its CPU time during "
+                f"this run. Wall times carry the waits for a CPU, which pull the short ones "
+                "(init) towards a ratio of 1; the on-CPU lines below are not slowed by other "
+                "load")
+
+    @staticmethod
+    def verdict(met):
+        return {True: "met", False: "NOT MET", None: "not measured"}[met]
+
+    def print(self):
+        print()
+        headers = ("measurement", "floor", "ours", "ratio", "target", "")
+        table = [headers] + [(r["measurement"], r["floor"], r["ours"], r["ratio"], r["target"],
+                              self.verdict(r["met"])) for r in self.rows]
+        widths = [max(len(str(line[i])) for line in table) for i in range(len(headers))]
+        for line in table:
+            print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        for r in self.rows:
+            if r["note"]:
+                print(f"   note ({r['measurement']}): {r['note']}")
+        if self.busy():
+            print(f"   note: {self.busy()}")
+        print("informative:")
+        for name, value in self.extras:
+            print(f"   {name}: {value}")
+
+    def write(self, path, notes_path):
+        h, a = self.host, self.args
+        lines = [
+            "# Performance",
+            "",
+            f"Generated by `make bench` (`scripts/bench.py`) on {h['date']} from one run; do not "
+            "edit it by hand (notes go in `docs/performance-notes.md`, included below). Absolute "
+            "times on a shared machine are noise; the ratios are medians of interleaved runs "
+            "against floors measured in the same run.",
+            "",
+            "| measurement | floor | ours | ratio | target | result |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            lines.append(f"| {r['measurement']} | {r['floor']} | {r['ours']} | {r['ratio']} | "
+                         f"{r['target']} | {self.verdict(r['met'])} |")
+        for r in self.rows:
+            if r["note"]:
+                lines += ["", f"*{r['measurement']}*: {r['note']}"]
+        if self.busy():
+            lines += ["", f"Note: {self.busy()}."]
+        lines += ["", "Informative (same run):", ""]
+        lines += [f"- {name}: {value}" for name, value in self.extras]
+        lines += ["", "Spread: median (interquartile range) of the runs.", "",
+                  "| function | runs | init, ms | invoke, ms | peak RSS, MiB |",
+                  "|---|---|---|---|---|"]
+        names = {"bare": "bare `lambda_runtime` echo", "ingest": "scribehook `ingest`, file://",
+                 "deployed": "`ingest`, deployed configuration (moto)", "peer": "Python peer",
+                 "bare_warm": "bare echo, two events (second invoke; RSS after both)",
+                 "ingest_warm": "`ingest`, two events (second invoke; RSS after both)"}
+        for name, label in names.items():
+            if not self.results.get(name):
+                continue
+            index = 1 if name.endswith("_warm") else 0
+            lines.append(f"| {label} | {len(self.results[name])} | "
+                         f"{spread(self.values(name, 'init_ms'), lambda v: f'{v:.2f}')} | "
+                         f"{spread(self.values(name, 'invoke_ms', index), lambda v: f'{v:.2f}')} | "
+                         f"{spread(self.values(name, 'rss_kib'), lambda v: f'{v / 1024:.1f}')} |")
+        runs = self.processor["runs"]
+        lines.append(f"| `processor`, 50 MB transcript | {len(runs)} | "
+                     f"{spread([r['init_ms'] for r in runs], lambda v: f'{v:.2f}')} | "
+                     f"{spread([r['invoke_ms'] for r in runs], lambda v: f'{v:.0f}')} | "
+                     f"{spread([r['rss_kib'] for r in runs], lambda v: f'{v / 1024:.1f}')} |")
+        lines += [
+            "",
+            "## Machine",
+            "",
+            f"- {h['nproc']} cores: {h['cpu']}; {h['memory']} memory; {h['kernel']}",
+            f"- {h['rustc']}; Python {h['python']}; scribehook at commit {h['commit']}",
+            f"- other work on the machine (all CPU time less this run's own): "
+            f"{h['busy_during']:.0%} during the run, {h['busy_before']:.0%} in the second "
+            f"before it, {h['busy_after']:.0%} in the second after; load average {h['load']} "
+            f"at the start, {h['load_after']} at the end",
+            f"- files (ARCHIVE, STORE, the generated payloads) on {self.storage}",
+            f"- {a.runs} interleaved rounds for the function rows (plus one dropped warm-up "
+            f"round), {a.processor_runs} processor runs (plus one), {a.throughput_iterations} "
+            f"throughput iterations; the whole run took {self.elapsed:.0f} s after building",
+            "",
+            "## Method",
+            "",
+            "Every function runs as the Lambda service runs one: a fresh process (a cold start) "
+            "against a stand-in of the Lambda Runtime API on loopback, written in Python in "
+            "`scripts/bench.py`. The stand-in records *init*, from just before `exec` to the "
+            "function's first `GET /2018-06-01/runtime/invocation/next`, and *invoke*, from the "
+            "moment it starts writing the event to the moment it has read the function's whole "
+            "`POST .../response`. Transferring the event over loopback is in every invoke alike. "
+            "When it has answered and polls for the next event, the stand-in reads *peak RSS*, "
+            "the `VmHWM` of `/proc/<pid>/status` (the high-water mark of the memory the "
+            "process has had since its `exec`), then kills it and collects it with `os.wait4`. "
+            "`wait4`'s own `ru_maxrss` is not used: Linux carries the high-water mark of the "
+            "memory a child `exec`s from, the spawning Python's, into it, so every child "
+            "reports at least this script's peak (shown under Informative). Each round starts every function once, in an order "
+            "rotated from round to round; the first round is dropped; the figures are medians. "
+            "Functions run with the environment the SAM template gives them (JSON logs at INFO, "
+            "256 MB declared memory for the ingest, 1024 MB for the processor), their output "
+            "to a file.",
+            "",
+            f"- **The event.** `events/payloads/bota/transcription.completed.json` with its shape "
+            f"and formatting (two-space indent) kept, its segments replaced by "
+            f"{self.segments:,} segments of a generated clinician/patient dialogue (fixed seed: "
+            f"the same bytes every run) and `data.text` their concatenation: "
+            f"{self.body_bytes:,} bytes. It travels in the API Gateway v2 event of "
+            f"`events/apigw-v2/bota/transcription.completed.json`, signed with Bota's scheme at "
+            f"the time of each run (`whsec_scribehook_demo_bota`). Every answer is checked: the "
+            f"ingest must answer HTTP 200 `accepted` and write the record, or the run stops.",
+            "- **Cold start** (row 1): the release `ingest` against `examples/bare_runtime.rs`, "
+            "a bare `lambda_runtime` function echoing its event as `serde_json::Value`, built "
+            "with the same release profile (thin LTO, one codegen unit, symbols stripped).",
+            "- **Invoke** (row 2): the first invocation after that cold start: the ingest "
+            "verifies, archives and processes the delivery inline (no `QUEUE_URL`) with "
+            "`ARCHIVE` and `STORE` on `file://` tmpfs; the floor parses the event into a "
+            "`serde_json::Value` and sends it back whole (so the floor also pays for returning "
+            "5.3 MB). Informative: the second invocation of the same process, with another "
+            "event id and subject.",
+            "- **Python peer** (row 3): `bench/peer/handler.py` under `python -m awslambdaric "
+            "handler.handler`, from its own venv (`bench/.venv`, `make bench-peer`, pinned in "
+            "`bench/peer/requirements.txt`): boto3 S3 and SQS clients made at import, Bota's "
+            "signature checked (constant-time comparison, 300 s window, event-id header against "
+            "the body), the JSON parsed and normalized into a record shaped like ours, nothing "
+            "stored. The ratio is the peer's first invoke over the ingest's (which, unlike the "
+            "peer, also archives and writes the record).",
+            f"- **Binary size** (row 4): file sizes of the release `ingest` and `bare_runtime` "
+            f"(`MB` = 10^6 bytes throughout); the target is absolute, the ratio informative.",
+            f"- **Processor** (row 5): `events/outputs/transcript.json` scaled to "
+            f"{self.processor['object_bytes']:,} bytes (words and utterances of a generated "
+            "dialogue, shape and formatting kept) in an S3 bucket on moto_server, named by "
+            "`events/payloads/daily/batch-processor.job-finished.json` (bucket renamed; the "
+            "SOAP note, concepts and summary from `events/outputs/` beside it). The release "
+            "`ingest` archives that delivery (signed, `ARCHIVE` on files, `QUEUE_URL` on moto) "
+            "and the SQS event is built from the message it queued. Each run: the release "
+            "`processor`, cold, on a fresh copy of that archive with `STORE` on files; its "
+            "answer must have no `batchItemFailures` and its event must hold the fetched "
+            "transcript (bytes and segments checked). Floor: the object's size.",
+            f"- **Throughput** (row 6): `examples/throughput.rs` on the same body bytes in one "
+            f"process: per iteration, floor = HMAC-SHA256 over `timestamp.body` with a "
+            f"constant-time comparison plus `serde_json::from_slice::<Value>`; ours = "
+            f"`Verified::check` then `Provider::normalize`; interleaved, order alternating, "
+            f"3 warm-up rounds dropped; ratio = our throughput / the floor's.",
+            "- **Ingest peak RSS** (row 7): peak RSS (`VmHWM`) of the row-2 processes, ingest "
+            "vs bare echo, after their one invocation.",
+            "- **On a CPU** (informative): at each poll the stand-in also sums the "
+            "`/proc/<pid>/task/*/schedstat` of the function's threads: time on a CPU and time "
+            "waiting for one. On a shared machine these stay put where wall times grow.",
+            "- **Deployed configuration** (informative): the same ingest with "
+            "`ARCHIVE=s3://…` and `QUEUE_URL` on moto_server (`AWS_ENDPOINT_URL`) and "
+            "`STORE=dynamodb://…` (not written at the ingest). Init needs no network; the "
+            "invoke's time is mostly moto's.",
+            "",
+            "## What holds back",
+            "",
+        ]
+        if notes_path.exists():
+            lines.append(notes_path.read_text().rstrip())
+        else:
+            lines.append(f"(No notes: write them in `{os.path.relpath(notes_path, ROOT)}`; "
+                         "this section includes that file verbatim.)")
+        path.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except RunFailed as e:
+        raise SystemExit(f"make bench: {e}")
