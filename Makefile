@@ -37,7 +37,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@# The Lambda functions as built without the CLI feature.
 	$(CARGO) clippy --no-default-features --lib --bins --locked -- -D warnings
 
@@ -78,7 +78,10 @@ invoke: setup
 ## the number of runs. Needs the release binaries and examples (built here), moto from
 ## .venv (setup) and the Python peer's own venv (bench-peer).
 bench: setup bench-peer
-	$(CARGO) build --release --locked --bin ingest --bin processor --example bare_runtime --example throughput
+	@# Two builds with the features the functions are deployed with; the floors' package
+	@# shares every compiled dependency with the first.
+	$(CARGO) build --release --locked --bin ingest --bin processor
+	$(CARGO) build --release --locked -p scribehook-bench
 	$(VENV_PY) scripts/bench.py --target-dir $(TARGET_DIR)
 
 ## The Python peer of `make bench` (bench/peer: awslambdaric + boto3) in its own venv,

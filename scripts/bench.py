@@ -19,7 +19,7 @@ Rows (floor in brackets): ingest init [bare lambda_runtime function], ingest inv
 echoing the event], the same event through a Python receiver (bench/peer), release binary
 size [bare function], processor peak RSS on a 50 MB Deepgram transcript fetched from S3
 (moto) [object size], in-process verify + parse + normalize [HMAC-SHA256 +
-serde_json::Value, examples/throughput.rs], ingest peak RSS [bare echo's]. Plus informative
+serde_json::Value, bench/src/bin/throughput.rs], ingest peak RSS [bare echo's]. Plus informative
 lines: the deployed configuration (ARCHIVE on S3, QUEUE_URL set, moto), a warm second
 invoke, the peer's init, the processor's time.
 
@@ -670,10 +670,10 @@ def main():
 
     release = (ROOT / args.target_dir / "release").resolve()
     binaries = {
-        "bare": release / "examples" / "bare_runtime",
+        "bare": release / "bare_runtime",
         "ingest": release / "ingest",
         "processor": release / "processor",
-        "throughput": release / "examples" / "throughput",
+        "throughput": release / "throughput",
     }
     missing = [str(p) for p in binaries.values() if not p.exists()]
     if missing:
@@ -888,7 +888,7 @@ def processor_runs(args, binaries, work, moto):
 
 
 def run_throughput(args, binaries, body_path):
-    """Row 6: examples/throughput.rs on the same bytes (its own interleaved iterations)."""
+    """Row 6: bench/src/bin/throughput.rs on the same bytes (its own interleaved iterations)."""
     out = subprocess.run([str(binaries["throughput"]), str(body_path),
                           str(args.throughput_iterations)],
                          capture_output=True, text=True)
@@ -1131,7 +1131,7 @@ class Report:
             f"`events/apigw-v2/bota/transcription.completed.json`, signed with Bota's scheme at "
             f"the time of each run (`whsec_scribehook_demo_bota`). Every answer is checked: the "
             f"ingest must answer HTTP 200 `accepted` and write the record, or the run stops.",
-            "- **Cold start** (row 1): the release `ingest` against `examples/bare_runtime.rs`, "
+            "- **Cold start** (row 1): the release `ingest` against `bench/src/bin/bare_runtime.rs`, "
             "a bare `lambda_runtime` function echoing its event as `serde_json::Value`, built "
             "with the same release profile (thin LTO, one codegen unit, symbols stripped).",
             "- **Invoke** (row 2): the first invocation after that cold start: the ingest "
@@ -1159,7 +1159,7 @@ class Report:
             "`processor`, cold, on a fresh copy of that archive with `STORE` on files; its "
             "answer must have no `batchItemFailures` and its event must hold the fetched "
             "transcript (bytes and segments checked). Floor: the object's size.",
-            f"- **Throughput** (row 6): `examples/throughput.rs` on the same body bytes in one "
+            f"- **Throughput** (row 6): `bench/src/bin/throughput.rs` on the same body bytes in one "
             f"process: per iteration, floor = HMAC-SHA256 over `timestamp.body` with a "
             f"constant-time comparison plus `serde_json::from_slice::<Value>`; ours = "
             f"`Verified::check` then `Provider::normalize`; interleaved, order alternating, "
