@@ -48,8 +48,37 @@ pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<()
     Ok(())
 }
 
+/// The body's top-level `id`, read up to that key only: the check runs before anything else
+/// is parsed, and on a multi-megabyte transcript a parse of the whole body here would double
+/// the ingest's parsing (the first `id` is taken; `normalize` refuses duplicate keys).
 fn body_id(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<IdOnly>(body).ok()?.id
+    use serde::de::{Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+
+    struct FirstId<'a>(&'a mut Option<String>);
+
+    impl<'de> Visitor<'de> for FirstId<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "id" {
+                    *self.0 = map.next_value::<Option<String>>()?;
+                    // Stop here: the rest of the body is not this function's to read.
+                    return Err(A::Error::custom("id found"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut id = None;
+    let _ = serde_json::Deserializer::from_slice(body).deserialize_map(FirstId(&mut id));
+    id
 }
 
 #[derive(Deserialize)]
@@ -308,4 +337,22 @@ fn device(d: DeviceData, event: impl FnOnce(Option<&str>) -> EventDraft) -> Even
 /// Bota documents `{code, message}`; either may be missing.
 fn error_info(failure: Failure) -> crate::normalized::ErrorInfo {
     failure.info("unknown", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_id;
+
+    #[test]
+    fn the_body_id_is_the_first_top_level_id_wherever_it_stands() {
+        assert_eq!(body_id(br#"{"id":"e1","data":{"id":"x"}}"#).as_deref(), Some("e1"));
+        assert_eq!(body_id(br#"{"data":{"id":"x"},"id":"e2"}"#).as_deref(), Some("e2"));
+        assert_eq!(body_id(br#"{"id":"e3","id":"e4"}"#).as_deref(), Some("e3"));
+        // What follows the id is not read here (normalize refuses a broken body).
+        assert_eq!(body_id(br#"{"id":"e5","data":"#).as_deref(), Some("e5"));
+        assert_eq!(body_id(br#"{"data":{"id":"x"}}"#), None);
+        assert_eq!(body_id(br#"{"id":7}"#), None);
+        assert_eq!(body_id(br#"["id","e6"]"#), None);
+        assert_eq!(body_id(b"not json"), None);
+    }
 }

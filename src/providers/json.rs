@@ -22,6 +22,11 @@ pub(crate) fn read_json<'a, T: Deserialize<'a>>(
             describe(at, path, err)
         ))
     };
+    // Tracking the path costs an allocation per field read; a body that parses needs no
+    // path, so it is tracked only on a second reading of one that did not.
+    if let Ok(value) = serde_json::from_slice(json) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(json);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|err| malformed(Some(err.path()), err.inner()))?;
