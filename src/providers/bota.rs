@@ -104,15 +104,103 @@ pub(super) fn with_event_id(
 // ---------------------------------------------------------------------------------------
 // Event model (seed 002: docs.bota.dev webhook events)
 
-#[derive(Deserialize)]
 struct Envelope<'a> {
     id: String,
-    #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
     created_at: Option<String>,
-    #[serde(borrow)]
-    data: &'a RawValue,
+    data: Data<'a>,
+}
+
+/// `data`, read as its type's model in the same pass as the envelope when `type` comes
+/// first (as Bota sends it): a multi-megabyte transcript is then scanned once, not once to
+/// find its end and again to read it.
+enum Data<'a> {
+    Recording(RecordingData),
+    Transcription(TranscriptionData),
+    Summary(SummaryData),
+    Device(DeviceData),
+    /// A type this release does not model.
+    Other(IdOnly),
+    /// `data` came before `type`: read once the type is known.
+    Raw(&'a RawValue),
+}
+
+/// Reads `data` as the model of event type `kind`.
+struct DataOf<'k>(&'k str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for DataOf<'_> {
+    type Value = Data<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Data<'de>, D::Error> {
+        Ok(match status_of(self.0).map(|(category, _)| category) {
+            Some(Category::Recording) => Data::Recording(RecordingData::deserialize(d)?),
+            Some(Category::Transcript) => Data::Transcription(TranscriptionData::deserialize(d)?),
+            Some(Category::Summary) => Data::Summary(SummaryData::deserialize(d)?),
+            Some(Category::Device) => Data::Device(DeviceData::deserialize(d)?),
+            _ => Data::Other(IdOnly::deserialize(d)?),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+
+        struct EnvelopeVisitor;
+
+        impl<'de> Visitor<'de> for EnvelopeVisitor {
+            type Value = Envelope<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Bota event object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+                let (mut id, mut kind, mut created_at, mut data) = (None, None, None, None);
+                // As serde's derive does: a repeated field is an error, not last-one-wins.
+                fn once<T, E: Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+                    match slot {
+                        Some(_) => Err(E::duplicate_field(name)),
+                        None => Ok(()),
+                    }
+                }
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "id" => {
+                            once(&id, "id")?;
+                            id = Some(map.next_value::<String>()?);
+                        }
+                        "type" => {
+                            once(&kind, "type")?;
+                            kind = Some(map.next_value::<String>()?);
+                        }
+                        "created_at" => {
+                            once(&created_at, "created_at")?;
+                            created_at = Some(map.next_value::<Option<String>>()?);
+                        }
+                        "data" => {
+                            once(&data, "data")?;
+                            data = Some(match &kind {
+                                Some(kind) => map.next_value_seed(DataOf(kind))?,
+                                None => Data::Raw(map.next_value::<&'de RawValue>()?),
+                            });
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Envelope {
+                    id: id.ok_or_else(|| A::Error::missing_field("id"))?,
+                    kind: kind.ok_or_else(|| A::Error::missing_field("type"))?,
+                    created_at: created_at.flatten(),
+                    data: data.ok_or_else(|| A::Error::missing_field("data"))?,
+                })
+            }
+        }
+
+        d.deserialize_map(EnvelopeVisitor)
+    }
 }
 
 /// `recording.created|uploaded|deleted`
@@ -233,21 +321,50 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
         kind: &envelope.kind,
         occurred_at: envelope.created_at.as_deref().and_then(Timestamp::parse),
     };
-    let data = envelope.data.get().as_bytes();
+    let data = match envelope.data {
+        Data::Raw(raw) => {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            match serde::de::DeserializeSeed::deserialize(DataOf(&envelope.kind), &mut de) {
+                Ok(data) => data,
+                // Again with the path, for the message.
+                Err(_) => return Err(reread_data(&envelope.kind, raw.get().as_bytes())),
+            }
+        }
+        data => data,
+    };
     let Some((category, status)) = status_of(&envelope.kind) else {
         // A type this release does not model: accepted and recorded (contract §2).
-        let ids: IdOnly = read_json(Provider::Bota, "data", data)?;
-        return Ok(identity.event(Category::Other, Status::Info, ids.id.as_deref()));
+        let id = match &data {
+            Data::Other(ids) => ids.id.as_deref(),
+            _ => None,
+        };
+        return Ok(identity.event(Category::Other, Status::Info, id));
     };
     let event = |subject: Option<&str>| identity.event(category, status, subject);
-    Ok(match category {
-        Category::Recording => recording(read_json(Provider::Bota, "data", data)?, event),
-        Category::Transcript => {
-            transcription(read_json(Provider::Bota, "data", data)?, event, status)
+    Ok(match data {
+        Data::Recording(r) => recording(r, event),
+        Data::Transcription(t) => transcription(t, event, status),
+        Data::Summary(s) => summary(s, event),
+        Data::Device(d) => device(d, event),
+        Data::Other(_) | Data::Raw(_) => event(None),
+    })
+}
+
+/// The error of `data` that did not parse as `kind`'s model, with its path.
+fn reread_data(kind: &str, data: &[u8]) -> MalformedEvent {
+    let parsed = match status_of(kind).map(|(category, _)| category) {
+        Some(Category::Recording) => {
+            read_json::<RecordingData>(Provider::Bota, "data", data).map(drop)
         }
-        Category::Summary => summary(read_json(Provider::Bota, "data", data)?, event),
-        Category::Device => device(read_json(Provider::Bota, "data", data)?, event),
-        Category::Note | Category::Job | Category::Other => event(None),
+        Some(Category::Transcript) => {
+            read_json::<TranscriptionData>(Provider::Bota, "data", data).map(drop)
+        }
+        Some(Category::Summary) => read_json::<SummaryData>(Provider::Bota, "data", data).map(drop),
+        Some(Category::Device) => read_json::<DeviceData>(Provider::Bota, "data", data).map(drop),
+        _ => read_json::<IdOnly>(Provider::Bota, "data", data).map(drop),
+    };
+    parsed.err().unwrap_or_else(|| {
+        MalformedEvent("Bota event: `data` is not the documented JSON shape".into())
     })
 }
 
@@ -341,12 +458,45 @@ fn error_info(failure: Failure) -> crate::normalized::ErrorInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::body_id;
+    use super::{body_id, normalize};
+
+    const TYPE_FIRST: &str = r#"{"id":"e1","type":"transcription.completed","created_at":"2025-01-15T10:07:00Z","data":{"id":"t1","recording_id":"r1","segments":[{"start":0.5,"end":1.25,"text":"Hi.","speaker":7},{"start":1.5,"end":2,"text":"Yes.","speaker":"S1","confidence":0.9}]}}"#;
+
+    /// `data` read in the envelope's pass (type first) and read after it (data first) make
+    /// the same event, and a malformed one is refused with the same path either way.
+    #[test]
+    fn data_before_or_after_the_type_reads_the_same() {
+        let data_first = r#"{"data":{"id":"t1","recording_id":"r1","segments":[{"start":0.5,"end":1.25,"text":"Hi.","speaker":7},{"start":1.5,"end":2,"text":"Yes.","speaker":"S1","confidence":0.9}]},"created_at":"2025-01-15T10:07:00Z","type":"transcription.completed","id":"e1"}"#;
+        let a = normalize(TYPE_FIRST.as_bytes()).unwrap();
+        let b = normalize(data_first.as_bytes()).unwrap();
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        let transcript = a.content.transcript.as_ref().unwrap();
+        assert_eq!(transcript.segments[0].speaker.as_deref(), Some("7"));
+        assert_eq!(transcript.segments[1].end_ms, 2000);
+        for body in [
+            TYPE_FIRST.replace(r#""start":0.5"#, r#""start":"x""#),
+            data_first.replace(r#""start":0.5"#, r#""start":"x""#),
+        ] {
+            let err = normalize(body.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("data.segments[0].start"), "{err}");
+        }
+        for missing in [r#""id":"e1","#, r#""type":"transcription.completed","#] {
+            assert!(normalize(TYPE_FIRST.replacen(missing, "", 1).as_bytes()).is_err());
+        }
+        let twice = TYPE_FIRST.replacen(r#""id":"e1","#, r#""id":"e1","id":"e2","#, 1);
+        assert!(normalize(twice.as_bytes()).is_err());
+    }
 
     #[test]
     fn the_body_id_is_the_first_top_level_id_wherever_it_stands() {
-        assert_eq!(body_id(br#"{"id":"e1","data":{"id":"x"}}"#).as_deref(), Some("e1"));
-        assert_eq!(body_id(br#"{"data":{"id":"x"},"id":"e2"}"#).as_deref(), Some("e2"));
+        assert_eq!(
+            body_id(br#"{"id":"e1","data":{"id":"x"}}"#).as_deref(),
+            Some("e1")
+        );
+        assert_eq!(
+            body_id(br#"{"data":{"id":"x"},"id":"e2"}"#).as_deref(),
+            Some("e2")
+        );
         assert_eq!(body_id(br#"{"id":"e3","id":"e4"}"#).as_deref(), Some("e3"));
         // What follows the id is not read here (normalize refuses a broken body).
         assert_eq!(body_id(br#"{"id":"e5","data":"#).as_deref(), Some("e5"));

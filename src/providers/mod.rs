@@ -403,19 +403,51 @@ pub(crate) mod de {
 
     /// A JSON value that may arrive as a string or a number (ids, speaker tags).
     pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum IdLike {
-            Text(String),
-            Int(i64),
-            Float(f64),
+        // A visitor rather than an untagged enum, which would buffer every value first: this
+        // runs for each segment's speaker of a transcript.
+        struct IdLike;
+
+        impl<'de> serde::de::Visitor<'de> for IdLike {
+            type Value = Option<String>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(v.to_owned()))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v.to_string()))
+            }
+
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v.to_string()))
+            }
+
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Some(v.to_string()))
+            }
         }
-        Ok(match Option::<IdLike>::deserialize(d)? {
-            Some(IdLike::Text(s)) => Some(s),
-            Some(IdLike::Int(i)) => Some(i.to_string()),
-            Some(IdLike::Float(f)) => Some(f.to_string()),
-            None => None,
-        })
+
+        d.deserialize_option(IdLike)
     }
 
     /// One object or a list of them (Daily documents `transcription` as an array, but
