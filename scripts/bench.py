@@ -483,17 +483,7 @@ def expect_accepted(name, response):
 # ---------------------------------------------------------------------------------------
 # moto (S3 and SQS for the processor row and the deployed configuration).
 
-MOTO_SERVER = r"""
-import os, sys, time
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("ready", flush=True)
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.2)
-server.stop()
-"""
+MOTO_SERVER = ROOT / "scripts" / "moto_server.py"
 
 
 class Moto:
@@ -501,7 +491,7 @@ class Moto:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self.proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
+        self.proc = subprocess.Popen([sys.executable, str(MOTO_SERVER), str(port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if self.proc.stdout.readline().strip() != b"ready":
             raise SystemExit("moto_server did not start: run `make setup` (moto goes into .venv)")

@@ -49,19 +49,9 @@ fn python() -> PathBuf {
     }
 }
 
-/// moto's threaded server, exiting as soon as this test process is gone (it watches its
-/// parent), so no server outlives the tests.
-const SERVER: &str = r#"
-import os, sys, time
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("ready", flush=True)
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.2)
-server.stop()
-"#;
+/// moto's threaded server (scripts/moto_server.py, shared with `make bench`), exiting as
+/// soon as this test process is gone, so no server outlives the tests.
+const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto_server.py");
 
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -71,7 +61,7 @@ pub fn moto() -> &'static Moto {
             .map(|a| a.port())
             .expect("a free loopback port");
         let mut child = Command::new(python())
-            .args(["-c", SERVER, &port.to_string()])
+            .args([SERVER, &port.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
