@@ -464,15 +464,15 @@ fn harness() -> &'static Harness {
             .region(aws_config::Region::new("us-east-1"))
             .build();
         let clients = app::Clients::from_sdk_config(&sdk);
-        let ingest = app::ingest(
-            &config,
-            &clients,
-            Arc::new(|| Timestamp::from_unix(NOW).unwrap()),
-        ).await;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let ingest = runtime.block_on(app::ingest(
+            &config,
+            &clients,
+            Arc::new(|| Timestamp::from_unix(NOW).unwrap()),
+        ));
         Harness { runtime, ingest }
     })
 }
