@@ -329,3 +329,65 @@ fn the_processor_binary_logs_each_message_and_flushes_once() {
     assert!(documents[1]["EndToEndLatency"].is_array());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ingest binary as deployed: an S3 archive and an SQS queue (moto, through
+/// `AWS_ENDPOINT_URL`). The AWS configuration and clients it builds from the environment
+/// (Lambda's environment credentials, its own HTTPS client with the embedded trust store)
+/// archive the signed delivery and queue its job; the redelivery is a duplicate, queued again
+/// since nothing has processed the first yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_binary_archives_to_s3_and_queues_with_its_own_clients() {
+    let clients = clients().await;
+    let bucket = unique("deployed");
+    create_bucket(&clients, &bucket).await;
+    let queue = create_queue(&clients, &unique("deployed")).await;
+    let now = Timestamp::now().unix_seconds();
+    let body = payload(Provider::Bota, "recording.created");
+    let events = vec![
+        ("req-1".to_owned(), signed_v2(&body, now)),
+        ("req-2".to_owned(), signed_v2(&body, now)),
+    ];
+    let env = [
+        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
+        ("ARCHIVE", format!("s3://{bucket}/archive")),
+        ("STORE", format!("s3://{bucket}")),
+        ("QUEUE_URL", queue.clone()),
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+    ];
+    let binary = env!("CARGO_BIN_EXE_ingest");
+    let (_, answered) = tokio::task::spawn_blocking(move || run(binary, &env, events))
+        .await
+        .unwrap();
+    let statuses: Vec<(Value, Value)> = answered
+        .iter()
+        .map(|(_, r)| {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            (r["statusCode"].clone(), body["status"].clone())
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (json!(200), json!("accepted")),
+            (json!(200), json!("duplicate"))
+        ]
+    );
+    assert_eq!(
+        list_keys(&clients, &bucket, "archive/").await,
+        ["archive/raw/bota/evt_abc123.json"]
+    );
+    let messages = clients
+        .sqs()
+        .await
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 2);
+    let job: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(job, json!({"provider": "bota", "event_id": "evt_abc123"}));
+}
