@@ -2,7 +2,7 @@
 //! timestamp window, digests and a length-checked constant-time comparison. Schemes are
 //! described in `providers/scheme.rs` and declared in each provider's module.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

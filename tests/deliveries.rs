@@ -263,7 +263,7 @@ async fn nabla_timestamps_and_signature_forms_as_its_sample_app_sends_them() {
     let body = payload(Provider::Nabla, "transcribe_async.succeeded.iso-no-zone");
     let key = secret(Provider::Nabla).as_bytes();
     let digest = |timestamp: &str| {
-        use hmac::{Hmac, Mac};
+        use hmac::{Hmac, KeyInit, Mac};
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
         mac.update(timestamp.as_bytes());
         mac.update(&body);

@@ -24,7 +24,7 @@ use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use scribehook::entrypoints::app;
 use scribehook::entrypoints::lambda::GatewayResponse;
