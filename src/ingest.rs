@@ -373,13 +373,7 @@ impl Ingest {
         // if the first was archived but its dispatch failed (and it was answered 503), this
         // is what gets it processed. Processing is idempotent; the check only saves a run
         // (and its output downloads), so a failed check dispatches.
-        if fresh.is_none()
-            && self
-                .archive
-                .is_processed(provider, &event_id)
-                .await
-                .unwrap_or(false)
-        {
+        if fresh.is_none() && self.already_processed(provider, &event_id).await {
             return Ok(Reply::ok(outcome, &event_id));
         }
         let delivery = DeliveryId {
@@ -391,6 +385,18 @@ impl Ingest {
             .await
             .map_err(Reply::store_failed)?;
         Ok(Reply::ok(outcome, &event_id))
+    }
+
+    /// Whether the processed mark of the event is there; a mark that cannot be read counts
+    /// as absent (the delivery is dispatched again, which processing tolerates).
+    async fn already_processed(&self, provider: Provider, event_id: &str) -> bool {
+        match self.archive.is_processed(provider, event_id).await {
+            Ok(processed) => processed,
+            Err(e) => {
+                tracing::warn!(%provider, event_id = %Escaped(event_id), error = %Escaped(&e), "processed mark unreadable: dispatching the redelivery again");
+                false
+            }
+        }
     }
 
     /// A second delivery of an archived event id: the same content is a duplicate; other
