@@ -487,6 +487,25 @@ fn catalogue() -> Vec<Case> {
         )],
     ));
 
+    // A correctly signed body whose X-Bota-Event-Id names its first id, but which is not
+    // JSON after that id: the signature holds, so it is the parser's 400 (archived under
+    // its digest for replay), not a 401; the id check reads the body only up to the id.
+    let broken_after_id = br#"{"id":"evt_1","type":"recording.created","data":{"#;
+    cases.push(case(
+        "bota: not JSON after an id that X-Bota-Event-Id names",
+        Contained,
+        vec![post(
+            Provider::Bota,
+            with(
+                signed(Provider::Bota, broken_after_id, None),
+                "X-Bota-Event-Id",
+                "evt_1",
+            ),
+            broken_after_id,
+            Err(400, "malformed_event"),
+        )],
+    ));
+
     // `v1,`-style signature prefixes: an empty or cut signature never matches.
     let prefixes: [(Provider, &str, Expect); 13] = [
         (Provider::Daily, "v1,", Err(401, "missing_signature")),

@@ -227,6 +227,36 @@ fn decimal(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("timestamp {text:?} overflows"))
 }
 
+/// The string value of the body's first top-level `id` key: what X-Bota-Event-Id must
+/// equal. What follows that key is not the rule's: a correctly signed body that is not JSON
+/// after its id passes verification and is refused 400 by the parser (contract §2).
+fn first_top_level_id(body: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer as _, Error as _, IgnoredAny, MapAccess, Visitor};
+    use std::cell::RefCell;
+
+    struct Find<'a>(&'a RefCell<Option<Option<String>>>);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "id" {
+                    let value: serde_json::Value = map.next_value()?;
+                    *self.0.borrow_mut() = Some(value.as_str().map(str::to_owned));
+                    return Err(A::Error::custom("stop at the id"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let found = RefCell::new(None);
+    let _ = serde_json::Deserializer::from_slice(body).deserialize_map(Find(&found));
+    found.into_inner().flatten()
+}
+
 /// Ok when the headers carry a full correct signature of `body` for `provider`, by the
 /// provider's published formula and header grammar, in the window: what must hold for any
 /// delivery `verify` accepts.
@@ -251,10 +281,7 @@ pub fn oracle(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Result<()
             }
             if headers.contains_key("x-bota-event-id") {
                 let claimed = one(headers, "x-bota-event-id")?;
-                let id = serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
-                if id.as_deref() != Some(claimed) {
+                if first_top_level_id(body).as_deref() != Some(claimed) {
                     return Err("X-Bota-Event-Id differs from the body's id".into());
                 }
             }
