@@ -141,8 +141,7 @@ impl Processor {
             });
         };
         let event = self.normalize(&delivery).await?;
-        self.write(&event).await?;
-        self.mark_processed(id).await?;
+        self.record(id, &event).await?;
         Ok(event)
     }
 
@@ -164,15 +163,17 @@ impl Processor {
     ) -> Result<Processed, ProcessError> {
         let processed = async {
             let event = self.complete(id, draft, received_at).await?;
-            self.write(&event).await?;
-            self.mark_processed(id).await?;
+            self.record(id, &event).await?;
             Ok(event)
         };
         let processed = processed.await;
         self.settle(id, processed).await
     }
 
-    async fn mark_processed(&self, id: &DeliveryId) -> Result<(), StoreError> {
+    /// Writes the delivery's event into every store, then marks the delivery processed (a
+    /// redelivery is then answered without another run).
+    async fn record(&self, id: &DeliveryId, event: &NormalizedEvent) -> Result<(), StoreError> {
+        self.write(event).await?;
         self.archive
             .mark_processed(id.provider, &id.event_id, self.now())
             .await

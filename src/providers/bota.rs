@@ -322,14 +322,7 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
         occurred_at: envelope.created_at.as_deref().and_then(Timestamp::parse),
     };
     let data = match envelope.data {
-        Data::Raw(raw) => {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            match serde::de::DeserializeSeed::deserialize(DataOf(&envelope.kind), &mut de) {
-                Ok(data) => data,
-                // Again with the path, for the message.
-                Err(_) => return Err(reread_data(&envelope.kind, raw.get().as_bytes())),
-            }
-        }
+        Data::Raw(raw) => read_data(&envelope.kind, raw.get().as_bytes())?,
         data => data,
     };
     let Some((category, status)) = status_of(&envelope.kind) else {
@@ -350,21 +343,17 @@ pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     })
 }
 
-/// The error of `data` that did not parse as `kind`'s model, with its path.
-fn reread_data(kind: &str, data: &[u8]) -> MalformedEvent {
-    let parsed = match status_of(kind).map(|(category, _)| category) {
-        Some(Category::Recording) => {
-            read_json::<RecordingData>(Provider::Bota, "data", data).map(drop)
-        }
-        Some(Category::Transcript) => {
-            read_json::<TranscriptionData>(Provider::Bota, "data", data).map(drop)
-        }
-        Some(Category::Summary) => read_json::<SummaryData>(Provider::Bota, "data", data).map(drop),
-        Some(Category::Device) => read_json::<DeviceData>(Provider::Bota, "data", data).map(drop),
-        _ => read_json::<IdOnly>(Provider::Bota, "data", data).map(drop),
-    };
-    parsed.err().unwrap_or_else(|| {
-        MalformedEvent("Bota event: `data` is not the documented JSON shape".into())
+/// `data` that came before `type`, read as `kind`'s model ([`DataOf`] in the envelope's
+/// pass), with the path of what does not parse.
+fn read_data(kind: &str, data: &[u8]) -> Result<Data<'static>, MalformedEvent> {
+    const AT: &str = "data";
+    let p = Provider::Bota;
+    Ok(match status_of(kind).map(|(category, _)| category) {
+        Some(Category::Recording) => Data::Recording(read_json(p, AT, data)?),
+        Some(Category::Transcript) => Data::Transcription(read_json(p, AT, data)?),
+        Some(Category::Summary) => Data::Summary(read_json(p, AT, data)?),
+        Some(Category::Device) => Data::Device(read_json(p, AT, data)?),
+        _ => Data::Other(read_json(p, AT, data)?),
     })
 }
 
