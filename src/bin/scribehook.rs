@@ -48,6 +48,10 @@ enum Command {
     /// Process what is waiting on QUEUE_URL with the real processor handler, as the
     /// processor function would, until nothing is visible; then exit.
     Drain,
+    /// Print the providers this build serves, one JSON object per line (name, route, the
+    /// environment variables, signature headers): what the template, samples and scripts
+    /// are generated from.
+    Providers,
 }
 
 #[derive(Args)]
@@ -254,6 +258,13 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Drain => drain(&mut out).await,
         Command::Records(args) => records(args, &mut out).await,
         Command::Purge(args) => purge(args, &mut out).await,
+        Command::Providers => {
+            for provider in Provider::ALL {
+                serde_json::to_writer(&mut out, &provider.facts())?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
     }
 }
 

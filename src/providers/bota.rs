@@ -15,6 +15,8 @@ use crate::normalized::{
 };
 use crate::signature::{self, Commas, VerifyError};
 
+/// The test secret the samples in `events/` are signed with; never for a deployment.
+pub const SAMPLE_SECRET: &str = "whsec_scribehook_demo_bota";
 pub const SIGNATURE_HEADER: &str = "x-bota-signature";
 pub const TIMESTAMP_HEADER: &str = "x-bota-timestamp";
 pub const EVENT_ID_HEADER: &str = "x-bota-event-id";

@@ -12,6 +12,8 @@ use crate::normalized::{
     Status, Timestamp,
 };
 
+/// The test secret the samples in `events/` are signed with; never for a deployment.
+pub const SAMPLE_SECRET: &str = "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==";
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 

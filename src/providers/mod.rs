@@ -34,6 +34,42 @@ impl Provider {
         }
     }
 
+    /// What scripts, samples and the template need to know of this provider
+    /// (`scribehook providers`).
+    pub fn facts(self) -> Facts {
+        let name = self.as_str();
+        let env = name.to_ascii_uppercase().replace('-', "_");
+        Facts {
+            name,
+            title: name
+                .split('-')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars.next().map_or_else(String::new, |first| {
+                        first.to_ascii_uppercase().to_string() + chars.as_str()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            route: format!("/webhooks/{name}"),
+            secrets_env: self.secrets_env().to_owned(),
+            secrets_arn_env: format!("{}_ARN", self.secrets_env()),
+            tolerance_env: format!("{env}_SIGNATURE_TOLERANCE_SECONDS"),
+            tolerance_default_secs: None,
+            key_encoding: match KeyEncoding::of(self) {
+                KeyEncoding::Base64 => "base64",
+                KeyEncoding::Utf8 => "utf8",
+            },
+            signature_headers: self.signature_headers(),
+            sample_secret: match self {
+                Provider::Daily => daily::SAMPLE_SECRET,
+                Provider::Bota => bota::SAMPLE_SECRET,
+                Provider::Nabla => nabla::SAMPLE_SECRET,
+                Provider::Prosa => prosa::SAMPLE_SECRET,
+            },
+        }
+    }
+
     /// The headers that carry this provider's signature and event identity: what the
     /// archive keeps beside the body so a delivery can be re-verified and re-parsed.
     pub fn signature_headers(self) -> &'static [&'static str] {
@@ -229,6 +265,27 @@ impl Provider {
     pub fn is_ping(self, headers: &HeaderMap, body: &[u8]) -> bool {
         self == Provider::Prosa && prosa::is_ping(headers, body)
     }
+}
+
+/// A provider as the world outside the code sees it: `scribehook providers` prints one per
+/// line, and the template, the samples and the scripts are generated from them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Facts {
+    /// The id in routes, records and keys (`nabla-connect`).
+    pub name: &'static str,
+    /// The name for people and CloudFormation logical ids (`Nabla Connect`).
+    pub title: String,
+    pub route: String,
+    pub secrets_env: String,
+    pub secrets_arn_env: String,
+    pub tolerance_env: String,
+    /// The provider's own window when it has one; `null`: `SIGNATURE_TOLERANCE_SECONDS`.
+    pub tolerance_default_secs: Option<u64>,
+    /// How its secrets are written: `base64` text or `utf8` as shown.
+    pub key_encoding: &'static str,
+    pub signature_headers: &'static [&'static str],
+    /// The test secret the samples in `events/` are signed with (never for a deployment).
+    pub sample_secret: &'static str,
 }
 
 /// A delivery to verify, with what it is verified against.

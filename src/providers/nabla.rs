@@ -16,6 +16,8 @@ use crate::normalized::{
 };
 use crate::transcript::role_of;
 
+/// The test secret the samples in `events/` are signed with; never for a deployment.
+pub const SAMPLE_SECRET: &str = "scribehook-demo-nabla";
 pub const SIGNATURE_HEADER: &str = "x-nabla-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-nabla-webhook-timestamp";
 

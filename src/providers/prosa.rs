@@ -20,6 +20,8 @@ use crate::normalized::{
 };
 use crate::signature::{self, Commas, VerifyError};
 
+/// The test secret the samples in `events/` are signed with; never for a deployment.
+pub const SAMPLE_SECRET: &str = "scribehook-demo-prosa";
 pub const SIGNATURE_HEADER: &str = "x-prosa-signature";
 pub const EVENT_HEADER: &str = "x-prosa-event";
 pub const EVENT_UUID_HEADER: &str = "x-prosa-event-uuid";
