@@ -68,7 +68,7 @@ impl Dispatch {
             Ok(Processed::Written(_)) => Ok(()),
             Ok(Processed::Quarantined { location, code }) => {
                 tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
-                telemetry::count(delivery.provider.as_str(), "Quarantined");
+                telemetry::count(delivery.provider.as_str(), telemetry::Metric::Quarantined);
                 Ok(())
             }
             Err(e) => Err(StoreError::new("process", e)),

@@ -131,7 +131,7 @@ impl Processor {
                 objects_deleted = report.objects_deleted.len(),
                 "{provider} subject content purged"
             );
-            telemetry::count(provider.as_str(), "Purged");
+            telemetry::count(provider.as_str(), telemetry::Metric::Purged);
         }
         Ok(report)
     }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
 use crate::ingest::{Ingest, Reply};
 use crate::process::{DeliveryId, Processed, Processor};
-use crate::telemetry::{self, Escaped, Unit};
+use crate::telemetry::{self, Escaped, Metric};
 
 /// What API Gateway expects back, in the payload version it sent.
 #[derive(Debug, Serialize)]
@@ -141,18 +141,18 @@ async fn process_batch(processor: &Processor, batch: SqsEvent) -> SqsBatchRespon
             Ok(Processed::Written(event)) => {
                 let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
                 tracing::info!(provider, %event_id, event_type = %Escaped(&event.event_type), subject_id = %Escaped(&event.subject_id), outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "{provider} event processed");
-                telemetry::count(provider, "Processed");
-                telemetry::record(provider, "EndToEndLatency", Unit::Milliseconds, end_to_end_ms);
+                telemetry::count(provider, Metric::Processed);
+                telemetry::record(provider, Metric::EndToEndLatency, end_to_end_ms);
                 None
             }
             Ok(Processed::Quarantined { location, code }) => {
                 tracing::error!(provider, %event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
-                telemetry::count(provider, "Quarantined");
+                telemetry::count(provider, Metric::Quarantined);
                 None
             }
             Err(err) => {
                 tracing::error!(provider, %event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %Escaped(&err), "processing failed");
-                telemetry::count(provider, "Failed");
+                telemetry::count(provider, Metric::Failed);
                 Some(id)
             }
         }

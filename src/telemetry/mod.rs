@@ -63,16 +63,75 @@ impl Outcome {
         }
     }
 
-    fn metric(self) -> &'static str {
+    fn metric(self) -> Metric {
         // Refusals share one metric (the log line says which code): a dimension per
         // code would bill every metric once more.
         match self {
-            Outcome::Accepted => "Accepted",
-            Outcome::Duplicate => "Duplicate",
-            Outcome::Conflict => "Conflict",
-            Outcome::EndpointCheck | Outcome::Ping => "EndpointCheck",
-            Outcome::Rejected("unavailable") => "Unavailable",
-            Outcome::Rejected(_) => "Rejected",
+            Outcome::Accepted => Metric::Accepted,
+            Outcome::Duplicate => Metric::Duplicate,
+            Outcome::Conflict => Metric::Conflict,
+            Outcome::EndpointCheck | Outcome::Ping => Metric::EndpointCheck,
+            Outcome::Rejected("unavailable") => Metric::Unavailable,
+            Outcome::Rejected(_) => Metric::Rejected,
+        }
+    }
+}
+
+/// Every metric the functions emit (besides Powertools' `ColdStart`): the one list the
+/// template's alarms and dashboard are checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Accepted,
+    Duplicate,
+    Conflict,
+    EndpointCheck,
+    Unavailable,
+    Rejected,
+    IngestLatency,
+    Processed,
+    EndToEndLatency,
+    Quarantined,
+    Failed,
+    Purged,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 12] = [
+        Metric::Accepted,
+        Metric::Duplicate,
+        Metric::Conflict,
+        Metric::EndpointCheck,
+        Metric::Unavailable,
+        Metric::Rejected,
+        Metric::IngestLatency,
+        Metric::Processed,
+        Metric::EndToEndLatency,
+        Metric::Quarantined,
+        Metric::Failed,
+        Metric::Purged,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accepted => "Accepted",
+            Metric::Duplicate => "Duplicate",
+            Metric::Conflict => "Conflict",
+            Metric::EndpointCheck => "EndpointCheck",
+            Metric::Unavailable => "Unavailable",
+            Metric::Rejected => "Rejected",
+            Metric::IngestLatency => "IngestLatency",
+            Metric::Processed => "Processed",
+            Metric::EndToEndLatency => "EndToEndLatency",
+            Metric::Quarantined => "Quarantined",
+            Metric::Failed => "Failed",
+            Metric::Purged => "Purged",
+        }
+    }
+
+    fn unit(self) -> Unit {
+        match self {
+            Metric::IngestLatency | Metric::EndToEndLatency => Unit::Milliseconds,
+            _ => Unit::Count,
         }
     }
 }
@@ -142,7 +201,7 @@ impl Delivery {
             );
         }
         count(provider, outcome.metric());
-        record(provider, "IngestLatency", Unit::Milliseconds, latency_ms);
+        record(provider, Metric::IngestLatency, latency_ms);
     }
 }
 
@@ -155,16 +214,16 @@ fn emf_enabled() -> bool {
     })
 }
 
-/// Adds one value of `name` for `provider` to this invocation's metrics.
-pub fn record(provider: &str, name: &'static str, unit: Unit, value: f64) {
+/// Adds one value of `metric` for `provider` to this invocation's metrics.
+pub fn record(provider: &str, metric: Metric, value: f64) {
     if emf_enabled() {
-        emf::with_buffer(|buffer| buffer.record(provider, name, unit, value));
+        emf::with_buffer(|buffer| buffer.record(provider, metric.name(), metric.unit(), value));
     }
 }
 
-/// Counts one `name` for `provider`.
-pub fn count(provider: &str, name: &'static str) {
-    record(provider, name, Unit::Count, 1.0);
+/// Counts one `metric` for `provider`.
+pub fn count(provider: &str, metric: Metric) {
+    record(provider, metric, 1.0);
 }
 
 /// Prints this invocation's metrics to stdout, where the Lambda service picks them up.
