@@ -24,8 +24,8 @@ use http::HeaderMap;
 use lambda_runtime::{Context, LambdaEvent};
 use scribehook::config::{Config, Secrets};
 use scribehook::entrypoints::{app, lambda};
-use scribehook::ingest::{Dispatch, Ingest, Queue};
-use scribehook::merge::merge;
+use scribehook::pipeline::ingest::{Dispatch, Ingest, Queue};
+use scribehook::record::merge;
 use scribehook::storage::dynamodb::DynamoDbStore;
 use scribehook::storage::records::RecordStore;
 use scribehook::storage::StoreError;
@@ -216,7 +216,7 @@ struct Tally {
 
 /// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
 async fn send_all(
-    ingest: &Arc<scribehook::ingest::Ingest>,
+    ingest: &Arc<scribehook::pipeline::ingest::Ingest>,
     deliveries: Vec<(Delivery, &'static str)>,
     tally: &Arc<Mutex<Tally>>,
 ) {
@@ -283,7 +283,7 @@ impl Queue for MemoryQueue {
 /// Drains the queue with `PROCESSORS` concurrent processor invocations of up to ten
 /// messages each until `done` is set and the queue stays empty; failed items come back.
 async fn process_all(
-    processor: Arc<scribehook::process::Processor>,
+    processor: Arc<scribehook::pipeline::process::Processor>,
     queue: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>,
     requeue: tokio::sync::mpsc::UnboundedSender<String>,
     done: Arc<AtomicBool>,

@@ -13,9 +13,11 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use tokio::sync::OnceCell;
 
 use crate::config::SecretValues;
-use crate::fetch::{Download, FetchError, OutputSource};
-use crate::ingest::Queue;
-use crate::storage::StoreError;
+use crate::pipeline::ingest::Queue;
+use crate::providers::daily::sources::{Download, FetchError, OutputSource};
+use crate::storage::file::FileBlobs;
+use crate::storage::s3::S3Blobs;
+use crate::storage::{BlobLocation, Blobs, StoreError};
 
 /// The AWS clients, each built on first use from one configuration that is itself loaded
 /// on first use, then shared: a function whose locations are all `file://` never loads the
@@ -66,6 +68,18 @@ impl Clients {
         };
         Self {
             shared: Arc::new(shared),
+        }
+    }
+
+    /// The blob store at `location` (the S3 client is built for an `s3://` one only).
+    pub async fn blobs(&self, location: &BlobLocation) -> Arc<dyn Blobs> {
+        match location {
+            BlobLocation::S3 { bucket, prefix } => Arc::new(S3Blobs::new(
+                self.s3().await,
+                bucket.clone(),
+                prefix.clone(),
+            )),
+            BlobLocation::File { dir } => Arc::new(FileBlobs::new(dir.clone())),
         }
     }
 

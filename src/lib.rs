@@ -15,22 +15,14 @@
 
 pub mod aws;
 pub mod config;
-pub mod daily_api;
-pub mod delivery;
 pub mod entrypoints;
-pub mod fetch;
-pub mod ingest;
-pub mod merge;
-pub mod normalized;
-pub mod process;
+pub mod pipeline;
 pub mod providers;
-pub mod purge;
+pub mod record;
 pub mod signature;
 pub mod storage;
 pub mod telemetry;
-pub mod transcript;
 
-pub use merge::{merge, OnDelete, Record};
-pub use normalized::{NormalizedEvent, Timestamp};
 pub use providers::{Provider, SignOptions};
+pub use record::{merge, NormalizedEvent, OnDelete, Record, Timestamp};
 pub use signature::{VerifyError, Window};

@@ -964,7 +964,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-async fn ingest(store: &Path) -> scribehook::ingest::Ingest {
+async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
     let mut vars: HashMap<String, String> = Provider::ALL
         .into_iter()
         .map(|p| (p.secrets_env().to_owned(), secret(p).to_owned()))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use scribehook::entrypoints::app;
-use scribehook::process::Processor;
+use scribehook::pipeline::process::Processor;
 use scribehook::storage::file::FileBlobs;
 use scribehook::storage::records::{BlobRecordStore, RecordStore};
 use scribehook::Provider;

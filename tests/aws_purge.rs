@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use common::*;
-use scribehook::fetch::Fetcher;
-use scribehook::ingest::Dispatch;
-use scribehook::merge::OnDelete;
-use scribehook::process::{DeliveryId, Processed, Processor};
+use scribehook::pipeline::ingest::Dispatch;
+use scribehook::pipeline::process::{DeliveryId, Processed, Processor};
+use scribehook::providers::daily::outputs::Fetcher;
+use scribehook::record::OnDelete;
 use scribehook::storage::archive::Archive;
 use scribehook::storage::dynamodb::DynamoDbStore;
 use scribehook::storage::file::FileBlobs;
@@ -43,7 +43,7 @@ struct World {
     table: String,
     dir: PathBuf,
     processor: Arc<Processor>,
-    ingest: scribehook::ingest::Ingest,
+    ingest: scribehook::pipeline::ingest::Ingest,
 }
 
 impl World {
@@ -262,7 +262,7 @@ fn assert_tombstone(records: &[Record]) {
     for record in records {
         assert!(record.deleted_at.is_some(), "{record:?}");
         let transcript = record.components.transcript.as_ref().expect("transcript");
-        assert_eq!(transcript.status, scribehook::normalized::Status::Completed);
+        assert_eq!(transcript.status, scribehook::record::Status::Completed);
         assert!(transcript.content.transcript.is_none());
         let summary = record.components.summary.as_ref().expect("summary");
         assert!(summary.content.summary.is_none());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use scribehook::config::Config;
 use scribehook::entrypoints::app;
-use scribehook::ingest::Ingest;
+use scribehook::pipeline::ingest::Ingest;
 use scribehook::providers::body_event_id;
 use scribehook::{Provider, Timestamp};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! providers.md) normalizes to the field values the contract expects.
 
 use http::{HeaderMap, HeaderValue};
-use scribehook::normalized::{ArtifactKind, Category, Role, Status};
+use scribehook::record::{ArtifactKind, Category, Role, Status};
 use scribehook::{merge, NormalizedEvent, Provider, Timestamp};
 
 fn payload(provider: &str, name: &str) -> Vec<u8> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use http::{HeaderMap, HeaderValue};
 use jsonschema::{Registry, Validator};
-use scribehook::normalized::{
+use scribehook::record::{
     Category, DeviceInfo, ErrorInfo, Note, RecordingInfo, Section, Segment, Status, Summary,
     Transcript,
 };
@@ -288,7 +288,7 @@ fn complete_record() -> Record {
                 start_ms: 0,
                 end_ms: 2_800,
                 speaker: Some("0".into()),
-                role: Some(scribehook::normalized::Role::Clinician),
+                role: Some(scribehook::record::Role::Clinician),
                 text: "What brings you in today?".into(),
                 confidence: Some(0.97),
             },
@@ -296,7 +296,7 @@ fn complete_record() -> Record {
                 start_ms: 2_800,
                 end_ms: 6_470,
                 speaker: Some("1".into()),
-                role: Some(scribehook::normalized::Role::Patient),
+                role: Some(scribehook::record::Role::Patient),
                 text: "My knee hurts.".into(),
                 confidence: None,
             },

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::*;
 use scribehook::config::{Config, Limits};
 use scribehook::entrypoints::app;
-use scribehook::ingest::{Dispatch, Ingest};
+use scribehook::pipeline::ingest::{Dispatch, Ingest};
 use scribehook::storage::archive::Archive;
 use scribehook::storage::records::RecordStore;
 use scribehook::storage::{Blobs, Condition, Put, StoreError, Version};
@@ -193,10 +193,10 @@ async fn a_dynamodb_that_drops_or_hangs_is_retried_by_the_processor_then_recover
                 stack.table.clone(),
                 None,
             ));
-        let processor = scribehook::process::Processor::new(
+        let processor = scribehook::pipeline::process::Processor::new(
             stack.processor.archive().clone(),
             vec![store],
-            scribehook::fetch::Fetcher::new(
+            scribehook::providers::daily::outputs::Fetcher::new(
                 Arc::new(scribehook::aws::S3Outputs::new(stack.clients.clone())),
                 vec![],
                 1024,

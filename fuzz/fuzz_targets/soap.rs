@@ -2,7 +2,7 @@
 //! upper snake case (contract §5.1: `CHIEF_COMPLAINT`, `ASSESSMENT_AND_PLAN`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use scribehook::transcript::note_from_soap;
+use scribehook::providers::daily::transcript::note_from_soap;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {

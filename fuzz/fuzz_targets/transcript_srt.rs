@@ -2,7 +2,7 @@
 //! segment ends at or after its start and has trimmed, non-empty text.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use scribehook::transcript::{parse, TranscriptFormat};
+use scribehook::providers::daily::transcript::{parse, TranscriptFormat};
 
 fuzz_target!(|data: &[u8]| {
     let format = TranscriptFormat::Srt;

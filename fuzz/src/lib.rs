@@ -28,7 +28,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use scribehook::entrypoints::app;
 use scribehook::entrypoints::lambda::GatewayResponse;
-use scribehook::ingest::Ingest;
+use scribehook::pipeline::ingest::Ingest;
 use scribehook::providers::Keys;
 use scribehook::{Provider, SignOptions, Timestamp, Window};
 use sha2::{Digest, Sha256};

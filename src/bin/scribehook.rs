@@ -379,7 +379,7 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::from_env()?;
     let clients = app::Clients::from_env();
-    let ingest = app::ingest(&config, &clients, scribehook::normalized::system_clock()).await;
+    let ingest = app::ingest(&config, &clients, scribehook::record::system_clock()).await;
     let ingest = std::sync::Arc::new(ingest);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let served: Vec<&str> = config.secrets.keys().map(|p| p.as_str()).collect();
@@ -428,7 +428,7 @@ async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure>
     let location = BlobLocation::parse(&uri)
         .map_err(|e| format!("{e}; records can be listed from s3:// or file:// stores"))?;
     let clients = app::Clients::from_env();
-    let mut records = BlobRecordStore::new(location.blobs(&clients).await)
+    let mut records = BlobRecordStore::new(clients.blobs(&location).await)
         .records()
         .await?;
     records.retain(|r| args.provider.is_none_or(|p| r.provider == p));

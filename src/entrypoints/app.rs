@@ -9,19 +9,19 @@ use std::sync::Arc;
 pub use crate::aws::Clients;
 use crate::aws::{S3Outputs, SqsQueue};
 use crate::config::{Config, Secrets};
-use crate::daily_api::DailyApiClient;
-use crate::fetch::Fetcher;
-use crate::ingest::{Dispatch, Ingest};
-use crate::merge::OnDelete;
-use crate::normalized::Clock;
-use crate::process::Processor;
+use crate::pipeline::ingest::{Dispatch, Ingest};
+use crate::pipeline::process::Processor;
+use crate::providers::daily::access_link::DailyApiClient;
+use crate::providers::daily::outputs::Fetcher;
+use crate::record::Clock;
+use crate::record::OnDelete;
 use crate::storage::archive::Archive;
 use crate::storage::dynamodb::DynamoDbStore;
 use crate::storage::records::{BlobRecordStore, RecordStore};
 use crate::storage::Location;
 
 pub async fn archive(config: &Config, clients: &Clients) -> Archive {
-    Archive::new(config.archive.blobs(clients).await)
+    Archive::new(clients.blobs(&config.archive).await)
 }
 
 pub async fn record_stores(
@@ -38,7 +38,7 @@ pub async fn record_stores(
                 // Values too large for an item go next to the archive.
                 Some(Arc::clone(archive.blobs())),
             )),
-            Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(blobs.blobs(clients).await)),
+            Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(clients.blobs(blobs).await)),
         });
     }
     stores

@@ -3,8 +3,8 @@
 use http::{HeaderName, HeaderValue};
 
 use crate::config::split_secrets;
-use crate::normalized::Provider;
-use crate::normalized::Timestamp;
+use crate::record::Provider;
+use crate::record::Timestamp;
 
 /// `Name: value` → a header pair.
 pub fn parse_header_line(line: &str) -> Result<(HeaderName, HeaderValue), String> {

@@ -19,8 +19,8 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
 use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
-use crate::ingest::{Ingest, Reply};
-use crate::process::{DeliveryId, Processed, Processor};
+use crate::pipeline::ingest::{Ingest, Reply};
+use crate::pipeline::process::{DeliveryId, Processed, Processor};
 use crate::telemetry::{self, Escaped, Metric};
 
 /// What API Gateway expects back, in the payload version it sent.

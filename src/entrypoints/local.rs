@@ -16,7 +16,7 @@ use lambda_runtime::{Context, LambdaEvent};
 
 use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
 use crate::entrypoints::lambda::{ingest_handler, GatewayResponse};
-use crate::ingest::Ingest;
+use crate::pipeline::ingest::Ingest;
 
 /// API Gateway refuses bodies over 10 MB before Lambda sees them; so does this server.
 const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -152,7 +152,7 @@ pub struct Drained {
 pub async fn drain_queue(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    processor: &crate::process::Processor,
+    processor: &crate::pipeline::process::Processor,
 ) -> Result<Drained, SendError> {
     use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
     let mut drained = Drained::default();

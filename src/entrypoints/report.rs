@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::merge::{Component, Record};
-use crate::normalized::{Artifact, Transcript};
+use crate::record::{Artifact, Transcript};
+use crate::record::{Component, Record};
 
 fn clip(text: &str, max: usize) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -145,8 +145,8 @@ fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::Provider;
-    use crate::normalized::{Category, EventDraft, Role, Segment, Status, Timestamp, Transcript};
+    use crate::record::Provider;
+    use crate::record::{Category, EventDraft, Role, Segment, Status, Timestamp, Transcript};
 
     #[test]
     fn summaries_show_statuses_and_the_first_lines() {
@@ -172,7 +172,7 @@ mod tests {
             ..Transcript::default()
         });
         let event = draft.finish(Provider::Nabla, Timestamp::from_unix(1).unwrap(), None);
-        let text = summarize(&crate::merge(&[event]).unwrap());
+        let text = summarize(&crate::record::merge(&[event]).unwrap());
         assert!(
             text.starts_with("nabla rec_1  (updated 1970-01-01T00:00:00Z, 1 event)"),
             "{text}"

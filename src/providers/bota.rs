@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
 use super::SignOptions;
 use super::{de, read_json, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider};
-use crate::normalized::{
+use crate::record::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
     Timestamp, Transcript,
 };
@@ -443,7 +443,7 @@ fn device(d: DeviceData, event: impl FnOnce(Option<&str>) -> EventDraft) -> Even
 }
 
 /// Bota documents `{code, message}`; either may be missing.
-fn error_info(failure: Failure) -> crate::normalized::ErrorInfo {
+fn error_info(failure: Failure) -> crate::record::ErrorInfo {
     failure.info("unknown", "")
 }
 

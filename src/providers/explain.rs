@@ -7,7 +7,7 @@
 use std::fmt;
 
 use super::Provider;
-use crate::normalized::Timestamp;
+use crate::record::Timestamp;
 use crate::signature::VerifyError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

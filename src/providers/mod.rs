@@ -8,8 +8,8 @@ use std::fmt;
 use http::HeaderMap;
 use serde::Deserialize;
 
-use crate::normalized::{Category, ErrorInfo, EventDraft, Status, Timestamp};
-pub use crate::normalized::{Provider, UnknownProvider};
+use crate::record::{Category, ErrorInfo, EventDraft, Status, Timestamp};
+pub use crate::record::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
 pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 pub(crate) use json::read_json;

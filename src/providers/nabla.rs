@@ -11,10 +11,10 @@ use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
 use super::{read_json, Failure, Identity, MalformedEvent, Provider};
-use crate::normalized::{
+use crate::providers::daily::transcript::role_of;
+use crate::record::{
     Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Timestamp, Transcript,
 };
-use crate::transcript::role_of;
 
 /// The test secret the samples in `events/` are signed with; never for a deployment.
 pub const SAMPLE_SECRET: &str = "scribehook-demo-nabla";

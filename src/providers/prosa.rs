@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
 use super::{body_event_id, de, non_empty, read_json, Failure, Identity, MalformedEvent};
 use super::{Delivery, Explanation, Provider, SignError, SignOptions};
-use crate::normalized::{
+use crate::record::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
 use crate::signature::{self, Commas, VerifyError};

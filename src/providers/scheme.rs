@@ -10,7 +10,7 @@ use base64::{alphabet, Engine};
 
 use super::explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 use super::{Delivery, Keys, Provider, SignError};
-use crate::normalized::Timestamp;
+use crate::record::Timestamp;
 use crate::signature::{self, Commas, VerifyError};
 
 /// How a secret, exactly as the provider's console shows it, becomes key bytes.

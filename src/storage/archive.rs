@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
 };
-use crate::delivery::Verified;
-use crate::normalized::Timestamp;
-use crate::normalized::{NormalizedEvent, Provider};
+use crate::pipeline::delivery::Verified;
+use crate::record::Timestamp;
+use crate::record::{NormalizedEvent, Provider};
 
 /// The archive object of one delivery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -323,7 +323,7 @@ pub struct Quarantined {
     pub provider: Provider,
     pub event_id: String,
     pub quarantined_at: Timestamp,
-    pub error: crate::normalized::ErrorInfo,
+    pub error: crate::record::ErrorInfo,
     pub raw_location: String,
 }
 

@@ -14,9 +14,9 @@ use aws_smithy_types::retry::ProvideErrorKind;
 
 use super::records::{decode_record, encode, Purged, RecordStore};
 use super::{key_segment, Blobs, Condition, Erase, Fault, StoreError, Version};
-use crate::merge::{has_content, strip_content, Record};
-use crate::normalized::NormalizedEvent;
-use crate::normalized::Provider;
+use crate::record::NormalizedEvent;
+use crate::record::Provider;
+use crate::record::{has_content, strip_content, Record};
 
 /// Documents above this go to S3: DynamoDB's item limit is 400 KB including attribute
 /// names and the other attributes, so keep a margin.

@@ -272,18 +272,6 @@ impl BlobLocation {
             )),
         }
     }
-
-    /// The blob store at this location (the S3 client is built for an `s3://` one only).
-    pub async fn blobs(&self, clients: &crate::aws::Clients) -> std::sync::Arc<dyn Blobs> {
-        match self {
-            BlobLocation::S3 { bucket, prefix } => std::sync::Arc::new(s3::S3Blobs::new(
-                clients.s3().await,
-                bucket.clone(),
-                prefix.clone(),
-            )),
-            BlobLocation::File { dir } => std::sync::Arc::new(file::FileBlobs::new(dir.clone())),
-        }
-    }
 }
 
 impl fmt::Display for BlobLocation {

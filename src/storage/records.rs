@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{key_segment, Blobs, Condition, Erase, Put, StoreError, Version};
-use crate::merge::{has_content, strip_content, OnDelete, Record};
-use crate::normalized::NormalizedEvent;
-use crate::normalized::Provider;
+use crate::record::NormalizedEvent;
+use crate::record::Provider;
+use crate::record::{has_content, strip_content, OnDelete, Record};
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).

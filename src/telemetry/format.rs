@@ -13,7 +13,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::normalized::Timestamp;
+use crate::record::Timestamp;
 
 /// The invocation under way, for every line logged during it.
 #[derive(Clone, Debug, Default)]

@@ -11,7 +11,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::normalized::{Provider, Timestamp};
+use crate::record::{Provider, Timestamp};
 
 pub mod emf;
 pub mod format;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use scribehook::delivery::Verified;
+use scribehook::pipeline::delivery::Verified;
 use scribehook::{Provider, Window};
 use sha2::Sha256;
 

@@ -4,8 +4,8 @@
 
 use http::HeaderMap;
 
-use crate::normalized::Provider;
 use crate::providers::Keys;
+use crate::record::Provider;
 use crate::signature::{VerifyError, Window};
 
 /// The exact bytes and headers of a request whose signature matched a configured key.

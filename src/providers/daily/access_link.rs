@@ -21,9 +21,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::OnceCell;
 
+use super::sources::{
+    AccessLinkAnswer, AccessLinkSource, AccessLinks, FetchError, Link, LinkDownload,
+};
 use crate::config::{DailyApi, DailyApiKey, SecretValues};
-use crate::fetch::FetchError;
-use crate::normalized::ArtifactKind;
 
 /// What the access-link API answers are read up to (the answer is a few links).
 const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
@@ -55,133 +56,6 @@ impl Default for HttpTimeouts {
             overall: Duration::from_secs(30),
         }
     }
-}
-
-/// One output link of an access-link answer. The URL is a bearer secret: it is never
-/// printed (its `Debug` leaves it out).
-#[derive(Clone)]
-pub struct Link {
-    pub kind: ArtifactKind,
-    /// Normalized: lower case, `text` as `txt`, `webvtt` as `vtt`.
-    pub format: Option<String>,
-    url: String,
-}
-
-impl Link {
-    pub fn new(kind: ArtifactKind, format: Option<&str>, url: impl Into<String>) -> Self {
-        Self {
-            kind,
-            format: format.map(normalize_format).filter(|f| !f.is_empty()),
-            url: url.into(),
-        }
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
-
-impl std::fmt::Debug for Link {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Link({:?}, {:?}, <redacted>)", self.kind, self.format)
-    }
-}
-
-/// A format as Daily or the webhook names it, in one spelling.
-pub fn normalize_format(format: &str) -> String {
-    let f = format.trim().trim_start_matches('.').to_ascii_lowercase();
-    match f.as_str() {
-        "text" | "plain" | "text/plain" => "txt".into(),
-        "webvtt" | "text/vtt" => "vtt".into(),
-        "application/json" => "json".into(),
-        _ => f,
-    }
-}
-
-/// The links one access-link answer gave.
-#[derive(Clone, Debug, Default)]
-pub struct AccessLinks {
-    pub links: Vec<Link>,
-}
-
-impl AccessLinks {
-    /// Reads an answer's body: every `{format, link}` (alone or in a list) under the
-    /// names Daily uses for each kind; anything else is ignored.
-    pub fn from_answer(body: &[u8]) -> Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| format!("Daily's access-link answer is not JSON (line {})", e.line()))?;
-        let names: [(ArtifactKind, &[&str]); 4] = [
-            (ArtifactKind::Soap, &["soap"]),
-            (ArtifactKind::Concepts, &["concept", "concepts"]),
-            (ArtifactKind::Summary, &["summary"]),
-            (
-                ArtifactKind::Transcript,
-                &["transcription", "transcript", "transcripts"],
-            ),
-        ];
-        let mut links = Vec::new();
-        for (kind, fields) in names {
-            for field in fields {
-                let entries = match value.get(field) {
-                    Some(serde_json::Value::Array(items)) => items.iter().collect(),
-                    Some(entry) => vec![entry],
-                    None => vec![],
-                };
-                for entry in entries {
-                    if let Some(url) = entry.get("link").and_then(serde_json::Value::as_str) {
-                        let format = entry.get("format").and_then(serde_json::Value::as_str);
-                        links.push(Link::new(kind, format, url));
-                    }
-                }
-            }
-        }
-        Ok(Self { links })
-    }
-
-    /// The link for an output of `kind` in `format`: the one of that format, or the only
-    /// one of that kind when its format is not named (or, except for transcripts, whatever
-    /// it is named: there is one SOAP note, one summary).
-    pub fn find(&self, kind: ArtifactKind, format: &str) -> Option<&Link> {
-        let format = normalize_format(format);
-        let of_kind: Vec<&Link> = self.links.iter().filter(|l| l.kind == kind).collect();
-        if let Some(exact) = of_kind
-            .iter()
-            .find(|l| l.format.as_deref() == Some(format.as_str()))
-        {
-            return Some(exact);
-        }
-        match of_kind.as_slice() {
-            [only] if only.format.is_none() || kind != ArtifactKind::Transcript => Some(only),
-            _ => None,
-        }
-    }
-}
-
-/// What the access-link API said about a job.
-#[derive(Clone, Debug)]
-pub enum AccessLinkAnswer {
-    Links(AccessLinks),
-    /// An answer no retry changes (404 unknown job, 400 not finished, …): the reason each
-    /// artifact records, without "not fetched: ".
-    Refused(String),
-}
-
-/// What following one link gave.
-#[derive(Debug)]
-pub enum LinkDownload {
-    Fetched(Vec<u8>),
-    /// 403: the link has expired; a fresh one may work.
-    Expired,
-    /// Not fetched for a reason no retry changes (the artifact records it).
-    Skipped(String),
-}
-
-/// The capability the fetcher needs of Daily's REST API. `Err` is for what a retry may fix
-/// (5xx, 429, timeouts, network errors, a key that cannot be read yet).
-#[async_trait]
-pub trait AccessLinkSource: Send + Sync {
-    async fn access_links(&self, job_id: &str) -> Result<AccessLinkAnswer, FetchError>;
-    async fn download(&self, link: &Link, max_bytes: u64) -> Result<LinkDownload, FetchError>;
 }
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -480,6 +354,7 @@ impl AccessLinkSource for DailyApiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::ArtifactKind;
 
     #[test]
     fn the_documented_answer_gives_every_link() {

@@ -3,7 +3,7 @@
 //! is kept as the transcript's `text`.
 
 use super::{decode, lines, segment, speaker_id, split_label, ParseError, TranscriptFormat};
-use crate::normalized::Transcript;
+use crate::record::Transcript;
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
     let text = decode(TranscriptFormat::Text, bytes)?;
@@ -38,7 +38,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::{Role, Segment};
+    use crate::record::{Role, Segment};
 
     /// Daily's batch-processor txt as in its docs.
     const DAILY: &str = "Speaker 0: Good afternoon. My name is Anass Ali. Before we start, can I check your name and age

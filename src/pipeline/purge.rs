@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::normalized::{Provider, Timestamp};
-use crate::process::Processor;
+use crate::pipeline::process::Processor;
+use crate::record::{Provider, Timestamp};
 use crate::storage::StoreError;
 use crate::telemetry::{self, Escaped};
 

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::{FetchError, Fetcher};
-use crate::merge::{merge_with, OnDelete, Record};
-use crate::normalized::{
+use crate::providers::daily::outputs::Fetcher;
+use crate::providers::daily::sources::FetchError;
+use crate::providers::MalformedEvent;
+use crate::record::{merge_with, OnDelete, Record};
+use crate::record::{
     system_clock, Clock, ErrorInfo, EventDraft, NormalizedEvent, Provider, Timestamp,
 };
-use crate::providers::MalformedEvent;
 use crate::storage::archive::{Archive, ArchivedDelivery, Quarantined};
 use crate::storage::records::{merge_event, RecordStore};
 use crate::storage::{Fault, StoreError};

@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::normalized::{Note, Section};
+use crate::record::{Note, Section};
 
 /// Wrappers nest a few levels at most; deeper input is not a note.
 const MAX_WRAPPERS: usize = 4;

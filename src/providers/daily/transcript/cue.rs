@@ -5,7 +5,7 @@ use super::speaker::{role_of, speaker_id, split_label};
 use super::text::Block;
 use super::timing::{parse_timing, timing_index};
 use super::{ParseError, TranscriptFormat};
-use crate::normalized::{Role, Segment};
+use crate::record::{Role, Segment};
 
 /// Appends the segments of cue number `cue`, a block whose timing line is its first line or
 /// the second after an identifier. A block without one is an error, not dropped text.

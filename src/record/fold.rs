@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalized::Provider;
-use crate::normalized::{Category, Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
+use crate::record::Provider;
+use crate::record::{Category, Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -339,7 +339,7 @@ pub fn merge_with<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::{EventDraft, Note, Segment, Summary, Transcript};
+    use crate::record::{EventDraft, Note, Segment, Summary, Transcript};
     use proptest::prelude::*;
 
     /// [`has_content`] reads fields instead of stripping a copy; both must agree.
@@ -357,7 +357,7 @@ mod tests {
             event("f", Category::Summary, Status::Failed, 0).content,
         ];
         cases.push(Content {
-            error: Some(crate::normalized::ErrorInfo {
+            error: Some(crate::record::ErrorInfo {
                 code: "x".into(),
                 message: "y".into(),
             }),

@@ -5,7 +5,7 @@
 //! is what matters). A block without a timing line is an error rather than dropped text.
 
 use super::{blocks, decode, joined_text, push_block, Markup, ParseError, TranscriptFormat};
-use crate::normalized::Transcript;
+use crate::record::Transcript;
 
 const FORMAT: TranscriptFormat = TranscriptFormat::Srt;
 
@@ -27,7 +27,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Transcript, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::test_support::{timeline, unlabeled};
+    use crate::providers::daily::transcript::test_support::{timeline, unlabeled};
 
     /// Daily's batch-processor SRT as in its docs, with Windows line endings and a BOM.
     const DAILY_CRLF: &str = "\u{feff}1\r\n\

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::{push_words, ParseError};
-use crate::normalized::{seconds_to_ms, Role, Segment, Transcript};
+use crate::record::{seconds_to_ms, Role, Segment, Transcript};
 
 #[derive(Deserialize)]
 struct Response<'a> {
@@ -212,7 +212,7 @@ fn fold_words(words: &[Word<'_>]) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::test_support::timeline;
+    use crate::providers::daily::transcript::test_support::timeline;
 
     /// Shaped like Deepgram's pre-recorded response with `diarize`, `punctuate` and
     /// `utterances`, as Daily's batch processor requests it.

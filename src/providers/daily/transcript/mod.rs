@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::normalized::Transcript;
+use crate::record::Transcript;
 
 mod cue;
 mod deepgram;
@@ -138,7 +138,7 @@ pub fn parse(format: TranscriptFormat, bytes: &[u8]) -> Result<Transcript, Parse
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::normalized::{Role, Segment, Transcript};
+    use crate::record::{Role, Segment, Transcript};
 
     /// A segment without a speaker label, as the text formats produce.
     pub fn unlabeled(start_ms: i64, end_ms: i64, text: &str) -> Segment {

@@ -2,7 +2,7 @@
 //! transcription files) into the normalized event. Only buckets in
 //! `ALLOWED_OUTPUT_BUCKETS` are read with S3, in the region the event names; a batch
 //! job's outputs elsewhere (Daily's own bucket) are read through Daily's access links
-//! when a Daily API key is configured (contract §10, [`crate::daily_api`]). No object
+//! when a Daily API key is configured (contract §10, [`access_link`](super::access_link)). No object
 //! larger than `MAX_OUTPUT_BYTES` is read; anything not fetched says why in its artifact.
 //!
 //! Errors that a retry can fix (throttling, 5xx, timeouts) are returned so the SQS message
@@ -11,41 +11,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::daily_api::{AccessLinkAnswer, AccessLinkSource, LinkDownload};
-use crate::normalized::{Artifact, ArtifactKind, NormalizedEvent, Provider, Summary};
-use crate::transcript::{self, TranscriptFormat};
-
-#[derive(Debug, thiserror::Error)]
-#[error("fetching {location}: {message}")]
-pub struct FetchError {
-    pub location: String,
-    pub message: String,
-}
-
-/// What reading one output object gave.
-#[derive(Debug)]
-pub enum Download {
-    Fetched(Vec<u8>),
-    /// Not fetched, for a reason no retry changes (no such key, access denied, too
-    /// large): the artifact records it.
-    Skipped(String),
-}
-
-/// The capability the fetcher needs of S3: read one object, never buffering more than
-/// `max_bytes`. Errors a retry may fix are `Err`; the others are [`Download::Skipped`].
-#[async_trait]
-pub trait OutputSource: Send + Sync {
-    async fn read(
-        &self,
-        bucket: &str,
-        key: &str,
-        region: Option<&str>,
-        max_bytes: u64,
-    ) -> Result<Download, FetchError>;
-}
+use super::sources::{
+    AccessLinkAnswer, AccessLinkSource, Download, FetchError, LinkDownload, OutputSource,
+};
+use super::transcript::{self, TranscriptFormat};
+use crate::record::{Artifact, ArtifactKind, NormalizedEvent, Provider, Summary};
 
 pub struct Fetcher {
     source: Arc<dyn OutputSource>,

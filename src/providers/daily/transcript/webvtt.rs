@@ -11,7 +11,7 @@ use super::{
     blocks, decode, joined_text, push_block, push_timed, Block, Markup, ParseError,
     TranscriptFormat,
 };
-use crate::normalized::{seconds_to_ms, Transcript};
+use crate::record::{seconds_to_ms, Transcript};
 
 const FORMAT: TranscriptFormat = TranscriptFormat::WebVtt;
 
@@ -91,8 +91,8 @@ fn note_duration(block: &Block<'_>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalized::Role;
-    use crate::transcript::test_support::unlabeled;
+    use crate::providers::daily::transcript::test_support::unlabeled;
+    use crate::record::Role;
 
     /// Daily's batch-processor VTT, as in its docs: Deepgram NOTE header, numbered cues,
     /// `- ` before each cue's text.

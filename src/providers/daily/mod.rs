@@ -2,12 +2,17 @@
 //! base64-decoded secret, msg = `X-Webhook-Timestamp` "." raw body)); envelope
 //! `{version, type, id, payload, event_ts}`; batch-processor outputs referenced in S3.
 
+pub mod access_link;
+pub mod outputs;
+pub mod sources;
+pub mod transcript;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{de, non_empty, read_json, Failure, Identity, MalformedEvent, Provider};
-use crate::normalized::{
+use crate::providers::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
+use crate::providers::{de, non_empty, read_json, Failure, Identity, MalformedEvent, Provider};
+use crate::record::{
     self, seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo,
     Status, Timestamp,
 };
@@ -208,7 +213,7 @@ struct Facts {
     subjects: Vec<Option<String>>,
     related: Vec<(&'static str, Option<String>)>,
     error: Option<serde_json::Value>,
-    content: normalized::Content,
+    content: record::Content,
 }
 
 pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
@@ -257,7 +262,7 @@ fn batch_job(payload: &str, _failed: bool) -> Result<Facts, MalformedEvent> {
         subjects: vec![job.id.clone(), input.recording_id.clone()],
         related: vec![("job_id", job.id), ("recording_id", input.recording_id)],
         error: job.error,
-        content: normalized::Content {
+        content: record::Content {
             artifacts: (!artifacts.is_empty()).then_some(artifacts),
             ..Default::default()
         },
@@ -277,7 +282,7 @@ fn transcript(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
             ("domain_id", t.domain_id),
         ],
         error: t.error,
-        content: normalized::Content {
+        content: record::Content {
             // Daily stores meeting transcripts as WebVTT.
             artifacts: file.map(|s3| vec![s3.artifact(ArtifactKind::Transcript, "vtt")]),
             recording: t.duration.filter(|d| *d > 0.0).map(|d| RecordingInfo {
@@ -306,7 +311,7 @@ fn recording(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
             ("mtg_session_id", r.mtg_session_id),
         ],
         error: r.error,
-        content: normalized::Content {
+        content: record::Content {
             recording: info,
             ..Default::default()
         },

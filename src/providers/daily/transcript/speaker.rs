@@ -1,7 +1,7 @@
 //! Speaker labels and roles: how a label in a transcript file is recognized and numbered,
 //! and the one mapping from a speaker label to a role, used by every provider and format.
 
-use crate::normalized::Role;
+use crate::record::Role;
 
 /// A leading `Name: text` speaker prefix: `(Name, text)`. The name must look like a label,
 /// not the start of a sentence: at most 40 characters and four words, starting with a letter,

@@ -13,10 +13,10 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
 use crate::config::{Limits, Secrets, SecretsError};
-use crate::delivery::Verified;
-use crate::normalized::{system_clock, Clock, EventDraft, Provider, Timestamp};
-use crate::process::{DeliveryId, Processed, Processor};
+use crate::pipeline::delivery::Verified;
+use crate::pipeline::process::{DeliveryId, Processed, Processor};
 use crate::providers::body_event_id;
+use crate::record::{system_clock, Clock, EventDraft, Provider, Timestamp};
 use crate::signature::{VerifyError, Window};
 use crate::storage::archive::{Archive, ArchivedDelivery, Created};
 use crate::storage::{Fault, StoreError};

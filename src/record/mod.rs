@@ -1,0 +1,8 @@
+//! The record format: the normalized event of one delivery, the record of one encounter,
+//! and the order-independent fold of events into records.
+
+mod event;
+mod fold;
+
+pub use event::*;
+pub use fold::*;
