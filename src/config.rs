@@ -60,11 +60,13 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The timestamp window for `provider`'s signatures.
+    /// The timestamp window for `provider`'s signatures: its own variable, else the window
+    /// the provider publishes (Nabla Connect's 60 s), else `SIGNATURE_TOLERANCE_SECONDS`.
     pub fn tolerance(&self, provider: Provider) -> u64 {
         self.provider_tolerance
             .get(&provider)
             .copied()
+            .or(provider.default_tolerance())
             .unwrap_or(self.tolerance_secs)
     }
 
@@ -77,10 +79,7 @@ impl Limits {
     fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let mut provider_tolerance = BTreeMap::new();
         for provider in Provider::ALL {
-            let name = format!(
-                "{}_SIGNATURE_TOLERANCE_SECONDS",
-                provider.as_str().to_ascii_uppercase()
-            );
+            let name = provider.tolerance_env();
             if env.get(&name).is_some() {
                 provider_tolerance.insert(provider, env.number(&name, 0)?);
             }
@@ -267,7 +266,7 @@ fn secret_sources(env: &Env<'_>) -> Result<BTreeMap<Provider, SecretSource>, Con
             continue;
         }
         let var = provider.secrets_env();
-        if let Some(list) = env.get(var) {
+        if let Some(list) = env.get(&var) {
             let keys = provider
                 .keys(&split_secrets(&list))
                 .map_err(|e| ConfigError(format!("{var}: {e}")))?;

@@ -69,7 +69,7 @@ struct ReplayArgs {
     #[arg(long)]
     archive: String,
     /// Only this provider (default: all).
-    #[arg(long)]
+    #[arg(long, value_enum, ignore_case = true)]
     provider: Option<Provider>,
     /// Only subjects with a delivery received at or after this instant (RFC 3339).
     #[arg(long)]
@@ -78,8 +78,8 @@ struct ReplayArgs {
 
 #[derive(Args)]
 struct PurgeArgs {
-    /// daily, bota, nabla or prosa
-    #[arg(long)]
+    /// The provider (`scribehook providers` lists them).
+    #[arg(long, value_enum, ignore_case = true)]
     provider: Provider,
     /// The subject id (Daily job/transcript/recording id, Bota recording id, Nabla request
     /// id, Prosa job id), exactly as in the record's `subject_id`.
@@ -102,7 +102,7 @@ struct RecordsArgs {
     #[arg(long)]
     store: Option<String>,
     /// Only this provider.
-    #[arg(long)]
+    #[arg(long, value_enum, ignore_case = true)]
     provider: Option<Provider>,
     /// Print the records as JSON lines instead of a summary.
     #[arg(long)]
@@ -111,8 +111,8 @@ struct RecordsArgs {
 
 #[derive(Args)]
 struct ProviderSecret {
-    /// daily, bota, nabla or prosa
-    #[arg(long)]
+    /// The provider (`scribehook providers` lists them).
+    #[arg(long, value_enum, ignore_case = true)]
     provider: Provider,
     /// Signing secret exactly as the provider shows it; repeat for several (rotation).
     /// Defaults to the provider's <PROVIDER>_WEBHOOK_SECRETS variable.
@@ -159,7 +159,7 @@ struct VerifyArgs {
 
 #[derive(Args)]
 struct NormalizeArgs {
-    #[arg(long)]
+    #[arg(long, value_enum, ignore_case = true)]
     provider: Provider,
     /// A request header, `Name: value` (Prosa's event type and id travel in headers).
     #[arg(long = "header", short = 'H')]

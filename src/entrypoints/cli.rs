@@ -6,6 +6,17 @@ use crate::config::split_secrets;
 use crate::record::Provider;
 use crate::record::Timestamp;
 
+/// Providers as command-line values: every one of [`Provider::ALL`], listed in `--help`.
+impl clap::ValueEnum for Provider {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Provider::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
 /// `Name: value` → a header pair.
 pub fn parse_header_line(line: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = line
@@ -34,7 +45,7 @@ pub fn secrets_or_env(provider: Provider, given: Vec<String>) -> Result<Vec<Stri
         return Ok(given);
     }
     let var = provider.secrets_env();
-    match std::env::var(var) {
+    match std::env::var(&var) {
         Ok(list) if !split_secrets(&list).is_empty() => Ok(split_secrets(&list)),
         _ => Err(format!("pass --secret or set {var}")),
     }

@@ -6,17 +6,17 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::SignOptions;
-use super::{de, read_json, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider};
+use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
+use super::{
+    de, read_json, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider, SignOptions,
+    Spec,
+};
 use crate::record::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
     Timestamp, Transcript,
 };
 use crate::signature::{self, Commas, VerifyError};
 
-/// The test secret the samples in `events/` are signed with; never for a deployment.
-pub const SAMPLE_SECRET: &str = "whsec_scribehook_demo_bota";
 pub const SIGNATURE_HEADER: &str = "x-bota-signature";
 pub const TIMESTAMP_HEADER: &str = "x-bota-timestamp";
 pub const EVENT_ID_HEADER: &str = "x-bota-event-id";
@@ -33,7 +33,7 @@ const SCHEME: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
+fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
     let event_id = signature::optional(delivery.headers, EVENT_ID_HEADER, Commas::Forbidden)?;
     SCHEME.verify(delivery, ex)?;
     // The signed body id is the deduplication key; an unsigned header that disagrees with
@@ -89,10 +89,26 @@ struct IdOnly {
     id: Option<String>,
 }
 
-pub(super) const SCHEMES: &[(&str, Scheme)] = &[("v1", SCHEME)];
+const SCHEMES: &[(&str, Scheme)] = &[("v1", SCHEME)];
+
+/// Bota, as the rest of the program sees it.
+pub(crate) const SPEC: Spec = Spec {
+    title: "Bota",
+    key_encoding: KeyEncoding::Utf8,
+    schemes: SCHEMES,
+    archived_headers: &[SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_ID_HEADER],
+    tolerance_secs: None,
+    verify,
+    sign_extra: |headers, body, opts| Ok(with_event_id(headers, body, opts)),
+    normalize: |_, body| normalize(body),
+    volatile_fields: &[],
+    endpoint_check: None,
+    ping: None,
+    sample_secret: "whsec_scribehook_demo_bota",
+};
 
 /// Bota sends the signed body's id alongside the signature; default to it.
-pub(super) fn with_event_id(
+fn with_event_id(
     mut headers: Vec<(String, String)>,
     body: &[u8],
     opts: &SignOptions,
@@ -316,7 +332,7 @@ fn status_of(kind: &str) -> Option<(Category, Status)> {
     Some((category, status))
 }
 
-pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let envelope: Envelope = read_json(Provider::Bota, "", body)?;
     let identity = Identity {
         id: &envelope.id,

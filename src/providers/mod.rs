@@ -1,6 +1,6 @@
-//! The four providers. Each module declares its signature schemes as data (`scheme.rs`
-//! signs and verifies with them), its event model and its mapping to the normalized
-//! event; this file names them and dispatches. `json.rs` reads provider JSON without
+//! The providers. Each module exports one [`Spec`]: its signature schemes as data
+//! (`scheme.rs` signs and verifies with them), its event model and its mapping to the
+//! normalized event; this file maps each provider to its spec and answers from it. `json.rs` reads provider JSON without
 //! letting values into error messages; `explain.rs` says why a delivery was refused.
 
 use std::fmt;
@@ -13,7 +13,7 @@ pub use crate::record::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
 pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 pub(crate) use json::read_json;
-use scheme::KeyEncoding;
+use scheme::{KeyEncoding, Scheme};
 
 pub mod bota;
 pub mod daily;
@@ -23,70 +23,102 @@ pub mod nabla;
 pub mod prosa;
 mod scheme;
 
+/// Everything the rest of the program needs to know of one provider. Each provider module
+/// exports one `SPEC`; [`Provider::spec`] is the only place that maps a provider to it, and
+/// every other question about a provider is answered from here.
+pub(crate) struct Spec {
+    /// The provider's name for people and for CloudFormation logical ids (`Nabla Connect`).
+    pub title: &'static str,
+    /// How a secret, exactly as the provider's console shows it, becomes key bytes.
+    pub key_encoding: KeyEncoding,
+    /// The published signature schemes by name, the default first (what `sign` can write).
+    pub schemes: &'static [(&'static str, Scheme)],
+    /// The headers the archive keeps beside the body: signature, time and identity.
+    pub archived_headers: &'static [&'static str],
+    /// The provider's own timestamp window when it publishes one; `None`: the global
+    /// `SIGNATURE_TOLERANCE_SECONDS`.
+    pub tolerance_secs: Option<u64>,
+    /// Checks a delivery's signature over the exact raw body, noting what it finds.
+    pub verify: fn(&Delivery<'_>, &mut Explanation) -> Result<(), VerifyError>,
+    /// Adds the headers the provider sends beside its signature (ids, types) when signing.
+    pub sign_extra: SignExtra,
+    /// Reads a verified body into the normalized event's provider-side facts.
+    pub normalize: fn(&HeaderMap, &[u8]) -> Result<EventDraft, MalformedEvent>,
+    /// Body fields that only describe the delivery attempt (left out of the duplicate
+    /// fingerprint).
+    pub volatile_fields: &'static [&'static str],
+    /// A handshake answered 200 before verification, nothing stored (Daily's check).
+    pub endpoint_check: Option<fn(&[u8]) -> bool>,
+    /// A test delivery answered 200 once verified, nothing stored (Prosa's ping).
+    pub ping: Option<fn(&HeaderMap, &[u8]) -> bool>,
+    /// The test secret the samples in `events/` are signed with; never for a deployment.
+    pub sample_secret: &'static str,
+}
+
+/// What signing adds to the scheme's headers.
+pub(crate) type SignExtra =
+    fn(Vec<(String, String)>, &[u8], &SignOptions) -> Result<Vec<(String, String)>, SignError>;
+
+/// Signing adds nothing to the scheme's own headers.
+pub(crate) fn no_extra_headers(
+    headers: Vec<(String, String)>,
+    _: &[u8],
+    _: &SignOptions,
+) -> Result<Vec<(String, String)>, SignError> {
+    Ok(headers)
+}
+
 impl Provider {
-    /// The environment variable holding this provider's comma-separated secrets.
-    pub fn secrets_env(self) -> &'static str {
+    /// This provider's description: the one `match` over providers.
+    pub(crate) fn spec(self) -> &'static Spec {
         match self {
-            Provider::Daily => "DAILY_WEBHOOK_SECRETS",
-            Provider::Bota => "BOTA_WEBHOOK_SECRETS",
-            Provider::Nabla => "NABLA_WEBHOOK_SECRETS",
-            Provider::Prosa => "PROSA_WEBHOOK_SECRETS",
+            Provider::Daily => &daily::SPEC,
+            Provider::Bota => &bota::SPEC,
+            Provider::Nabla => &nabla::SPEC,
+            Provider::Prosa => &prosa::SPEC,
         }
+    }
+
+    /// The environment variable holding this provider's comma-separated secrets.
+    pub fn secrets_env(self) -> String {
+        format!("{}_WEBHOOK_SECRETS", self.env_prefix())
+    }
+
+    /// The environment variable of this provider's own timestamp window.
+    pub fn tolerance_env(self) -> String {
+        format!("{}_SIGNATURE_TOLERANCE_SECONDS", self.env_prefix())
+    }
+
+    /// The provider's own default window, when it publishes one.
+    pub fn default_tolerance(self) -> Option<u64> {
+        self.spec().tolerance_secs
     }
 
     /// What scripts, samples and the template need to know of this provider
     /// (`scribehook providers`).
     pub fn facts(self) -> Facts {
-        let name = self.as_str();
-        let env = name.to_ascii_uppercase().replace('-', "_");
+        let spec = self.spec();
         Facts {
-            name,
-            title: name
-                .split('-')
-                .map(|word| {
-                    let mut chars = word.chars();
-                    chars.next().map_or_else(String::new, |first| {
-                        first.to_ascii_uppercase().to_string() + chars.as_str()
-                    })
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            route: format!("/webhooks/{name}"),
-            secrets_env: self.secrets_env().to_owned(),
+            name: self.as_str(),
+            title: spec.title,
+            route: format!("/webhooks/{self}"),
+            secrets_env: self.secrets_env(),
             secrets_arn_env: format!("{}_ARN", self.secrets_env()),
-            tolerance_env: format!("{env}_SIGNATURE_TOLERANCE_SECONDS"),
-            tolerance_default_secs: None,
-            key_encoding: match KeyEncoding::of(self) {
+            tolerance_env: self.tolerance_env(),
+            tolerance_default_secs: spec.tolerance_secs,
+            key_encoding: match spec.key_encoding {
                 KeyEncoding::Base64 => "base64",
                 KeyEncoding::Utf8 => "utf8",
             },
-            signature_headers: self.signature_headers(),
-            sample_secret: match self {
-                Provider::Daily => daily::SAMPLE_SECRET,
-                Provider::Bota => bota::SAMPLE_SECRET,
-                Provider::Nabla => nabla::SAMPLE_SECRET,
-                Provider::Prosa => prosa::SAMPLE_SECRET,
-            },
+            signature_headers: spec.archived_headers,
+            sample_secret: spec.sample_secret,
         }
     }
 
     /// The headers that carry this provider's signature and event identity: what the
     /// archive keeps beside the body so a delivery can be re-verified and re-parsed.
     pub fn signature_headers(self) -> &'static [&'static str] {
-        match self {
-            Provider::Daily => &[daily::SIGNATURE_HEADER, daily::TIMESTAMP_HEADER],
-            Provider::Bota => &[
-                bota::SIGNATURE_HEADER,
-                bota::TIMESTAMP_HEADER,
-                bota::EVENT_ID_HEADER,
-            ],
-            Provider::Nabla => &[nabla::SIGNATURE_HEADER, nabla::TIMESTAMP_HEADER],
-            Provider::Prosa => &[
-                prosa::SIGNATURE_HEADER,
-                prosa::EVENT_HEADER,
-                prosa::EVENT_UUID_HEADER,
-            ],
-        }
+        self.spec().archived_headers
     }
 
     /// Turns secrets exactly as the provider's console shows them into signing keys
@@ -98,7 +130,9 @@ impl Provider {
             if secret.is_empty() {
                 continue;
             }
-            let bytes = KeyEncoding::of(self)
+            let bytes = self
+                .spec()
+                .key_encoding
                 .decode(self, secret)
                 .map_err(|reason| KeyError {
                     provider: self,
@@ -163,12 +197,7 @@ impl Provider {
             keys,
             window,
         };
-        match self {
-            Provider::Daily => daily::SCHEME.verify(&delivery, ex),
-            Provider::Bota => bota::verify(&delivery, ex),
-            Provider::Nabla => nabla::SCHEME.verify(&delivery, ex),
-            Provider::Prosa => prosa::verify(&delivery, ex),
-        }
+        (self.spec().verify)(&delivery, ex)
     }
 
     /// The headers this provider would send for `body`: what `scribehook sign` prints and
@@ -183,7 +212,7 @@ impl Provider {
     }
 
     /// Like [`Provider::sign`], in one of the provider's published schemes
-    /// ([`Provider::sign_schemes`]; `None` is the first). Only Prosa has two.
+    /// ([`Provider::sign_schemes`]; `None` is the first).
     pub fn sign_as(
         self,
         keys: &Keys,
@@ -191,10 +220,10 @@ impl Provider {
         opts: &SignOptions,
         scheme: Option<&str>,
     ) -> Result<Vec<(String, String)>, SignError> {
-        let schemes = self.schemes();
+        let spec = self.spec();
         let chosen = match scheme.map(str::trim) {
-            None => schemes.first(),
-            Some(name) => schemes.iter().find(|(known, _)| *known == name),
+            None => spec.schemes.first(),
+            Some(name) => spec.schemes.iter().find(|(known, _)| *known == name),
         };
         let Some((_, chosen)) = chosen else {
             return Err(SignError(format!(
@@ -204,26 +233,12 @@ impl Provider {
             )));
         };
         let headers = chosen.sign(keys, body, opts.timestamp)?;
-        match self {
-            Provider::Daily | Provider::Nabla => Ok(headers),
-            Provider::Bota => Ok(bota::with_event_id(headers, body, opts)),
-            Provider::Prosa => prosa::with_event_headers(headers, body, opts),
-        }
+        (spec.sign_extra)(headers, body, opts)
     }
 
     /// The scheme names [`Provider::sign_as`] takes; the first is the default.
     pub fn sign_schemes(self) -> Vec<&'static str> {
-        self.schemes().iter().map(|(name, _)| *name).collect()
-    }
-
-    /// The provider's published signature schemes by name, the default first.
-    fn schemes(self) -> &'static [(&'static str, scheme::Scheme)] {
-        match self {
-            Provider::Daily => daily::SCHEMES,
-            Provider::Bota => bota::SCHEMES,
-            Provider::Nabla => nabla::SCHEMES,
-            Provider::Prosa => prosa::SCHEMES,
-        }
+        self.spec().schemes.iter().map(|(name, _)| *name).collect()
     }
 
     /// Parses a verified body into the normalized event's provider-side facts.
@@ -234,36 +249,27 @@ impl Provider {
                 "{self} event body is not a JSON object"
             )));
         }
-        match self {
-            Provider::Daily => daily::normalize(body),
-            Provider::Bota => bota::normalize(body),
-            Provider::Nabla => nabla::normalize(body),
-            Provider::Prosa => prosa::normalize(headers, body),
-        }
+        (self.spec().normalize)(headers, body)
     }
 
     /// Identity of a delivery's content for duplicate/conflict detection: the body without
     /// the fields that only describe the delivery attempt (Daily's `event_ts`), with JSON
     /// canonicalized so a re-serialized retry still matches.
     pub fn fingerprint(self, body: &[u8]) -> String {
-        let volatile: &[&str] = match self {
-            Provider::Daily => &["event_ts"],
-            Provider::Bota | Provider::Nabla | Provider::Prosa => &[],
-        };
-        fingerprint(body, volatile)
+        fingerprint(body, self.spec().volatile_fields)
     }
 
-    /// Daily's endpoint check (`{"test":"test"}`, whitespace-insensitive), answered 200
-    /// with nothing stored, signed or not.
+    /// A handshake answered 200 with nothing stored, signed or not (Daily's endpoint
+    /// check, `{"test":"test"}` whitespace-insensitive).
     pub fn is_endpoint_check(self, body: &[u8]) -> bool {
-        self == Provider::Daily && daily::is_endpoint_check(body)
+        self.spec().endpoint_check.is_some_and(|check| check(body))
     }
 
-    /// Prosa's `webhook.ping` (contract §12): answered 200 with nothing stored, like
-    /// Daily's endpoint check, but only once verified, so that a test delivery still shows
-    /// a wrong secret. A job body under the ping header is not a ping.
+    /// A test delivery answered 200 with nothing stored, but only once verified, so that
+    /// it still shows a wrong secret (Prosa's `webhook.ping`; a job body under the ping
+    /// header is not a ping).
     pub fn is_ping(self, headers: &HeaderMap, body: &[u8]) -> bool {
-        self == Provider::Prosa && prosa::is_ping(headers, body)
+        self.spec().ping.is_some_and(|ping| ping(headers, body))
     }
 }
 
@@ -274,7 +280,7 @@ pub struct Facts {
     /// The id in routes, records and keys (`nabla-connect`).
     pub name: &'static str,
     /// The name for people and CloudFormation logical ids (`Nabla Connect`).
-    pub title: String,
+    pub title: &'static str,
     pub route: String,
     pub secrets_env: String,
     pub secrets_arn_env: String,
@@ -536,16 +542,6 @@ pub(crate) fn non_empty(text: Option<&str>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn provider_names_round_trip() {
-        for p in Provider::ALL {
-            assert_eq!(p.as_str().parse::<Provider>(), Ok(p));
-            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
-        }
-        assert_eq!("DAILY".parse::<Provider>(), Ok(Provider::Daily));
-        assert!("zoom".parse::<Provider>().is_err());
-    }
 
     #[test]
     fn fingerprint_ignores_delivery_fields_and_key_order() {

@@ -9,20 +9,18 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use super::{read_json, Failure, Identity, MalformedEvent, Provider};
+use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
+use super::{no_extra_headers, read_json, Failure, Identity, MalformedEvent, Provider, Spec};
 use crate::providers::daily::transcript::role_of;
 use crate::record::{
     Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Timestamp, Transcript,
 };
 
-/// The test secret the samples in `events/` are signed with; never for a deployment.
-pub const SAMPLE_SECRET: &str = "scribehook-demo-nabla";
 pub const SIGNATURE_HEADER: &str = "x-nabla-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-nabla-webhook-timestamp";
 
 /// hex(HMAC-SHA256(secret as UTF-8, timestamp ‖ body)), one per active secret.
-pub(super) const SCHEME: Scheme = Scheme {
+const SCHEME: Scheme = Scheme {
     provider: Provider::Nabla,
     header: (SIGNATURE_HEADER, SIGNATURE_HEADER),
     grammar: Grammar::List {
@@ -41,7 +39,23 @@ const ZONELESS: Scheme = Scheme {
     ..SCHEME
 };
 
-pub(super) const SCHEMES: &[(&str, Scheme)] = &[("rfc3339", SCHEME), ("iso-no-zone", ZONELESS)];
+const SCHEMES: &[(&str, Scheme)] = &[("rfc3339", SCHEME), ("iso-no-zone", ZONELESS)];
+
+/// Nabla's Core API webhooks, as the rest of the program sees them.
+pub(crate) const SPEC: Spec = Spec {
+    title: "Nabla",
+    key_encoding: KeyEncoding::Utf8,
+    schemes: SCHEMES,
+    archived_headers: &[SIGNATURE_HEADER, TIMESTAMP_HEADER],
+    tolerance_secs: None,
+    verify: |delivery, ex| SCHEME.verify(delivery, ex),
+    sign_extra: no_extra_headers,
+    normalize: |_, body| normalize(body),
+    volatile_fields: &[],
+    endpoint_check: None,
+    ping: None,
+    sample_secret: "scribehook-demo-nabla",
+};
 
 // ---------------------------------------------------------------------------------------
 // Event model (seed 003: docs.nabla.com "Receive webhook events")
@@ -108,7 +122,7 @@ struct NabItem {
     end_offset_ms: Option<f64>,
 }
 
-pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let envelope: Envelope = read_json(Provider::Nabla, "", body)?;
     let data: Data = read_json(Provider::Nabla, "data", envelope.data.get().as_bytes())?;
     let (category, status) = status_of(&envelope.kind, data.status.as_deref());

@@ -12,16 +12,14 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
+use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{body_event_id, de, non_empty, read_json, Failure, Identity, MalformedEvent};
-use super::{Delivery, Explanation, Provider, SignError, SignOptions};
+use super::{Delivery, Explanation, Provider, SignError, SignOptions, Spec};
 use crate::record::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
 use crate::signature::{self, Commas, VerifyError};
 
-/// The test secret the samples in `events/` are signed with; never for a deployment.
-pub const SAMPLE_SECRET: &str = "scribehook-demo-prosa";
 pub const SIGNATURE_HEADER: &str = "x-prosa-signature";
 pub const EVENT_HEADER: &str = "x-prosa-event";
 pub const EVENT_UUID_HEADER: &str = "x-prosa-event-uuid";
@@ -50,7 +48,23 @@ const SHA256: Scheme = Scheme {
     encoding: Encoding::Hex,
 };
 
-pub(super) const SCHEMES: &[(&str, Scheme)] = &[("v1", V1), ("sha256", SHA256)];
+const SCHEMES: &[(&str, Scheme)] = &[("v1", V1), ("sha256", SHA256)];
+
+/// Prosa, as the rest of the program sees it.
+pub(crate) const SPEC: Spec = Spec {
+    title: "Prosa",
+    key_encoding: KeyEncoding::Utf8,
+    schemes: SCHEMES,
+    archived_headers: &[SIGNATURE_HEADER, EVENT_HEADER, EVENT_UUID_HEADER],
+    tolerance_secs: None,
+    verify,
+    sign_extra: with_event_headers,
+    normalize,
+    volatile_fields: &[],
+    endpoint_check: None,
+    ping: Some(is_ping),
+    sample_secret: "scribehook-demo-prosa",
+};
 
 /// Which published scheme a header is written in, told apart by its grammar. A header
 /// that mixes them is refused rather than judged by either: ambiguity is how signature
@@ -72,7 +86,7 @@ fn scheme_of(value: &str) -> Result<&'static Scheme, VerifyError> {
     }
 }
 
-pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
+fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<(), VerifyError> {
     let headers = delivery.headers;
     let value = signature::required(headers, SIGNATURE_HEADER, Commas::Allowed)?;
     signature::required(headers, EVENT_HEADER, Commas::Forbidden)?;
@@ -85,7 +99,7 @@ pub(super) fn verify(delivery: &Delivery<'_>, ex: &mut Explanation) -> Result<()
 }
 
 /// Prosa names the event's type and id in headers of their own, beside the signature.
-pub(super) fn with_event_headers(
+fn with_event_headers(
     mut headers: Vec<(String, String)>,
     body: &[u8],
     opts: &SignOptions,
@@ -207,7 +221,7 @@ const PING: &str = "webhook.ping";
 
 /// A `webhook.ping` delivery (contract §12): answered 200 with nothing stored. Ask after
 /// verification, so that a test delivery with the wrong secret is still refused.
-pub(super) fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
+fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
     header(headers, EVENT_HEADER) == Some(PING)
         && serde_json::from_slice::<Body>(body).is_ok_and(|outer| {
             let job = match outer.data {
@@ -224,7 +238,7 @@ pub(super) fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
 /// event; the uuid is kept as `related.delivery_id`); the type comes from the job's status
 /// when it states one; a body without a `job_id` is not a Prosa job; a header that
 /// contradicts the body is malformed.
-pub(super) fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let outer: Body = read_json(Provider::Prosa, "", body)?;
     let envelope_type = outer.event_type.as_deref().filter(|_| outer.data.is_some());
     let named = header(headers, EVENT_HEADER);

@@ -29,13 +29,6 @@ const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 impl KeyEncoding {
-    pub(crate) fn of(provider: Provider) -> Self {
-        match provider {
-            Provider::Daily => KeyEncoding::Base64,
-            Provider::Bota | Provider::Nabla | Provider::Prosa => KeyEncoding::Utf8,
-        }
-    }
-
     pub(crate) fn decode(self, provider: Provider, secret: &str) -> Result<Vec<u8>, String> {
         match self {
             KeyEncoding::Utf8 => Ok(secret.as_bytes().to_vec()),
@@ -446,7 +439,7 @@ impl Scheme {
         };
         let digest = match self.digest {
             Digest::HmacSha256 => {
-                let key = match KeyEncoding::of(self.provider) {
+                let key = match self.provider.spec().key_encoding {
                     KeyEncoding::Base64 => "base64-decoded secret",
                     KeyEncoding::Utf8 => "secret",
                 };

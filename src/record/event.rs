@@ -4,62 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use super::provider::{Provider, UnknownProvider};
+
 pub const SCHEMA_VERSION: &str = "1";
-
-/// The providers this release serves: part of the public format (`provider`). What each
-/// one signs and sends lives in its module under `providers`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Daily,
-    Bota,
-    Nabla,
-    Prosa,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 4] = [
-        Provider::Daily,
-        Provider::Bota,
-        Provider::Nabla,
-        Provider::Prosa,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Daily => "daily",
-            Provider::Bota => "bota",
-            Provider::Nabla => "nabla",
-            Provider::Prosa => "prosa",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Provider {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider {0:?}; expected one of daily, bota, nabla, prosa")]
-pub struct UnknownProvider(pub String);
 
 /// An instant, always serialized as RFC 3339 in UTC (`…Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

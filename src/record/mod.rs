@@ -3,6 +3,7 @@
 
 mod event;
 mod fold;
+mod provider;
 
 pub use event::*;
 pub use fold::*;

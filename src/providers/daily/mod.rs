@@ -10,20 +10,20 @@ pub mod transcript;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::providers::scheme::{Clock, Content, Digest, Encoding, Grammar, Scheme};
-use crate::providers::{de, non_empty, read_json, Failure, Identity, MalformedEvent, Provider};
+use crate::providers::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
+use crate::providers::{
+    de, no_extra_headers, non_empty, read_json, Failure, Identity, MalformedEvent, Provider, Spec,
+};
 use crate::record::{
     self, seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo,
     Status, Timestamp,
 };
 
-/// The test secret the samples in `events/` are signed with; never for a deployment.
-pub const SAMPLE_SECRET: &str = "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==";
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 
 /// base64(HMAC-SHA256(base64-decoded secret, timestamp "." body)).
-pub(super) const SCHEME: Scheme = Scheme {
+const SCHEME: Scheme = Scheme {
     provider: Provider::Daily,
     header: (SIGNATURE_HEADER, "X-Webhook-Signature"),
     grammar: Grammar::One { prefix: "" },
@@ -33,9 +33,26 @@ pub(super) const SCHEME: Scheme = Scheme {
     encoding: Encoding::Base64,
 };
 
-pub(super) const SCHEMES: &[(&str, Scheme)] = &[("base64", SCHEME)];
+const SCHEMES: &[(&str, Scheme)] = &[("base64", SCHEME)];
 
-pub(super) fn is_endpoint_check(body: &[u8]) -> bool {
+/// Daily, as the rest of the program sees it.
+pub(crate) const SPEC: Spec = Spec {
+    title: "Daily",
+    key_encoding: KeyEncoding::Base64,
+    schemes: SCHEMES,
+    archived_headers: &[SIGNATURE_HEADER, TIMESTAMP_HEADER],
+    tolerance_secs: None,
+    verify: |delivery, ex| SCHEME.verify(delivery, ex),
+    sign_extra: no_extra_headers,
+    normalize: |_, body| normalize(body),
+    // `event_ts` records when the webhook was sent: a retry may carry a new one.
+    volatile_fields: &["event_ts"],
+    endpoint_check: Some(is_endpoint_check),
+    ping: None,
+    sample_secret: "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
+};
+
+fn is_endpoint_check(body: &[u8]) -> bool {
     const CHECK: &[u8] = br#"{"test":"test"}"#;
     // Cheap length bound first: whitespace can only make the body longer.
     body.len() >= CHECK.len()
@@ -216,7 +233,7 @@ struct Facts {
     content: record::Content,
 }
 
-pub(super) fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
+fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let envelope: Envelope = read_json(Provider::Daily, "", body)?;
     let identity = Identity {
         id: &envelope.id,
