@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::pipeline::process::Processor;
 use crate::record::{Provider, Timestamp};
+use crate::storage::records::purge_subject;
 use crate::storage::StoreError;
 use crate::telemetry::{self, Escaped};
 
@@ -102,7 +103,7 @@ impl Processor {
         let mut report = PurgeReport::new(provider, subject_id);
         let mut tombstones = std::collections::BTreeMap::new();
         for store in self.stores() {
-            let purged = store.purge_subject(provider, subject_id).await?;
+            let purged = purge_subject(store.as_ref(), provider, subject_id).await?;
             report.events_rewritten += purged.events_rewritten;
             report.objects_deleted.extend(purged.deleted);
             event_ids.extend(purged.event_ids);

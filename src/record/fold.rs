@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Provider;
-use crate::record::{Category, Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
+use super::content::Kind;
+use super::event::Provider;
+use super::event::{Content, NormalizedEvent, Status, Timestamp, SCHEMA_VERSION};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -88,73 +89,15 @@ impl OnDelete {
     }
 }
 
-/// Removes every piece of content from `content`: transcript, note, summary, concepts,
-/// SOAP, and the digest and size of fetched outputs (their locations, formats and reasons
-/// stay: they are references, not content). Ids, statuses, times and errors live outside
-/// `Content` or in `error`, and stay.
-pub fn strip_content(content: &mut Content) {
-    content.transcript = None;
-    content.note = None;
-    content.summary = None;
-    content.concepts = None;
-    content.soap = None;
-    for artifact in content.artifacts.iter_mut().flatten() {
-        artifact.sha256 = None;
-        artifact.bytes = None;
-    }
-}
-
-/// Whether `content` holds anything [`strip_content`] would remove.
-pub fn has_content(content: &Content) -> bool {
-    // Field by field rather than strip-a-copy-and-compare: no transcript is cloned.
-    content.transcript.is_some()
-        || content.note.is_some()
-        || content.summary.is_some()
-        || content.concepts.is_some()
-        || content.soap.is_some()
-        || content
-            .artifacts
-            .iter()
-            .flatten()
-            .any(|a| a.sha256.is_some() || a.bytes.is_some())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Recording,
-    Transcript,
-    Summary,
-    Note,
-    Job,
-    Device,
-}
-
 impl Component {
     fn from_event(event: &NormalizedEvent, kind: Kind) -> Self {
-        let all = &event.content;
-        let mut content = Content {
-            error: all.error.clone(),
-            ..Content::default()
-        };
-        match kind {
-            Kind::Recording => content.recording.clone_from(&all.recording),
-            Kind::Transcript => content.transcript.clone_from(&all.transcript),
-            Kind::Summary => content.summary.clone_from(&all.summary),
-            Kind::Note => {
-                content.note.clone_from(&all.note);
-                content.concepts.clone_from(&all.concepts);
-                content.soap.clone_from(&all.soap);
-            }
-            Kind::Job => content.artifacts.clone_from(&all.artifacts),
-            Kind::Device => content.device.clone_from(&all.device),
-        }
         Component {
             status: event.status,
             updated_at: event.occurred_at,
             event_id: event.event_id.clone(),
             event_type: event.event_type.clone(),
             related: event.related.clone(),
-            content,
+            content: event.content.part(kind),
         }
     }
 
@@ -195,31 +138,56 @@ fn join(slot: &mut Option<Component>, candidate: Component) {
 /// The components an event feeds: its own category's, plus any kind of content it
 /// carries (a Daily batch job's fetched transcript, SOAP note and summary).
 fn kinds_of(event: &NormalizedEvent) -> Vec<Kind> {
-    let mut kinds = Vec::with_capacity(3);
-    match event.category {
-        Category::Recording => kinds.push(Kind::Recording),
-        Category::Transcript => kinds.push(Kind::Transcript),
-        Category::Summary => kinds.push(Kind::Summary),
-        Category::Note => kinds.push(Kind::Note),
-        Category::Job => kinds.push(Kind::Job),
-        Category::Device => kinds.push(Kind::Device),
-        Category::Other => {}
-    }
-    let content = &event.content;
-    let carried = [
-        (content.transcript.is_some(), Kind::Transcript),
-        (content.summary.is_some(), Kind::Summary),
-        (
-            content.note.is_some() || content.concepts.is_some() || content.soap.is_some(),
-            Kind::Note,
-        ),
-    ];
-    for (present, kind) in carried {
-        if present && !kinds.contains(&kind) {
+    let mut kinds: Vec<Kind> = Kind::of(event.category).into_iter().collect();
+    for kind in event.content.carried_kinds() {
+        if !kinds.contains(&kind) {
             kinds.push(kind);
         }
     }
     kinds
+}
+
+impl Components {
+    /// The slot of `kind`.
+    fn slot(&mut self, kind: Kind) -> &mut Option<Component> {
+        match kind {
+            Kind::Recording => &mut self.recording,
+            Kind::Transcript => &mut self.transcript,
+            Kind::Summary => &mut self.summary,
+            Kind::Note => &mut self.note,
+            Kind::Job => &mut self.job,
+            Kind::Device => &mut self.device,
+        }
+    }
+
+    /// Every component present.
+    pub fn iter(&self) -> impl Iterator<Item = &Component> {
+        let Components {
+            recording,
+            transcript,
+            summary,
+            note,
+            job,
+            device,
+        } = self;
+        [recording, transcript, summary, note, job, device]
+            .into_iter()
+            .flatten()
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Component> {
+        let Components {
+            recording,
+            transcript,
+            summary,
+            note,
+            job,
+            device,
+        } = self;
+        [recording, transcript, summary, note, job, device]
+            .into_iter()
+            .flatten()
+    }
 }
 
 impl Record {
@@ -252,16 +220,10 @@ impl Record {
         self.updated_at = self.updated_at.max(event.occurred_at);
         self.events.insert(event.event_id.clone());
         for kind in kinds_of(event) {
-            let component = Component::from_event(event, kind);
-            let slot = match kind {
-                Kind::Recording => &mut self.components.recording,
-                Kind::Transcript => &mut self.components.transcript,
-                Kind::Summary => &mut self.components.summary,
-                Kind::Note => &mut self.components.note,
-                Kind::Job => &mut self.components.job,
-                Kind::Device => &mut self.components.device,
-            };
-            join(slot, component);
+            join(
+                self.components.slot(kind),
+                Component::from_event(event, kind),
+            );
         }
         self.deleted_at = self
             .components
@@ -282,19 +244,8 @@ impl Record {
 
     /// Removes the content of every component (ids, statuses, times, errors stay).
     pub fn strip(&mut self) {
-        let c = &mut self.components;
-        for component in [
-            &mut c.recording,
-            &mut c.transcript,
-            &mut c.summary,
-            &mut c.note,
-            &mut c.job,
-            &mut c.device,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            strip_content(&mut component.content);
+        for component in self.components.iter_mut() {
+            component.content.strip();
         }
     }
 
@@ -339,15 +290,15 @@ pub fn merge_with<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{EventDraft, Note, Segment, Summary, Transcript};
+    use crate::record::{Category, EventDraft, Note, Segment, Summary, Transcript};
     use proptest::prelude::*;
 
-    /// [`has_content`] reads fields instead of stripping a copy; both must agree.
+    /// [`Content::has_content`] reads fields instead of stripping a copy; both must agree.
     #[test]
     fn has_content_is_exactly_what_strip_content_removes() {
         let by_strip = |c: &Content| {
             let mut stripped = c.clone();
-            strip_content(&mut stripped);
+            stripped.strip();
             stripped != *c
         };
         let mut cases = vec![
@@ -364,9 +315,9 @@ mod tests {
             ..Content::default()
         });
         for content in &cases {
-            assert_eq!(has_content(content), by_strip(content), "{content:?}");
+            assert_eq!(content.has_content(), by_strip(content), "{content:?}");
         }
-        assert!(cases.iter().any(has_content) && !cases.iter().all(has_content));
+        assert!(cases.iter().any(Content::has_content) && !cases.iter().all(Content::has_content));
     }
 
     fn event(id: &str, category: Category, status: Status, secs: i64) -> NormalizedEvent {
@@ -511,18 +462,10 @@ mod tests {
     }
 
     fn holds_content(record: &Record) -> bool {
-        let c = &record.components;
-        [
-            &c.recording,
-            &c.transcript,
-            &c.summary,
-            &c.note,
-            &c.job,
-            &c.device,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|component| has_content(&component.content))
+        record
+            .components
+            .iter()
+            .any(|component| component.content.has_content())
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The record format: the normalized event of one delivery, the record of one encounter,
 //! and the order-independent fold of events into records.
 
+mod content;
 mod event;
 mod fold;
 mod provider;

@@ -12,11 +12,11 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::ProvideErrorKind;
 
-use super::records::{decode_record, encode, Purged, RecordStore};
+use super::records::{decode_record, encode, RecordStore};
 use super::{key_segment, Blobs, Condition, Erase, Fault, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
-use crate::record::{has_content, strip_content, Record};
+use crate::record::Record;
 
 /// Documents above this go to S3: DynamoDB's item limit is 400 KB including attribute
 /// names and the other attributes, so keep a margin.
@@ -136,45 +136,41 @@ impl DynamoDbStore {
             }
         }
     }
+}
 
-    /// Rewrites the subject's event items that hold content (or point at an overflow
-    /// object) without it; returns the ids of its events and how many were rewritten.
-    async fn strip_events(&self, items: &[Item], purged: &mut Purged) -> Result<(), StoreError> {
-        for item in items {
+#[async_trait]
+impl RecordStore for DynamoDbStore {
+    async fn subject_events(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Vec<(NormalizedEvent, bool)>, StoreError> {
+        let mut events = Vec::new();
+        for item in self.partition(provider, subject_id).await? {
             let is_event =
                 matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("event#"));
             if !is_event {
                 continue;
             }
-            let Some(bytes) = self.read_document(item, "event").await? else {
+            let Some(bytes) = self.read_document(&item, "event").await? else {
                 continue;
             };
-            let mut event: NormalizedEvent = serde_json::from_slice(&bytes)
+            let event = serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::permanent("dynamodb event item is not an event", e))?;
-            purged.event_ids.insert(event.event_id.clone());
-            if has_content(&event.content) || item.contains_key("event_location") {
-                strip_content(&mut event.content);
-                self.put_event(&event).await?;
-                purged.events_rewritten += 1;
-            }
-            purged.tombstones.push(event);
+            // An event kept in an overflow object is rewritten into its item, so the object
+            // can go.
+            events.push((event, item.contains_key("event_location")));
         }
-        Ok(())
+        Ok(events)
     }
-}
 
-#[async_trait]
-impl RecordStore for DynamoDbStore {
-    async fn purge_subject(
+    async fn erase_leftovers(
         &self,
         provider: Provider,
         subject_id: &str,
-    ) -> Result<Purged, StoreError> {
-        let mut purged = Purged::default();
-        self.strip_events(&self.partition(provider, subject_id).await?, &mut purged)
-            .await?;
+    ) -> Result<Vec<String>, StoreError> {
         let Some(overflow) = &self.overflow else {
-            return Ok(purged);
+            return Ok(Vec::new());
         };
         // Overflow objects no item points to any more (the content-free documents fit in
         // their items), then the superseded versions of those that are still referenced.
@@ -187,19 +183,20 @@ impl RecordStore for DynamoDbStore {
             .filter_map(|(_, value)| value.as_s().ok().cloned())
             .collect();
         let prefix = format!("large/{provider}/{}/", key_segment(subject_id));
+        let mut deleted = Vec::new();
         for key in overflow.list(&prefix).await? {
             if !referenced.contains(&overflow.location(&key)) {
                 for erased in overflow.erase(Erase::Key(&key)).await? {
-                    purged.deleted.push(overflow.location(&erased));
+                    deleted.push(overflow.location(&erased));
                 }
             }
         }
         for erased in overflow.erase(Erase::Superseded(&prefix)).await? {
-            purged.deleted.push(overflow.location(&erased));
+            deleted.push(overflow.location(&erased));
         }
-        purged.deleted.sort();
-        purged.deleted.dedup();
-        Ok(purged)
+        deleted.sort();
+        deleted.dedup();
+        Ok(deleted)
     }
 
     async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError> {

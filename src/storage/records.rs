@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::{key_segment, Blobs, Condition, Erase, Put, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
-use crate::record::{has_content, strip_content, OnDelete, Record};
+use crate::record::{OnDelete, Record};
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).
@@ -59,15 +59,14 @@ pub trait RecordStore: Send + Sync {
     /// `s3://…`, `file://…`, `dynamodb://…`, for logs.
     fn describe(&self) -> String;
 
-    /// Rewrites every stored event of the subject without its content and deletes every
-    /// other copy of content this store holds for it (superseded object versions, overflow
-    /// objects). The record itself is stripped by the fold (or [`Record::erase`]) before.
-    /// Idempotent. A store that cannot purge says so rather than keeping content silently.
-    async fn purge_subject(
+    /// The subject's stored events, for the purge walk ([`purge_subject`]), each with
+    /// whether its stored form must be rewritten whatever it holds (it points at an overflow
+    /// object). A store that cannot purge says so rather than keeping content silently.
+    async fn subject_events(
         &self,
         provider: Provider,
         subject_id: &str,
-    ) -> Result<Purged, StoreError> {
+    ) -> Result<Vec<(NormalizedEvent, bool)>, StoreError> {
         Err(StoreError::permanent(
             format!(
                 "purge {provider}/{} in {}",
@@ -76,6 +75,17 @@ pub trait RecordStore: Send + Sync {
             ),
             "this record store cannot purge",
         ))
+    }
+
+    /// Once the subject's events are rewritten, deletes every other copy of its content
+    /// this store holds (superseded object versions, overflow objects nothing points to);
+    /// returns the locations deleted.
+    async fn erase_leftovers(
+        &self,
+        _provider: Provider,
+        _subject_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
 
     async fn get_record(
@@ -135,6 +145,28 @@ pub async fn merge_event(
             Ok((before.as_ref() != Some(&record)).then_some(record))
         })
         .await
+}
+
+/// Rewrites every stored event of the subject without its content and deletes every other
+/// copy of content the store holds for it (superseded object versions, overflow objects).
+/// The record itself is stripped by the fold (or [`Record::erase`]) before. Idempotent.
+pub async fn purge_subject(
+    store: &dyn RecordStore,
+    provider: Provider,
+    subject_id: &str,
+) -> Result<Purged, StoreError> {
+    let mut purged = Purged::default();
+    for (mut event, points_elsewhere) in store.subject_events(provider, subject_id).await? {
+        purged.event_ids.insert(event.event_id.clone());
+        if event.content.has_content() || points_elsewhere {
+            event.content.strip();
+            store.put_event(&event).await?;
+            purged.events_rewritten += 1;
+        }
+        purged.tombstones.push(event);
+    }
+    purged.deleted = store.erase_leftovers(provider, subject_id).await?;
+    Ok(purged)
 }
 
 /// A short, jittered pause between compare-and-swap attempts, growing with the attempt.
@@ -241,33 +273,31 @@ impl RecordStore for BlobRecordStore {
         self.blobs.location("records")
     }
 
-    async fn purge_subject(
+    async fn subject_events(
         &self,
         provider: Provider,
         subject_id: &str,
-    ) -> Result<Purged, StoreError> {
-        let subject = format!("records/{provider}/{}/", key_segment(subject_id));
-        let mut purged = Purged::default();
-        for key in self.blobs.list(&format!("{subject}events/")).await? {
-            let Some((bytes, _)) = self.blobs.get(&key).await? else {
-                continue;
-            };
-            let mut event: NormalizedEvent = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::permanent(format!("{key} is not an event"), e))?;
-            purged.event_ids.insert(event.event_id.clone());
-            if has_content(&event.content) {
-                strip_content(&mut event.content);
-                self.blobs
-                    .put(&key, encode("event", &event)?, Condition::Always)
-                    .await?;
-                purged.events_rewritten += 1;
+    ) -> Result<Vec<(NormalizedEvent, bool)>, StoreError> {
+        let prefix = format!("records/{provider}/{}/events/", key_segment(subject_id));
+        let mut events = Vec::new();
+        for key in self.blobs.list(&prefix).await? {
+            if let Some((bytes, _)) = self.blobs.get(&key).await? {
+                let event = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::permanent(format!("{key} is not an event"), e))?;
+                events.push((event, false));
             }
-            purged.tombstones.push(event);
         }
+        Ok(events)
+    }
+
+    async fn erase_leftovers(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
         // The versions the stripped event and record documents replaced.
-        for key in self.blobs.erase(Erase::Superseded(&subject)).await? {
-            purged.deleted.push(self.blobs.location(&key));
-        }
-        Ok(purged)
+        let subject = format!("records/{provider}/{}/", key_segment(subject_id));
+        let erased = self.blobs.erase(Erase::Superseded(&subject)).await?;
+        Ok(erased.iter().map(|key| self.blobs.location(key)).collect())
     }
 }
