@@ -1,17 +1,20 @@
-//! scribehook: webhooks from clinical transcription and AI-scribe providers (Daily, Bota,
-//! Nabla, Prosa), verified on their raw bytes, archived, normalized into one record format
-//! and merged per encounter.
+//! scribehook: webhooks from clinical transcription and AI-scribe providers, verified on
+//! their raw bytes, archived, normalized into one record format and merged per encounter.
+//! `docs/architecture.md` draws one delivery's path through these modules;
+//! `docs/behaviour.md` says what they promise.
 //!
+//! - [`providers`]: one description (`Spec`) per provider: its signature
+//!   schemes, event model and mapping; Daily's output fetch, access links and transcript
+//!   readers under `providers::daily`.
+//! - [`record`]: the public format: the normalized event, the record, the fold.
+//! - [`pipeline`]: the steps of one delivery: ingest (verify, archive, dispatch), process
+//!   (normalize, fetch, store), purge.
+//! - [`storage`]: the archive and the record stores behind small traits (S3, DynamoDB,
+//!   local files).
 //! - [`signature`]: shared verification primitives (strict headers, window, digests).
-//! - [`providers`]: one module per provider: signature scheme, event model, mapping.
-//! - [`normalized`]: the public schema-v1 event format.
-//! - [`merge`]: the order-independent fold of events into a record.
-//! - [`transcript`]: Daily's output files (Deepgram JSON, WebVTT, SRT, txt, SOAP JSON).
-//! - [`storage`]: archive and record stores (S3, DynamoDB, local files).
-//! - [`purge`]: ending a subject's content (deletion events, `scribehook purge`).
-//! - [`ingest`], [`process`], [`fetch`]: the delivery path ([`daily_api`]: Daily's
-//!   access links for outputs kept in Daily's storage); [`lambda`] and [`app`] wire it
-//!   to Lambda and AWS; [`telemetry`] logs and metrics; [`config`] the environment.
+//! - [`aws`]: the AWS SDK behind the capabilities the pipeline asks for; [`config`] the
+//!   environment; [`telemetry`] logs and metrics; [`entrypoints`] the Lambda glue, the
+//!   wiring and what only the CLI needs.
 
 pub mod aws;
 pub mod config;

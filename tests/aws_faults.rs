@@ -214,7 +214,7 @@ fn failing_dynamodb_store(
     Arc::new(DynamoDbStore::new(
         client,
         stack.table.clone(),
-        Some(stack.processor.archive().blobs().clone()),
+        Some(stack.archive_blobs.clone()),
     ))
 }
 

@@ -42,7 +42,7 @@ fn processor_failing_with(stack: &Stack, status: u16, body: &'static str) -> Pro
     let store: Arc<dyn RecordStore> = Arc::new(DynamoDbStore::new(
         client,
         stack.table.clone(),
-        Some(stack.processor.archive().blobs().clone()),
+        Some(stack.archive_blobs.clone()),
     ));
     Processor::new(
         stack.processor.archive().clone(),

@@ -278,7 +278,7 @@ impl Deployment {
         )
         .with_access_links(Arc::new(DailyApiClient::with_timeouts(api, None, timeouts)));
         let archive = app::archive(&self.config, &self.clients).await;
-        let stores = app::record_stores(&self.config, &self.clients, &archive).await;
+        let stores = app::record_stores(&self.config, &self.clients).await;
         Processor::new(archive, stores, fetcher)
     }
 

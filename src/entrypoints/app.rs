@@ -24,11 +24,7 @@ pub async fn archive(config: &Config, clients: &Clients) -> Archive {
     Archive::new(clients.blobs(&config.archive).await)
 }
 
-pub async fn record_stores(
-    config: &Config,
-    clients: &Clients,
-    archive: &Archive,
-) -> Vec<Arc<dyn RecordStore>> {
+pub async fn record_stores(config: &Config, clients: &Clients) -> Vec<Arc<dyn RecordStore>> {
     let mut stores: Vec<Arc<dyn RecordStore>> = Vec::with_capacity(config.stores.len());
     for location in &config.stores {
         stores.push(match location {
@@ -36,7 +32,7 @@ pub async fn record_stores(
                 clients.dynamodb().await,
                 table.clone(),
                 // Values too large for an item go next to the archive.
-                Some(Arc::clone(archive.blobs())),
+                Some(clients.blobs(&config.archive).await),
             )),
             Location::Blobs(blobs) => Arc::new(BlobRecordStore::new(clients.blobs(blobs).await)),
         });
@@ -46,7 +42,7 @@ pub async fn record_stores(
 
 pub async fn processor(config: &Config, clients: &Clients) -> Processor {
     let archive = archive(config, clients).await;
-    let stores = record_stores(config, clients, &archive).await;
+    let stores = record_stores(config, clients).await;
     let fetcher = fetcher(config, clients);
     Processor::new(archive, stores, fetcher)
         .with_on_delete(OnDelete::from_flag(config.purge_on_delete))

@@ -1,7 +1,8 @@
-//! The providers. Each module exports one [`Spec`]: its signature schemes as data
+//! The providers. Each module exports one `Spec`: its signature schemes as data
 //! (`scheme.rs` signs and verifies with them), its event model and its mapping to the
-//! normalized event; this file maps each provider to its spec and answers from it. `json.rs` reads provider JSON without
-//! letting values into error messages; `explain.rs` says why a delivery was refused.
+//! normalized event; this file maps each provider to its spec and answers from it.
+//! `json.rs` reads provider JSON without letting values into error messages; `explain.rs`
+//! says why a delivery was refused.
 
 use std::fmt;
 
@@ -15,12 +16,12 @@ pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
 pub(crate) use json::read_json;
 use scheme::{KeyEncoding, Scheme};
 
-pub mod bota;
+mod bota;
 pub mod daily;
 mod explain;
 mod json;
-pub mod nabla;
-pub mod prosa;
+mod nabla;
+mod prosa;
 mod scheme;
 
 /// Everything the rest of the program needs to know of one provider. Each provider module

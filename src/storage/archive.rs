@@ -130,10 +130,6 @@ impl Archive {
         Self { blobs }
     }
 
-    pub fn blobs(&self) -> &Arc<dyn Blobs> {
-        &self.blobs
-    }
-
     pub fn key(provider: Provider, event_id: &str) -> String {
         format!("raw/{provider}/{}.json", key_segment(event_id))
     }

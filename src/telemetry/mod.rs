@@ -1,6 +1,6 @@
 //! One structured log line per delivery and per processed message (provider, event id,
 //! type, outcome, latency; never a secret or a body), Powertools-conventional JSON inside
-//! Lambda ([`format`]), and EMF metrics flushed once per invocation ([`emf`]).
+//! Lambda ([`mod@format`]), and EMF metrics flushed once per invocation ([`emf`]).
 
 use std::fmt;
 use std::future::Future;

@@ -360,6 +360,10 @@ pub struct Stack {
     pub processor: Arc<Processor>,
     pub dynamodb: Arc<DynamoDbStore>,
     pub s3_records: Arc<BlobRecordStore>,
+    /// The archive's location as a blob store of its own (DynamoDB's overflow objects go
+    /// next to the archive, as the deployed wiring puts them).
+    #[allow(dead_code)]
+    pub archive_blobs: Arc<S3Blobs>,
 }
 
 impl Stack {
@@ -379,7 +383,7 @@ impl Stack {
         let dynamodb = Arc::new(DynamoDbStore::new(
             clients.dynamodb().await,
             table.clone(),
-            Some(archive_blobs),
+            Some(archive_blobs.clone()),
         ));
         let s3_records = Arc::new(BlobRecordStore::new(Arc::new(S3Blobs::new(
             clients.s3().await,
@@ -408,6 +412,7 @@ impl Stack {
             processor,
             dynamodb,
             s3_records,
+            archive_blobs,
         }
     }
 
