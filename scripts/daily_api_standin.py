@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A loopback stand-in for Daily's REST API, for `make demo` (contract §10).
+"""A loopback stand-in for Daily's REST API, for `make demo` (docs/behaviour.md#daily-outputs).
 
 GET /v1/batch-processor/<job id>/access-link, with `Authorization: Bearer <key>`, answers as
 Daily documents it: {id, preset, status, transcription: [{format, link}], summary: {format,

@@ -85,7 +85,7 @@ export QUEUE_URL
 # Daily's REST API, played by a loopback stand-in (scripts/daily_api_standin.py). The sample
 # batch job's outputs sit in Daily's own bucket, which is not in ALLOWED_OUTPUT_BUCKETS: the
 # processor asks GET /batch-processor/<job>/access-link with the key as a Bearer token and
-# follows the links it answers with (without the key), as contract §10 says.
+# follows the links it answers with (without the key), as docs/behaviour.md#daily-outputs says.
 echo "== Starting a stand-in for Daily's REST API (access links to outputs in Daily's storage)"
 API_PORT=$(free_port)
 export DAILY_API_KEY="scribehook-demo-daily-api-key" DAILY_API_URL="http://127.0.0.1:$API_PORT/v1"

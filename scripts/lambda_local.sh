@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make invoke: both Lambda handlers under cargo-lambda's emulator of the Lambda runtime, the
-# README's "local Lambda" path end to end and unattended:
+# docs/local.md "local Lambda" path end to end and unattended:
 #   1. re-signs every sample into data/lambda/events (git ignores data/; events/ stays as
 #      committed), because a signature is only valid for SIGNATURE_TOLERANCE_SECONDS (300 s);
 #   2. starts `cargo lambda watch` in the background, with the test secrets and local

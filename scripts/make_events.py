@@ -56,7 +56,7 @@ def sign(binary, provider, body, timestamp, event_type=None, event_id=None, sche
 
 def prosa_ids(name):
     """Prosa puts the event type and a delivery UUID in headers; derive both from the
-    sample's name. (scribehook identifies Prosa events by the body's digest, contract §8.)"""
+    sample's name. (scribehook identifies Prosa events by the body's digest, docs/behaviour.md#what-unsigned-headers-may-decide.)"""
     event_type = name.removesuffix(".sha256").removesuffix(".envelope")
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"scribehook:prosa:{name}"))
     return event_type, event_id

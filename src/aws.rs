@@ -83,7 +83,7 @@ impl Clients {
         }
     }
 
-    /// The configuration every client is built from, with [`timeouts`] (contract §8: no
+    /// The configuration every client is built from, with [`timeouts`] (docs/behaviour.md#failure-classes: no
     /// AWS call waits without bound).
     async fn sdk(&self) -> aws_config::SdkConfig {
         let sdk = self

@@ -1,4 +1,4 @@
-//! Configuration from the environment (contract §3), read once at start-up. Nothing here
+//! Configuration from the environment (docs/behaviour.md#configuration), read once at start-up. Nothing here
 //! touches the network: Secrets Manager secrets are fetched on first use and cached for the
 //! life of the execution environment.
 
@@ -114,7 +114,7 @@ pub struct Config {
     /// §9); `false` only marks the record.
     pub purge_on_delete: bool,
     /// `DAILY_API_KEY` / `DAILY_API_KEY_ARN` and `DAILY_API_URL`: Daily's REST API, for
-    /// outputs in storage that is not ours to read (contract §10).
+    /// outputs in storage that is not ours to read (docs/behaviour.md#daily-outputs).
     pub daily_api: Option<DailyApi>,
 }
 
@@ -214,7 +214,7 @@ impl Env<'_> {
         match self.get(name) {
             Some(v) => Ok(v),
             None if self.in_lambda() => Err(ConfigError(format!(
-                "{name} is not set; inside Lambda it must name where {} go (see the README's configuration table)",
+                "{name} is not set; inside Lambda it must name where {} go (see docs/behaviour.md#configuration)",
                 if name == "ARCHIVE" { "verified deliveries" } else { "normalized records" }
             ))),
             None => Ok(format!("file://{LOCAL_DATA_DIR}")),

@@ -7,7 +7,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Why a delivery failed verification. Each maps to one `error.code` of contract §2.
+/// Why a delivery failed verification. Each maps to one `error.code` of docs/behaviour.md#http-answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("{0}")]
@@ -19,7 +19,7 @@ pub enum VerifyError {
     #[error("{0}")]
     InvalidSignature(String),
     /// A signature or identity header that is present but not visible ASCII text: the
-    /// request is malformed, not unsigned (contract §2 `malformed_event`).
+    /// request is malformed, not unsigned (docs/behaviour.md#http-answers `malformed_event`).
     #[error("{0}")]
     MalformedHeader(String),
 }

@@ -1,7 +1,7 @@
 //! The adversarial catalogue (issue 8): hostile and malformed deliveries through the real
 //! ingest handler, each as an API Gateway REST API (v1) and an HTTP API (v2) event, with
 //! inline processing into a local file store (ARCHIVE = STORE = a fresh directory per case
-//! and payload version). Every step asserts the exact status and error code of contract §2;
+//! and payload version). Every step asserts the exact status and error code of docs/behaviour.md#http-answers;
 //! a case whose requests are all unverified asserts that its directory stays empty, and a
 //! case of verified odd ids that nothing lands outside it.
 //!
@@ -673,7 +673,7 @@ fn catalogue() -> Vec<Case> {
         ));
     }
 
-    // Prosa's unsigned headers (contract §8).
+    // Prosa's unsigned headers (docs/behaviour.md#what-unsigned-headers-may-decide).
     let replay_uuid = signed(Provider::Prosa, &prosa, Some("uuid-2"));
     cases.push(case(
         "prosa: a delivery replayed under another X-Prosa-Event-UUID",
@@ -1047,7 +1047,7 @@ async fn run(case: &Case, version: Version, n: usize) -> Vec<String> {
             stored.len(),
             stored.iter().take(3).collect::<Vec<_>>()
         )),
-        // Nothing is acknowledged before it is archived (contract §2).
+        // Nothing is acknowledged before it is archived (docs/behaviour.md#http-answers).
         Stored::Contained
             if stored.is_empty()
                 && case

@@ -81,7 +81,7 @@ fn delivery(provider: Provider) -> (Vec<u8>, Vec<(String, String)>, &'static str
         Provider::Prosa => {
             let body = payload(provider, "stt.jobs.completed");
             let headers = signed_headers(provider, &body, Some(PROSA_EVENT), Some(PROSA_UUID));
-            // Prosa events are identified by the signed body's digest (contract §8).
+            // Prosa events are identified by the signed body's digest (docs/behaviour.md#what-unsigned-headers-may-decide).
             (body, headers, PROSA_ID.as_str())
         }
     }
@@ -92,7 +92,7 @@ fn assert_ok(status: u16, body: &Value, expected: &str, event_id: &str) {
     assert_eq!(body, &json!({"status": expected, "event_id": event_id}));
 }
 
-/// An error answer of contract §2: the status, exactly `{"error":{"code","message"}}`
+/// An error answer of docs/behaviour.md#http-answers: the status, exactly `{"error":{"code","message"}}`
 /// with a message a person can read, JSON content type, and no secret in it.
 fn assert_error(status: u16, body: &Value, response: &GatewayResponse, expected: u16, code: &str) {
     assert_eq!(status, expected, "{body}");
@@ -138,7 +138,7 @@ fn archive_key(provider: Provider, event_id: &str) -> String {
     format!("archive/raw/{provider}/{event_id}.json")
 }
 
-/// The archive object of one delivery: contract §4's shape, holding the exact body.
+/// The archive object of one delivery: docs/behaviour.md#storage-layout's shape, holding the exact body.
 async fn assert_archived(stack: &Stack, provider: Provider, event_id: &str, body: &[u8]) -> Value {
     let key = archive_key(provider, event_id);
     let bytes = get_object(&stack.clients, &stack.bucket, &key)

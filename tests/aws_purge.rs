@@ -1,4 +1,4 @@
-//! PHI lifecycle (contract §9) on moto and on local files: after a deletion event under
+//! PHI lifecycle (docs/behaviour.md#deletion-and-retention) on moto and on local files: after a deletion event under
 //! `PURGE_ON_DELETE` (or `scribehook purge`), no object, object version, item or file under
 //! the subject holds any of the original transcript or summary text, whatever order the
 //! events came in; a delivery arriving after the purge leaves a content-free tombstone;

@@ -1,4 +1,4 @@
-//! The JSON Schemas in `schemas/` (contract §5) against real outputs: every sample payload
+//! The JSON Schemas in `schemas/` (docs/behaviour.md#normalized-event) against real outputs: every sample payload
 //! under `events/payloads/` normalized, the records merged from them, a record that carries
 //! every component field, and hand-broken documents the schemas must reject.
 
@@ -268,7 +268,7 @@ fn complete_record() -> Record {
         artifact.bytes = Some(content.len() as u64);
         artifact.sha256 = Some(sha256_hex(content.as_bytes()));
         if i == 0 {
-            // Read through Daily's access link (contract §10).
+            // Read through Daily's access link (docs/behaviour.md#daily-outputs).
             artifact.via = Some("access-link".into());
         }
         if i == UNFETCHED_ARTIFACT {

@@ -1,5 +1,5 @@
 //! Daily's SOAP-note JSON (`note_from_soap`): never a panic, and every section key is
-//! upper snake case (contract §5.1: `CHIEF_COMPLAINT`, `ASSESSMENT_AND_PLAN`).
+//! upper snake case (docs/behaviour.md#normalized-event: `CHIEF_COMPLAINT`, `ASSESSMENT_AND_PLAN`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use scribehook::providers::daily::transcript::note_from_soap;

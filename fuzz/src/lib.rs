@@ -229,7 +229,7 @@ fn decimal(text: &str) -> Result<i64, String> {
 
 /// The string value of the body's first top-level `id` key: what X-Bota-Event-Id must
 /// equal. What follows that key is not the rule's: a correctly signed body that is not JSON
-/// after its id passes verification and is refused 400 by the parser (contract §2).
+/// after its id passes verification and is refused 400 by the parser (docs/behaviour.md#http-answers).
 fn first_top_level_id(body: &[u8]) -> Option<String> {
     use serde::de::{Deserializer as _, Error as _, IgnoredAny, MapAccess, Visitor};
     use std::cell::RefCell;
@@ -403,7 +403,7 @@ pub fn fuzz_verify(provider: Provider, data: &[u8]) {
     }
 }
 
-/// A marker seeds put into wrongly typed fields: no parse error may quote it (contract §8).
+/// A marker seeds put into wrongly typed fields: no parse error may quote it (docs/behaviour.md#failure-classes).
 pub const PHI_MARKER: &str = "ZZPHI";
 
 /// One normalize target: never a panic; a refusal never quotes a body value.
@@ -504,7 +504,7 @@ fn harness() -> &'static Harness {
     })
 }
 
-/// The error code contract §2 gives each refusal status.
+/// The error code docs/behaviour.md#http-answers gives each refusal status.
 fn codes_for(status: i64) -> &'static [&'static str] {
     match status {
         400 => &["malformed_event"],
@@ -517,7 +517,7 @@ fn codes_for(status: i64) -> &'static [&'static str] {
 }
 
 /// One API Gateway target: the event's JSON → `GatewayRequest` → the real ingest handler on
-/// a local file store. Never a panic; every answer is a contract §2 status with its JSON
+/// a local file store. Never a panic; every answer is a docs/behaviour.md#http-answers status with its JSON
 /// body and code; a refusal before verification (401/404/405/413) stores nothing; a local
 /// file store never answers 503.
 pub fn fuzz_gateway(request: scribehook::entrypoints::gateway::GatewayRequest) {

@@ -1,4 +1,4 @@
-//! The ingest Lambda function: API Gateway (REST v1 or HTTP v2) → contract §2 answer.
+//! The ingest Lambda function: API Gateway (REST v1 or HTTP v2) → docs/behaviour.md#http-answers answer.
 
 use scribehook::entrypoints::{app, lambda};
 use scribehook::{config::Config, telemetry};

@@ -1,4 +1,4 @@
-//! `scribehook`: the command-line face of the library (contract §6). Reads the body on
+//! `scribehook`: the command-line face of the library (docs/cli.md). Reads the body on
 //! stdin, writes results on stdout, exits non-zero with a one-line reason on stderr.
 
 use std::io::{Read, Write};

@@ -49,7 +49,7 @@ pub async fn processor(config: &Config, clients: &Clients) -> Processor {
 }
 
 /// The output fetcher: S3 for allow-listed buckets, and Daily's access links for batch
-/// outputs elsewhere when a Daily API key is configured (contract §10).
+/// outputs elsewhere when a Daily API key is configured (docs/behaviour.md#daily-outputs).
 pub fn fetcher(config: &Config, clients: &Clients) -> Fetcher {
     let fetcher = Fetcher::new(
         Arc::new(S3Outputs::new(clients.clone())),

@@ -1,4 +1,4 @@
-//! The ingest: one HTTP delivery in, one contract §2 answer out. No Lambda types here; the
+//! The ingest: one HTTP delivery in, one answer out (docs/behaviour.md#http-answers). No Lambda types here; the
 //! Lambda glue (and the local server) hand over method, path, headers and raw body.
 //!
 //! route → size → (Daily endpoint check) → verify on the raw bytes → parse → archive with a
@@ -84,7 +84,7 @@ pub struct Ingest {
     clock: Clock,
 }
 
-/// An answer of contract §2.
+/// An answer of docs/behaviour.md#http-answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: StatusCode,

@@ -46,7 +46,7 @@ pub enum ProcessError {
 }
 
 impl ProcessError {
-    /// Whether retrying the same message can succeed (contract §8); the others are
+    /// Whether retrying the same message can succeed (docs/behaviour.md#failure-classes); the others are
     /// quarantined.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -131,7 +131,7 @@ impl Processor {
     /// Processes the archived delivery named by `id`.
     pub async fn process(&self, id: &DeliveryId) -> Result<NormalizedEvent, ProcessError> {
         let Some(delivery) = self.archive.get(id.provider, &id.event_id).await? else {
-            // A delivery erased by a purge (contract §9) is done: its tombstone stands in.
+            // A delivery erased by a purge (docs/behaviour.md#deletion-and-retention) is done: its tombstone stands in.
             if let Some(tombstone) = self.archive.erased(id.provider, &id.event_id).await? {
                 self.write(&tombstone).await?;
                 return Ok(tombstone);
@@ -146,7 +146,7 @@ impl Processor {
         Ok(event)
     }
 
-    /// Processes the delivery, quarantining it when no retry can succeed (contract §8).
+    /// Processes the delivery, quarantining it when no retry can succeed (docs/behaviour.md#failure-classes).
     /// `Err` only for failures a retry may fix, including a failed quarantine write.
     pub async fn handle(&self, id: &DeliveryId) -> Result<Processed, ProcessError> {
         let processed = self.process(id).await;
@@ -241,7 +241,7 @@ impl Processor {
 
     /// Writes the event and folds it into its record, in every store. When that record's
     /// content has ended (a deletion under `PURGE_ON_DELETE`, or an erasure), the subject's
-    /// content is purged everywhere, this event's archived delivery included (contract §9).
+    /// content is purged everywhere, this event's archived delivery included (docs/behaviour.md#deletion-and-retention).
     pub async fn write(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
         let mut ended = BTreeSet::new();
         for store in &self.stores {

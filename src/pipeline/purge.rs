@@ -1,4 +1,4 @@
-//! Ending a subject's content (contract §9): on a deletion event under `PURGE_ON_DELETE`,
+//! Ending a subject's content (docs/behaviour.md#deletion-and-retention): on a deletion event under `PURGE_ON_DELETE`,
 //! for a delivery arriving after that, and on demand (`scribehook purge`). The record and
 //! the event documents keep ids, statuses, times, errors and `deleted_at`/`purged_at` and
 //! lose every transcript, note, summary, concepts, SOAP and fetched output; overflow

@@ -120,7 +120,7 @@ fn with_event_id(
 }
 
 // ---------------------------------------------------------------------------------------
-// Event model (seed 002: docs.bota.dev webhook events)
+// Event model (docs.bota.dev webhook events; docs/providers.md#bota)
 
 struct Envelope<'a> {
     id: String,
@@ -344,7 +344,7 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
         data => data,
     };
     let Some((category, status)) = status_of(&envelope.kind) else {
-        // A type this release does not model: accepted and recorded (contract §2).
+        // A type this release does not model: accepted and recorded (docs/behaviour.md#http-answers).
         let id = match &data {
             Data::Other(ids) => ids.id.as_deref(),
             _ => None,

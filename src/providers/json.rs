@@ -1,4 +1,4 @@
-//! Reading provider JSON, and parse errors without PHI (contract §8): serde_json's messages
+//! Reading provider JSON, and parse errors without PHI (docs/behaviour.md#logs): serde_json's messages
 //! quote the offending value (`invalid type: string "<patient text>", expected f64`), and
 //! those messages are logged and answered. A [`MalformedEvent`] here names the JSON path
 //! (tracked by `serde_path_to_error`) and the expected type; the found value is reduced to

@@ -369,7 +369,7 @@ pub struct SignOptions {
 pub struct SignError(pub String);
 
 /// A verified body this release cannot read: not JSON, or not the provider's envelope.
-/// The delivery is still archived (contract §2) so a later fix can replay it.
+/// The delivery is still archived (docs/behaviour.md#http-answers) so a later fix can replay it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MalformedEvent(pub String);

@@ -1,9 +1,9 @@
 //! Nabla Core API (docs.nabla.com), as every Nabla source that shows code signs
-//! (providers.md §7, the official sample app): `x-nabla-webhook-signature` holds one or
+//! (docs/providers.md#nabla, the official sample app): `x-nabla-webhook-signature` holds one or
 //! several hex HMAC-SHA256 digests (split on commas and whitespace, trimmed, optional
 //! `sha256=`/`v1=` prefix, either case), each over `x-nabla-webhook-timestamp` ‖ raw body
 //! (no separator) keyed with the secret's UTF-8 bytes; the timestamp is RFC 3339, ISO 8601
-//! without a zone (UTC), or unix seconds/milliseconds (contract §12). Envelope
+//! without a zone (UTC), or unix seconds/milliseconds (docs/providers.md). Envelope
 //! `{id, type, created_at, data:{id, client_request_id, status, payload}}`.
 
 use serde::Deserialize;
@@ -58,7 +58,7 @@ pub(crate) const SPEC: Spec = Spec {
 };
 
 // ---------------------------------------------------------------------------------------
-// Event model (seed 003: docs.nabla.com "Receive webhook events")
+// Event model (docs.nabla.com "Receive webhook events"; docs/providers.md#nabla)
 
 #[derive(Deserialize)]
 struct Envelope<'a> {

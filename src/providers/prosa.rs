@@ -1,10 +1,10 @@
 //! Prosa speech API (docs2.prosa.ai, and GL Speech's docs of the same service). Two
-//! published schemes, told apart by the header's grammar (contract §12): the official
+//! published schemes, told apart by the header's grammar (docs/providers.md): the official
 //! receiver checks `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's
 //! UTF-8 text, not hex-decoded) against every `v1` in `X-Prosa-Signature:
 //! t=<unix>,v1=<hex>[,v1=…]`; GL Speech sends `sha256=<hex>` = HMAC-SHA256(secret, body).
 //! Neither signs a timestamp or the `X-Prosa-Event*` headers, so the body decides what it
-//! can (contract §8): the event id is the body's digest, the type comes from the job's
+//! can (docs/behaviour.md#what-unsigned-headers-may-decide): the event id is the body's digest, the type comes from the job's
 //! status when it states one. The body is the job object itself, or the
 //! `WebhookEventDTO {id, event_type, created_at, data}` envelope around it.
 
@@ -37,7 +37,7 @@ const V1: Scheme = Scheme {
 };
 
 /// The GL Speech docs of the same service: `sha256=<hex>` with HMAC-SHA256(secret, body).
-/// No timestamp: its replay protection is the body-digest dedupe (contract §8).
+/// No timestamp: its replay protection is the body-digest dedupe (docs/behaviour.md#what-unsigned-headers-may-decide).
 const SHA256: Scheme = Scheme {
     provider: Provider::Prosa,
     header: (SIGNATURE_HEADER, "X-Prosa-Signature"),
@@ -132,7 +132,7 @@ fn given_or(
 }
 
 // ---------------------------------------------------------------------------------------
-// Event model (seed 004: WebhookDeliveryDTO.request_body and WebhookEventDTO)
+// Event model (Prosa's WebhookDeliveryDTO.request_body and WebhookEventDTO; docs/providers.md#prosa)
 
 #[derive(Deserialize)]
 struct JobId {
@@ -219,7 +219,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// header is a contradiction for `normalize` to refuse, not something to drop.
 const PING: &str = "webhook.ping";
 
-/// A `webhook.ping` delivery (contract §12): answered 200 with nothing stored. Ask after
+/// A `webhook.ping` delivery (docs/providers.md): answered 200 with nothing stored. Ask after
 /// verification, so that a test delivery with the wrong secret is still refused.
 fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
     header(headers, EVENT_HEADER) == Some(PING)

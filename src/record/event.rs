@@ -1,4 +1,4 @@
-//! The product's public format, schema version "1" (contract §5): one normalized event per
+//! The product's public format, schema version "1" (docs/behaviour.md#normalized-event): one normalized event per
 //! accepted delivery and one merged record per (provider, subject). Everything a provider
 //! module produces ends up in these types; stores and the CLI only ever see them.
 
@@ -240,7 +240,7 @@ pub struct Artifact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// How it was fetched when not read from S3 directly: `"access-link"` for an output
-    /// read through Daily's access-link API (contract §10).
+    /// read through Daily's access-link API (docs/behaviour.md#daily-outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
 }
@@ -332,7 +332,7 @@ pub struct Content {
     pub error: Option<ErrorInfo>,
 }
 
-/// One accepted delivery in the public format (contract §5.1).
+/// One accepted delivery in the public format (docs/behaviour.md#normalized-event).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NormalizedEvent {
     pub schema_version: String,

@@ -1,9 +1,9 @@
 //! The merged record of one (provider, subject): an order-independent fold of its events
-//! (contract §5.2). Every step is a commutative, idempotent join (a maximum per component,
+//! (docs/behaviour.md#merged-record). Every step is a commutative, idempotent join (a maximum per component,
 //! a set union of event ids, a maximum time), so any permutation of an event set, with any
 //! duplicates, folds to the same record; stores rely on that to retry conditional writes.
 //!
-//! Deletion (contract §9): under [`OnDelete::Purge`] a deleted subject carries no content.
+//! Deletion (docs/behaviour.md#deletion-and-retention): under [`OnDelete::Purge`] a deleted subject carries no content.
 //! Stripping is applied after every fold once the subject has ended, and the end is itself
 //! a join (a deleted recording has the highest rank; `purged_at` is never cleared), so a
 //! content event folded after the deletion, redelivered or replayed, adds none, and the
@@ -67,7 +67,7 @@ pub struct Component {
     pub content: Content,
 }
 
-/// What a deletion event does to its subject's content (`PURGE_ON_DELETE`, contract §9).
+/// What a deletion event does to its subject's content (`PURGE_ON_DELETE`, docs/behaviour.md#deletion-and-retention).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnDelete {
     /// The subject's content ends: the record and its events keep ids, statuses, times,
@@ -102,7 +102,7 @@ impl Component {
     }
 
     /// (status rank, time, completed, event id): a completed event beats a failed one at
-    /// the same instant (content is better than nothing, contract §5.2); the event id
+    /// the same instant (content is better than nothing, docs/behaviour.md#merged-record); the event id
     /// breaks every remaining tie.
     fn rank_key(&self) -> (u8, Timestamp, bool, &str) {
         (

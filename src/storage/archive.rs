@@ -1,5 +1,5 @@
 //! The archive: every verified delivery, byte for byte, under
-//! `raw/<provider>/<event_id>.json` (contract §4). Written create-only, so a redelivery
+//! `raw/<provider>/<event_id>.json` (docs/behaviour.md#storage-layout). Written create-only, so a redelivery
 //! never overwrites the first; a conflicting variant is kept beside it as
 //! `<event_id>~<fingerprint>.json` (`~` never appears in an encoded id).
 
@@ -195,7 +195,7 @@ impl Archive {
     }
 
     /// Erases the archived delivery of `event_id` and its conflict variants, every version
-    /// (contract §9). Returns the locations of what was removed; idempotent.
+    /// (docs/behaviour.md#deletion-and-retention). Returns the locations of what was removed; idempotent.
     pub async fn erase(
         &self,
         provider: Provider,
@@ -311,7 +311,7 @@ impl Archive {
     }
 }
 
-/// An archived delivery no retry can process with this release (contract §8): kept as
+/// An archived delivery no retry can process with this release (docs/behaviour.md#failure-classes): kept as
 /// `quarantine/<provider>/<event_id>.json` beside the archive, whichever store refused it,
 /// until `scribehook replay` processes it after a fix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The DynamoDB record store (contract §4): one item per event (`sk = event#<id>`) and one
+//! The DynamoDB record store (docs/behaviour.md#storage-layout): one item per event (`sk = event#<id>`) and one
 //! merged item per subject (`sk = record`) under `pk = <provider>#<subject>`. Documents
 //! are stored as JSON strings; one that would push an item past DynamoDB's 400 KB limit is
 //! written to S3 instead and the item keeps its `…_location`. Merges are conditional on a

@@ -19,7 +19,7 @@ pub mod s3;
 pub use archive::{Archive, ArchivedDelivery};
 pub use records::RecordStore;
 
-/// What a retry can do about a failure (contract §8).
+/// What a retry can do about a failure (docs/behaviour.md#failure-classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// A retry may fix it: network errors, timeouts, throttling, 5xx, a lost race.
@@ -191,7 +191,7 @@ pub trait Blobs: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys under `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
-    /// Erases objects for good (contract §9): in a versioned bucket every version and
+    /// Erases objects for good (docs/behaviour.md#deletion-and-retention): in a versioned bucket every version and
     /// delete marker, not only the current object (see [`Erase`]). Returns the keys of
     /// which something was removed; a missing key is not an error.
     async fn erase(&self, what: Erase<'_>) -> Result<Vec<String>, StoreError> {
@@ -299,9 +299,9 @@ const MAX_SEGMENT_BYTES: usize = 200;
 /// How much of an over-long encoded id stays readable in front of its digest.
 const SEGMENT_PREFIX_BYTES: usize = 64;
 
-/// An id as one path segment (contract §4): percent-encoded outside `[A-Za-z0-9._-]`, and
+/// An id as one path segment (docs/behaviour.md#storage-layout): percent-encoded outside `[A-Za-z0-9._-]`, and
 /// never `.` or `..`, so no id can climb out of its directory or prefix. An encoded id over
-/// 200 bytes becomes `<its first 64 bytes>.sha256-<hex of the raw id>` (contract §8), so any
+/// 200 bytes becomes `<its first 64 bytes>.sha256-<hex of the raw id>` (docs/behaviour.md#ids-in-keys), so any
 /// verified id is storable; the full id stays inside the stored documents.
 pub fn key_segment(id: &str) -> String {
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -19,7 +19,7 @@ use crate::record::{OnDelete, Record};
 /// (and the SQS message retried later).
 pub const MAX_ATTEMPTS: u32 = 12;
 
-/// What purging one subject removed from one store (contract §9): counts and keys, never
+/// What purging one subject removed from one store (docs/behaviour.md#deletion-and-retention): counts and keys, never
 /// content.
 #[derive(Clone, Debug, Default)]
 pub struct Purged {
@@ -192,7 +192,7 @@ pub(crate) fn decode_record(what: &str, bytes: &[u8]) -> Result<Record, StoreErr
         .map_err(|e| StoreError::permanent(format!("{what} is not a schema-v1 record"), e))
 }
 
-/// The S3 and file stores: contract §4's layout over a [`Blobs`].
+/// The S3 and file stores: the layout of docs/behaviour.md#storage-layout over a [`Blobs`].
 pub struct BlobRecordStore {
     blobs: Arc<dyn Blobs>,
 }

@@ -1,4 +1,4 @@
-//! CloudWatch Embedded Metric Format, as Powertools for AWS Lambda writes it (contract §11):
+//! CloudWatch Embedded Metric Format, as Powertools for AWS Lambda writes it (docs/behaviour.md#observability):
 //! namespace from `POWERTOOLS_METRICS_NAMESPACE`, one dimension set `[service, provider]`,
 //! values buffered through an invocation and flushed once at its end as one document per
 //! provider, and `ColdStart` in a document of its own. CloudWatch turns the lines into

@@ -1,4 +1,4 @@
-//! Log lines with the Powertools for AWS Lambda logger keys (contract §11): `timestamp`,
+//! Log lines with the Powertools for AWS Lambda logger keys (docs/behaviour.md#observability): `timestamp`,
 //! `level`, `message`, `service`, `cold_start`, `function_request_id`, `xray_trace_id`,
 //! `location`, then the event's own fields at the top level (`provider`, `event_id`,
 //! `outcome`, `latency_ms`, …), so Logs Insights queries written for Powertools work as is.

@@ -1,5 +1,5 @@
 //! Daily's REST API, for batch-processor outputs kept in storage that is not ours to read
-//! (contract §10): `GET {DAILY_API_URL}/batch-processor/{job id}/access-link` with
+//! (docs/behaviour.md#daily-outputs): `GET {DAILY_API_URL}/batch-processor/{job id}/access-link` with
 //! `Authorization: Bearer <key>` answers `{id, preset, status, transcription: [{format,
 //! link}], summary: {format, link}, soap: {format, link}}`; each link is a short-lived
 //! bearer URL, fetched without the key.
@@ -300,7 +300,7 @@ impl AccessLinkSource for DailyApiClient {
                 "Daily's access-link API says the job has not finished (400)".into(),
             )),
             (status @ (401 | 403), _) => {
-                // Our own configuration: retried while the operator fixes it (contract §8).
+                // Our own configuration: retried while the operator fixes it (docs/behaviour.md#failure-classes).
                 tracing::error!(
                     status,
                     "Daily's API refused the key: check DAILY_API_KEY or DAILY_API_KEY_ARN"

@@ -2,7 +2,7 @@
 //! transcription files) into the normalized event. Only buckets in
 //! `ALLOWED_OUTPUT_BUCKETS` are read with S3, in the region the event names; a batch
 //! job's outputs elsewhere (Daily's own bucket) are read through Daily's access links
-//! when a Daily API key is configured (contract §10, [`access_link`](super::access_link)). No object
+//! when a Daily API key is configured (docs/behaviour.md#daily-outputs, [`access_link`](super::access_link)). No object
 //! larger than `MAX_OUTPUT_BYTES` is read; anything not fetched says why in its artifact.
 //!
 //! Errors that a retry can fix (throttling, 5xx, timeouts) are returned so the SQS message
@@ -87,7 +87,7 @@ impl Fetcher {
     }
 
     /// The same fetcher reading batch-job outputs outside `ALLOWED_OUTPUT_BUCKETS` through
-    /// Daily's access links (contract §10).
+    /// Daily's access links (docs/behaviour.md#daily-outputs).
     pub fn with_access_links(mut self, api: Arc<dyn AccessLinkSource>) -> Self {
         self.access_links = Some(api);
         self
@@ -95,7 +95,7 @@ impl Fetcher {
 
     /// Fetches and parses every artifact of `event`, filling in its transcript, note,
     /// summary and concepts. Transcript renditions are tried in order of preference until
-    /// one can be fetched and read (contract §10); every artifact's `reason` says what
+    /// one can be fetched and read (docs/behaviour.md#daily-outputs); every artifact's `reason` says what
     /// happened to it. Artifacts already fetched are left alone.
     pub async fn enrich(&self, event: &mut NormalizedEvent) -> Result<(), FetchError> {
         let Some(mut artifacts) = event.content.artifacts.take() else {

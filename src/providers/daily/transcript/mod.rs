@@ -73,7 +73,7 @@ impl fmt::Display for TranscriptFormat {
 }
 
 /// Why a transcript file could not be read. These messages are logged and kept in an
-/// artifact's `reason`, so they never quote transcript text (contract §8: no PHI): a JSON
+/// artifact's `reason`, so they never quote transcript text (docs/behaviour.md#logs: no PHI): a JSON
 /// error gives its position, not serde's message (which quotes the value), and a block
 /// without timing is located by line. Timing lines are quoted, clipped to a few dozen
 /// characters so that a garbage object cannot blow up a log line.
