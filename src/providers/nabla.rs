@@ -11,7 +11,6 @@ use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{no_extra_headers, read_json, Failure, Identity, MalformedEvent, Provider, Spec};
-use crate::providers::daily::transcript::role_of;
 use crate::record::{
     Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Timestamp, Transcript,
 };
@@ -192,7 +191,11 @@ fn transcript(p: TranscriptPayload) -> Transcript {
             // Nabla's offsets are already milliseconds.
             start_ms: item.start_offset_ms.map_or(0, |ms| ms.round() as i64),
             end_ms: item.end_offset_ms.map_or(0, |ms| ms.round() as i64),
-            role: Some(item.speaker_type.as_deref().map_or(Role::Unknown, role_of)),
+            role: Some(
+                item.speaker_type
+                    .as_deref()
+                    .map_or(Role::Unknown, Role::of_label),
+            ),
             speaker: item.speaker_type,
             text: item.text,
             confidence: None,

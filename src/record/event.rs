@@ -162,6 +162,30 @@ pub enum Role {
     Unknown,
 }
 
+/// Labels that name the clinical side of the conversation (Nabla's `DOCTOR`, transcript
+/// files' `Doctor:` / `Physician:` prefixes, …).
+const CLINICIAN_LABELS: [&str; 5] = ["doctor", "clinician", "physician", "provider", "nurse"];
+
+impl Role {
+    /// The role a speaker label states outright, in any case: the one mapping for every
+    /// provider and transcript format. Numbered speakers (Deepgram's `0`, Bota's
+    /// `SPEAKER_00`) and Nabla's `UNSPECIFIED` say nothing about who is the clinician:
+    /// `Unknown`.
+    pub fn of_label(speaker: &str) -> Role {
+        let speaker = speaker.trim();
+        if CLINICIAN_LABELS
+            .iter()
+            .any(|label| speaker.eq_ignore_ascii_case(label))
+        {
+            Role::Clinician
+        } else if speaker.eq_ignore_ascii_case("patient") {
+            Role::Patient
+        } else {
+            Role::Unknown
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -449,6 +473,25 @@ mod tests {
         assert_eq!(seconds_to_ms(6.470000009536743), 6470);
         assert_eq!(seconds_to_ms(2.8), 2800);
         assert_eq!(seconds_to_ms(f64::NAN), 0);
+    }
+
+    #[test]
+    fn roles_come_from_what_the_label_says() {
+        for clinician in [
+            "DOCTOR",
+            "doctor",
+            "Clinician",
+            "physician",
+            "Provider",
+            "NURSE",
+        ] {
+            assert_eq!(Role::of_label(clinician), Role::Clinician, "{clinician}");
+        }
+        assert_eq!(Role::of_label("PATIENT"), Role::Patient);
+        assert_eq!(Role::of_label(" patient "), Role::Patient);
+        for unknown in ["UNSPECIFIED", "0", "SPEAKER_00", "Dr. Smith", "doctors", ""] {
+            assert_eq!(Role::of_label(unknown), Role::Unknown, "{unknown}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One cue's text lines turned into segments: dialogue dashes, voices and speaker labels.
 
 use super::markup::{clean_markup, voice_tag, Markup};
-use super::speaker::{role_of, speaker_id, split_label};
+use super::speaker::{speaker_id, split_label};
 use super::text::Block;
 use super::timing::{parse_timing, timing_index};
 use super::{ParseError, TranscriptFormat};
@@ -105,7 +105,7 @@ pub(super) fn segment(
     Segment {
         start_ms,
         end_ms,
-        role: Some(speaker.as_deref().map_or(Role::Unknown, role_of)),
+        role: Some(speaker.as_deref().map_or(Role::Unknown, Role::of_label)),
         speaker,
         text,
         confidence: None,

@@ -23,7 +23,6 @@ mod txt;
 mod webvtt;
 
 pub use soap::note_from_soap;
-pub use speaker::role_of;
 
 // What the format parsers share.
 use cue::{joined_text, push_block, push_timed, push_words, segment};

@@ -1,8 +1,6 @@
 //! Speaker labels and roles: how a label in a transcript file is recognized and numbered,
 //! and the one mapping from a speaker label to a role, used by every provider and format.
 
-use crate::record::Role;
-
 /// A leading `Name: text` speaker prefix: `(Name, text)`. The name must look like a label,
 /// not the start of a sentence: at most 40 characters and four words, starting with a letter,
 /// every word capitalized (or a number), and the colon followed by a space or the line end
@@ -47,49 +45,9 @@ pub(super) fn speaker_id(label: &str) -> String {
     numbered_speaker(label).unwrap_or(label).to_owned()
 }
 
-/// Labels that name the clinical side of the conversation (Nabla's `DOCTOR`, transcript
-/// files' `Doctor:` / `Physician:` prefixes, …).
-const CLINICIAN_LABELS: [&str; 5] = ["doctor", "clinician", "physician", "provider", "nurse"];
-
-/// The role a speaker label states outright, in any case: the one mapping for every provider
-/// and transcript format. Numbered speakers (Deepgram's `0`, Bota's `SPEAKER_00`) and
-/// Nabla's `UNSPECIFIED` say nothing about who is the clinician: `Unknown`.
-pub fn role_of(speaker: &str) -> Role {
-    let speaker = speaker.trim();
-    if CLINICIAN_LABELS
-        .iter()
-        .any(|label| speaker.eq_ignore_ascii_case(label))
-    {
-        Role::Clinician
-    } else if speaker.eq_ignore_ascii_case("patient") {
-        Role::Patient
-    } else {
-        Role::Unknown
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_come_from_what_the_label_says() {
-        for clinician in [
-            "DOCTOR",
-            "doctor",
-            "Clinician",
-            "physician",
-            "Provider",
-            "NURSE",
-        ] {
-            assert_eq!(role_of(clinician), Role::Clinician, "{clinician}");
-        }
-        assert_eq!(role_of("PATIENT"), Role::Patient);
-        assert_eq!(role_of(" patient "), Role::Patient);
-        for unknown in ["UNSPECIFIED", "0", "SPEAKER_00", "Dr. Smith", "doctors", ""] {
-            assert_eq!(role_of(unknown), Role::Unknown, "{unknown}");
-        }
-    }
 
     #[test]
     fn labels_look_like_speakers_not_sentences() {
@@ -117,8 +75,5 @@ mod tests {
         assert_eq!(speaker_id("Speakers"), "Speakers");
         assert_eq!(speaker_id("Dr. Smith"), "Dr. Smith");
         assert_eq!(speaker_id("Spéaker 1"), "Spéaker 1");
-        assert_eq!(role_of("Doctor"), Role::Clinician);
-        assert_eq!(role_of("patient"), Role::Patient);
-        assert_eq!(role_of("0"), Role::Unknown);
     }
 }
