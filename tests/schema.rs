@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use http::{HeaderMap, HeaderValue};
 use jsonschema::{Registry, Validator};
 use scribehook::record::{
-    Category, DeviceInfo, ErrorInfo, Note, RecordingInfo, Section, Segment, Status, Summary,
-    Transcript,
+    Category, DeviceInfo, Diagnosis, ErrorInfo, Instructions, Note, RecordingInfo, Section,
+    Segment, Status, Summary, Transcript,
 };
 use scribehook::{merge, NormalizedEvent, Provider, Record, Timestamp};
 use serde_json::{json, Value};
@@ -364,7 +364,27 @@ fn complete_record() -> Record {
     });
     device.related.insert("device_id".into(), "dev_42".into());
 
-    let record = merge([&job, &recording, &device]).expect("merges");
+    // Nabla Connect's kinds of content, on the same subject, so that every component field
+    // appears in one record.
+    job.content.diagnoses = Some(vec![Diagnosis {
+        system: Some("ICD-10".into()),
+        code: "M25.561".into(),
+        display: Some("Pain in right knee".into()),
+        hcc: Some(false),
+        mcc: Some(false),
+    }]);
+    let mut instructions = device.clone();
+    instructions.event_id = "instructions-1".into();
+    instructions.event_type = "PATIENT_INSTRUCTIONS_EXPORT".into();
+    instructions.category = Category::Instructions;
+    instructions.status = Status::Completed;
+    instructions.content.device = None;
+    instructions.content.error = None;
+    instructions.content.instructions = Some(Instructions {
+        text: "Rest the knee; ice twice a day.".into(),
+    });
+
+    let record = merge([&job, &recording, &device, &instructions]).expect("merges");
     assert_eq!(record.subject_id, subject);
     record
 }
@@ -375,7 +395,7 @@ fn a_record_with_every_component_field_is_valid() {
     let json = to_json(&record);
     assert_valid(&record_validator(), &json, "the complete record");
 
-    // The record really exercises the whole format: all six components, and every field a
+    // The record really exercises the whole format: all seven components, and every field a
     // component or an artifact can carry, somewhere.
     assert!(json.get("deleted_at").is_some(), "{json:#}");
     let components = json["components"].as_object().unwrap();
@@ -386,6 +406,7 @@ fn a_record_with_every_component_field_is_valid() {
         "note",
         "job",
         "device",
+        "instructions",
     ] {
         assert!(
             components.contains_key(kind),

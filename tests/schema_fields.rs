@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use scribehook::record::{
-    Artifact, ArtifactKind, Category, Component, Components, Content, DeviceInfo, ErrorInfo, Note,
-    RecordingInfo, Role, Section, Segment, Status, Summary, Transcript,
+    Artifact, ArtifactKind, Category, Component, Components, Content, DeviceInfo, Diagnosis,
+    ErrorInfo, Instructions, Note, RecordingInfo, Role, Section, Segment, Status, Summary,
+    Transcript,
 };
 use scribehook::{NormalizedEvent, Provider, Record, Timestamp};
 use serde_json::{json, Value};
@@ -80,6 +81,16 @@ fn full_content() -> Content {
             reason: Some("why".into()),
             via: Some("access-link".into()),
         }]),
+        diagnoses: Some(vec![Diagnosis {
+            system: Some("ICD-10".into()),
+            code: "M25.561".into(),
+            display: Some("Pain in right knee".into()),
+            hcc: Some(false),
+            mcc: Some(false),
+        }]),
+        instructions: Some(Instructions {
+            text: "Rest the knee.".into(),
+        }),
         error: Some(ErrorInfo {
             code: "code".into(),
             message: "message".into(),
@@ -130,6 +141,7 @@ fn full_record() -> Record {
             note: Some(full_component()),
             job: Some(full_component()),
             device: Some(full_component()),
+            instructions: Some(full_component()),
         },
         events: BTreeSet::from(["evt_1".to_owned()]),
     }
@@ -281,6 +293,7 @@ fn the_schema_enums_are_exactly_the_variants() {
         Category::Note,
         Category::Job,
         Category::Device,
+        Category::Instructions,
         Category::Other,
     ];
     for c in categories {
@@ -291,6 +304,7 @@ fn the_schema_enums_are_exactly_the_variants() {
             | Category::Note
             | Category::Job
             | Category::Device
+            | Category::Instructions
             | Category::Other => {}
         }
     }

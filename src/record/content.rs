@@ -14,6 +14,7 @@ pub(crate) enum Kind {
     Note,
     Job,
     Device,
+    Instructions,
 }
 
 impl Kind {
@@ -26,14 +27,15 @@ impl Kind {
             Category::Note => Some(Kind::Note),
             Category::Job => Some(Kind::Job),
             Category::Device => Some(Kind::Device),
+            Category::Instructions => Some(Kind::Instructions),
             Category::Other => None,
         }
     }
 }
 
 impl Content {
-    /// Removes every piece of content: transcript, note, summary, concepts, SOAP, and the
-    /// digest and size of fetched outputs (their locations, formats and reasons stay: they
+    /// Removes every piece of content: transcript, note, summary, concepts, SOAP,
+    /// diagnoses, patient instructions, and the digest and size of fetched outputs (their locations, formats and reasons stay: they
     /// are references, not content). Facts about the recording and the device, and the
     /// error, stay.
     pub fn strip(&mut self) {
@@ -46,6 +48,8 @@ impl Content {
             recording: _,
             device: _,
             artifacts,
+            diagnoses,
+            instructions,
             error: _,
         } = self;
         *transcript = None;
@@ -53,6 +57,8 @@ impl Content {
         *summary = None;
         *concepts = None;
         *soap = None;
+        *diagnoses = None;
+        *instructions = None;
         for artifact in artifacts.iter_mut().flatten() {
             artifact.strip();
         }
@@ -70,6 +76,8 @@ impl Content {
             recording: _,
             device: _,
             artifacts,
+            diagnoses,
+            instructions,
             error: _,
         } = self;
         transcript.is_some()
@@ -77,12 +85,15 @@ impl Content {
             || summary.is_some()
             || concepts.is_some()
             || soap.is_some()
+            || diagnoses.is_some()
+            || instructions.is_some()
             || artifacts.iter().flatten().any(Artifact::has_content)
     }
 
     /// The components this content feeds besides its event's own category's: a Daily batch
     /// job's fetched transcript, SOAP note and summary feed the transcript, note and summary
-    /// components. Recording and device facts and artifacts feed only their own category's.
+    /// components; a Nabla Connect note's transcript feeds the transcript component and its
+    /// diagnoses go with the note. Recording and device facts and artifacts feed only their own category's.
     pub(crate) fn carried_kinds(&self) -> Vec<Kind> {
         let Content {
             transcript,
@@ -93,15 +104,18 @@ impl Content {
             recording: _,
             device: _,
             artifacts: _,
+            diagnoses,
+            instructions,
             error: _,
         } = self;
         let carried = [
             (transcript.is_some(), Kind::Transcript),
             (summary.is_some(), Kind::Summary),
             (
-                note.is_some() || concepts.is_some() || soap.is_some(),
+                note.is_some() || concepts.is_some() || soap.is_some() || diagnoses.is_some(),
                 Kind::Note,
             ),
+            (instructions.is_some(), Kind::Instructions),
         ];
         carried
             .into_iter()
@@ -120,6 +134,8 @@ impl Content {
             recording,
             device,
             artifacts,
+            diagnoses,
+            instructions,
             error,
         } = self;
         // Only the kind's own fields are cloned: a transcript is not copied to be dropped.
@@ -140,6 +156,8 @@ impl Content {
             recording: kept(kind == Kind::Recording, recording),
             device: kept(kind == Kind::Device, device),
             artifacts: kept(kind == Kind::Job, artifacts),
+            diagnoses: kept(note_part, diagnoses),
+            instructions: kept(kind == Kind::Instructions, instructions),
             error: error.clone(),
         }
     }

@@ -124,6 +124,8 @@ pub enum Category {
     Note,
     Job,
     Device,
+    /// Instructions for the patient (Nabla Connect's `PATIENT_INSTRUCTIONS_EXPORT`).
+    Instructions,
     Other,
 }
 
@@ -296,6 +298,29 @@ impl Artifact {
     }
 }
 
+/// A diagnosis code suggested for the visit (Nabla Connect's ICD-10 suggestions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// The code system as the provider names it (e.g. `ICD-10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// A hierarchical condition category (risk adjustment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hcc: Option<bool>,
+    /// A major complication or comorbidity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcc: Option<bool>,
+}
+
+/// What the patient is told to do after the visit, as the clinician exported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instructions {
+    pub text: String,
+}
+
 /// Facts about the recording itself (Bota `recording.*`, Daily `recording.*`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordingInfo {
@@ -352,6 +377,10 @@ pub struct Content {
     pub device: Option<DeviceInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Vec<Artifact>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnoses: Option<Vec<Diagnosis>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<Instructions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
 }

@@ -51,6 +51,8 @@ pub struct Components {
     pub job: Option<Component>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Component>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<Component>,
 }
 
 /// The state of one kind of output: the winning event's status and its content of that kind.
@@ -157,6 +159,7 @@ impl Components {
             Kind::Note => &mut self.note,
             Kind::Job => &mut self.job,
             Kind::Device => &mut self.device,
+            Kind::Instructions => &mut self.instructions,
         }
     }
 
@@ -169,10 +172,19 @@ impl Components {
             note,
             job,
             device,
+            instructions,
         } = self;
-        [recording, transcript, summary, note, job, device]
-            .into_iter()
-            .flatten()
+        [
+            recording,
+            transcript,
+            summary,
+            note,
+            job,
+            device,
+            instructions,
+        ]
+        .into_iter()
+        .flatten()
     }
 
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut Component> {
@@ -183,10 +195,19 @@ impl Components {
             note,
             job,
             device,
+            instructions,
         } = self;
-        [recording, transcript, summary, note, job, device]
-            .into_iter()
-            .flatten()
+        [
+            recording,
+            transcript,
+            summary,
+            note,
+            job,
+            device,
+            instructions,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -307,6 +328,22 @@ mod tests {
             event("s", Category::Summary, Status::Completed, 0).content,
             event("f", Category::Summary, Status::Failed, 0).content,
         ];
+        cases.push(Content {
+            diagnoses: Some(vec![crate::record::Diagnosis {
+                system: None,
+                code: "R51".into(),
+                display: None,
+                hcc: None,
+                mcc: None,
+            }]),
+            ..Content::default()
+        });
+        cases.push(Content {
+            instructions: Some(crate::record::Instructions {
+                text: "rest".into(),
+            }),
+            ..Content::default()
+        });
         cases.push(Content {
             error: Some(crate::record::ErrorInfo {
                 code: "x".into(),
