@@ -357,7 +357,7 @@ impl Ingest {
             Err(e) => {
                 return Err(Reply::error(
                     StatusCode::BAD_REQUEST,
-                    "malformed_event",
+                    e.code,
                     format!("{e} (archived as {event_id} for replay)"),
                 ))
             }

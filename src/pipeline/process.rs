@@ -59,7 +59,7 @@ impl ProcessError {
     /// The error code a quarantine entry records.
     pub fn code(&self) -> &'static str {
         match self {
-            ProcessError::Malformed(_) => "malformed_event",
+            ProcessError::Malformed(e) => e.code,
             ProcessError::Store(_) => "store_refused",
             ProcessError::Fetch(_) => "fetch_failed",
             ProcessError::NotArchived { .. } => "not_archived",

@@ -17,7 +17,7 @@ pub(crate) fn read_json<'a, T: Deserialize<'a>>(
     json: &'a [u8],
 ) -> Result<T, MalformedEvent> {
     let malformed = |path: Option<&serde_path_to_error::Path>, err: &serde_json::Error| {
-        MalformedEvent(format!(
+        MalformedEvent::new(format!(
             "{provider} event is not the documented JSON shape: {}",
             describe(at, path, err)
         ))
@@ -175,7 +175,7 @@ mod tests {
     fn err(json: &str) -> String {
         read_json::<Doc>(Provider::Bota, "data", json.as_bytes())
             .unwrap_err()
-            .0
+            .message
     }
 
     #[test]

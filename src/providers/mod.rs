@@ -246,7 +246,7 @@ impl Provider {
     pub fn normalize(self, headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
         // serde would also read a struct from a JSON array; every envelope is an object.
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(MalformedEvent(format!(
+            return Err(MalformedEvent::new(format!(
                 "{self} event body is not a JSON object"
             )));
         }
@@ -368,11 +368,35 @@ pub struct SignOptions {
 #[error("{0}")]
 pub struct SignError(pub String);
 
-/// A verified body this release cannot read: not JSON, or not the provider's envelope.
-/// The delivery is still archived (docs/behaviour.md#http-answers) so a later fix can replay it.
+/// A verified body this release cannot read: not JSON, not the provider's envelope, or a
+/// type the provider's protocol wants refused. The delivery is still archived
+/// (docs/behaviour.md#http-answers) so a later fix can replay it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct MalformedEvent(pub String);
+#[error("{message}")]
+pub struct MalformedEvent {
+    /// The answer's `error.code`: `malformed_event`, or `unknown_type` where the provider
+    /// asks for a 400 on types it may add later (Nabla Connect).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl MalformedEvent {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            code: "malformed_event",
+            message: message.into(),
+        }
+    }
+
+    /// A well-formed event of a type this release does not take, for a provider that wants
+    /// those refused rather than recorded as `other`.
+    pub fn unknown_type(message: impl Into<String>) -> Self {
+        Self {
+            code: "unknown_type",
+            message: message.into(),
+        }
+    }
+}
 
 /// What an envelope says of every event: its id, type and time.
 pub(crate) struct Identity<'a> {

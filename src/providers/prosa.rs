@@ -265,8 +265,8 @@ fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEv
                 None,
             ));
         }
-        return Err(MalformedEvent(
-            "Prosa body is not a job: it has no job_id".into(),
+        return Err(MalformedEvent::new(
+            "Prosa body is not a job: it has no job_id",
         ));
     };
     let (event_type, category, status) = classify(kind, job.status.as_deref())?;
@@ -298,11 +298,11 @@ fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEv
 fn utf8(body: &[u8]) -> Result<&[u8], MalformedEvent> {
     std::str::from_utf8(body)
         .map(str::as_bytes)
-        .map_err(|_| MalformedEvent("Prosa body is not UTF-8".into()))
+        .map_err(|_| MalformedEvent::new("Prosa body is not UTF-8"))
 }
 
 fn contradiction(named: &str, signed: &str) -> MalformedEvent {
-    MalformedEvent(format!(
+    MalformedEvent::new(format!(
         "X-Prosa-Event {named} contradicts the signed body's {signed}"
     ))
 }
@@ -333,9 +333,8 @@ fn classify(
             // No header (a replay through the CLI, say): the documented name of what the body says.
             (None, Status::Completed) => "stt.jobs.completed".to_owned(),
             (None, Status::Failed) => "stt.jobs.failed".to_owned(),
-            (None, _) => return Err(MalformedEvent(
-                "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no job status"
-                    .into(),
+            (None, _) => return Err(MalformedEvent::new(
+                "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no job status",
             )),
         };
     let category = match (family, status) {
