@@ -82,7 +82,7 @@ compliance: setup compliance-setup
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
 		> $(COMPLIANCE_OUT)/cfn-lint.txt 2>&1; echo $$? > $(COMPLIANCE_OUT)/cfn-lint.rc
 	$(VENV_PY) scripts/compliance.py transform --out $(COMPLIANCE_OUT)
-	BC_SKIP_MAPPING=TRUE $(COMPLIANCE_VENV)/bin/checkov --quiet --compact --skip-download \
+	BC_SKIP_MAPPING=TRUE $(COMPLIANCE_VENV)/bin/checkov --compact --skip-download \
 		--framework cloudformation -d $(COMPLIANCE_OUT)/templates -o json \
 		> $(COMPLIANCE_OUT)/checkov.json; echo $$? > $(COMPLIANCE_OUT)/checkov.rc
 	$(COMPLIANCE_VENV)/bin/python scripts/compliance.py guard --out $(COMPLIANCE_OUT) \
