@@ -76,17 +76,22 @@ $(COMPLIANCE_VENV)/.installed: requirements-compliance.txt
 ## tests, then docs/compliance.md written from those results. Fails when any check fails.
 COMPLIANCE_OUT := $(TARGET_DIR)/compliance
 compliance: setup compliance-setup
-	@mkdir -p $(COMPLIANCE_OUT)
-	SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --locked --test template -- --test-threads 2 \
-		2>&1 | tee $(COMPLIANCE_OUT)/template-tests.txt
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
-		> $(COMPLIANCE_OUT)/cfn-lint.txt 2>&1; echo $$? > $(COMPLIANCE_OUT)/cfn-lint.rc
-	$(VENV_PY) scripts/compliance.py transform --out $(COMPLIANCE_OUT)
-	BC_SKIP_MAPPING=TRUE $(COMPLIANCE_VENV)/bin/checkov --compact --skip-download \
+	@mkdir -p $(COMPLIANCE_OUT) && rm -f $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --locked --test template \
+		2>&1 | tee $(COMPLIANCE_OUT)/template-tests.txt; \
+		echo "template tests (cargo test --test template, built) $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
+		> $(COMPLIANCE_OUT)/cfn-lint.txt 2>&1; echo $$? > $(COMPLIANCE_OUT)/cfn-lint.rc; \
+		echo "cfn-lint with cfn-lint-serverless $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(VENV_PY) scripts/compliance.py transform --out $(COMPLIANCE_OUT) && \
+		echo "SAM transform, two parameter sets $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); BC_SKIP_MAPPING=TRUE $(COMPLIANCE_VENV)/bin/checkov --compact --skip-download \
 		--framework cloudformation -d $(COMPLIANCE_OUT)/templates -o json \
-		> $(COMPLIANCE_OUT)/checkov.json; echo $$? > $(COMPLIANCE_OUT)/checkov.rc
-	$(COMPLIANCE_VENV)/bin/python scripts/compliance.py guard --out $(COMPLIANCE_OUT) \
-		--rules-wheel "$$(ls $(COMPLIANCE_VENV)/guard-rules/*.whl)"
+		> $(COMPLIANCE_OUT)/checkov.json; echo $$? > $(COMPLIANCE_OUT)/checkov.rc; \
+		echo "checkov, two templates $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(COMPLIANCE_VENV)/bin/python scripts/compliance.py guard --out $(COMPLIANCE_OUT) \
+		--rules-wheel "$$(ls $(COMPLIANCE_VENV)/guard-rules/*.whl)" && \
+		echo "cfn-guard (guardpycfn), two templates $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
 	$(VENV_PY) scripts/compliance.py report --out $(COMPLIANCE_OUT) --doc docs/compliance.md
 
 unit: setup

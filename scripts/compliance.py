@@ -369,6 +369,15 @@ def cmd_report(out: Path, doc: Path) -> int:
       f"over {len(guard['sets'])} parameter sets")
     for s, r in guard_fail:
         p(f"  - FAILED {r} ({s})")
+    timings = out / "timings.txt"
+    if timings.exists():
+        p("")
+        p("Time each step took in this run (a warm build; `make compliance` also installs "
+          "checkov and guardpycfn into `.venv-compliance` the first time, about a minute):")
+        p("")
+        for line in timings.read_text().splitlines():
+            step, _, ms = line.rpartition(" ")
+            p(f"- {step}: {int(ms) / 1000:.1f} s")
     p("")
 
     # ---- controls
