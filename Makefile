@@ -1,7 +1,11 @@
 # scribehook. Two commands do everything on a fresh machine:
 #   make demo   signed sample webhooks from every provider through the real handlers,
 #               into local file stores, then a summary of the records
-#   make test   formatting, lints, every test (moto_server and cfn-lint come from .venv)
+#   make test   formatting, lints, every test (moto_server, cfn-lint and the SAM translator
+#               come from .venv)
+#   make template    the per-provider parts of template.yaml from `scribehook providers`
+#   make compliance  checkov and AWS Guard rules on the transformed template, the template
+#                    tests, and docs/compliance.md written from that run
 # and, for the Lambda side:
 #   make invoke      both handlers under `cargo lambda watch`, with freshly signed samples
 #   make sam-build   `sam build` (ARCH=arm64, as deployed, or ARCH=x86_64)
@@ -19,13 +23,14 @@ RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 RUST_TARGET := $(RUST_TARGET_$(ARCH))
 
 .PHONY: load setup test fmt-check clippy unit lint-template events signed-events demo invoke bench bench-peer \
-	sam-setup rust-target sam-build validate
+	sam-setup rust-target sam-build validate template compliance compliance-setup
 
-## Python tools (moto_server, cfn-lint, cargo-lambda) in a project-local virtualenv.
+## Python tools (moto_server, cfn-lint with its serverless rules, aws-sam-translator,
+## cargo-lambda) in a project-local virtualenv.
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt
-	@echo "== make setup: moto, cfn-lint and cargo-lambda (with zig) from PyPI into $(VENV)/ (first time only; about 30 s)"
+	@echo "== make setup: moto, cfn-lint, aws-sam-translator and cargo-lambda (with zig) from PyPI into $(VENV)/ (first time only; about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	touch $@
@@ -42,7 +47,52 @@ clippy:
 	$(CARGO) clippy --no-default-features --lib --bins --locked -- -D warnings
 
 lint-template: setup
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+
+## The per-provider parts of template.yaml (the regions marked GENERATED) rewritten from the
+## provider list the code prints; tests/template.rs fails while they differ.
+template:
+	$(CARGO) build --bin scribehook
+	$(TARGET_DIR)/debug/scribehook providers | $(PYTHON) scripts/template.py --providers - --template template.yaml
+
+## checkov and cfn-guard in their own virtualenv (checkov's dependency pins stay out of the
+## test tools). The Guard rules are AWS's registry rules as the awslabs IaC MCP server
+## package ships them (PyPI), downloaded without its dependencies.
+COMPLIANCE_VENV := .venv-compliance
+GUARD_RULES_PACKAGE := awslabs-aws-iac-mcp-server==1.0.26
+compliance-setup: $(COMPLIANCE_VENV)/.installed
+
+$(COMPLIANCE_VENV)/.installed: requirements-compliance.txt
+	@echo "== make compliance-setup: checkov, guardpycfn and the AWS Guard rules from PyPI into $(COMPLIANCE_VENV)/ (first time only; a few minutes)"
+	$(PYTHON) -m venv $(COMPLIANCE_VENV)
+	$(COMPLIANCE_VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-compliance.txt
+	rm -rf $(COMPLIANCE_VENV)/guard-rules && mkdir -p $(COMPLIANCE_VENV)/guard-rules
+	$(COMPLIANCE_VENV)/bin/pip download --disable-pip-version-check --progress-bar off --no-deps \
+		-d $(COMPLIANCE_VENV)/guard-rules $(GUARD_RULES_PACKAGE)
+	touch $@
+
+## The evidence for a compliance reviewer: the template transformed for the default and the
+## customer-key parameter sets, checkov and the HIPAA-set Guard rules on both, the template
+## tests, then docs/compliance.md written from those results. Fails when any check fails.
+COMPLIANCE_OUT := $(TARGET_DIR)/compliance
+compliance: setup compliance-setup
+	@mkdir -p $(COMPLIANCE_OUT) && rm -f $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --locked --test template \
+		2>&1 | tee $(COMPLIANCE_OUT)/template-tests.txt; \
+		echo "template tests (cargo test --test template, built) $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
+		> $(COMPLIANCE_OUT)/cfn-lint.txt 2>&1; echo $$? > $(COMPLIANCE_OUT)/cfn-lint.rc; \
+		echo "cfn-lint with cfn-lint-serverless $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(VENV_PY) scripts/compliance.py transform --out $(COMPLIANCE_OUT) && \
+		echo "SAM transform, two parameter sets $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); BC_SKIP_MAPPING=TRUE $(COMPLIANCE_VENV)/bin/checkov --compact --skip-download \
+		--framework cloudformation -d $(COMPLIANCE_OUT)/templates -o json \
+		> $(COMPLIANCE_OUT)/checkov.json; echo $$? > $(COMPLIANCE_OUT)/checkov.rc; \
+		echo "checkov, two templates $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	s=$$(date +%s%N); $(COMPLIANCE_VENV)/bin/python scripts/compliance.py guard --out $(COMPLIANCE_OUT) \
+		--rules-wheel "$$(ls $(COMPLIANCE_VENV)/guard-rules/*.whl)" && \
+		echo "cfn-guard (guardpycfn), two templates $$((($$(date +%s%N)-s)/1000000))" >> $(COMPLIANCE_OUT)/timings.txt
+	$(VENV_PY) scripts/compliance.py report --out $(COMPLIANCE_OUT) --doc docs/compliance.md
 
 unit: setup
 	SCRIBEHOOK_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --all-targets --locked
