@@ -1,4 +1,4 @@
-//! `make load`: 10,000 signed deliveries from all four providers for 500 subjects through
+//! `make load`: 10,000 signed deliveries from every provider for 500 subjects through
 //! the real ingest handler (32 concurrent senders, API Gateway v2 events) queueing for four
 //! concurrent processor invocations (the real handler, SQS batches of up to ten, failed items
 //! redelivered) folding them into DynamoDB; then every record
@@ -38,13 +38,6 @@ const REDELIVERIES: usize = 2_000;
 const CONFLICTS: usize = 50;
 const SENDERS: usize = 32;
 const PROCESSORS: usize = 4;
-
-const SECRETS: [(Provider, &str); 4] = [
-    (Provider::Daily, "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="),
-    (Provider::Bota, "whsec_scribehook_demo_bota"),
-    (Provider::Nabla, "scribehook-demo-nabla"),
-    (Provider::Prosa, "scribehook-demo-prosa"),
-];
 
 /// One delivery to send: the provider, its body, the event type header Prosa needs, and the
 /// event id the ingest will answer with.
@@ -171,10 +164,7 @@ fn v2_event(
 ) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
     let keys = delivery
         .provider
-        .keys(&[SECRETS
-            .iter()
-            .find(|(p, _)| *p == delivery.provider)
-            .map_or("", |(_, s)| *s)])
+        .keys(&[delivery.provider.facts().sample_secret])
         .expect("test secrets");
     let opts = SignOptions {
         timestamp: now,
@@ -416,15 +406,10 @@ async fn main() -> std::process::ExitCode {
     ));
     let processor = Arc::new(app::processor(&config, &clients).await);
 
-    // 500 subjects over the four providers, 16 events each; then redeliveries and conflicts.
+    // 500 subjects spread over every provider, 16 events each; then redeliveries and
+    // conflicts.
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let providers = [
-        Provider::Bota,
-        Provider::Bota,
-        Provider::Nabla,
-        Provider::Prosa,
-        Provider::Daily,
-    ];
+    let providers = Provider::ALL;
     let mut unique = Vec::new();
     for s in 0..SUBJECTS {
         let provider = providers[s % providers.len()];

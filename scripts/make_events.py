@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates events/: every sample payload as API Gateway would hand it to the ingest
 function (HTTP API v2 and REST v1), signed with `scribehook sign` and the test secrets
-documented in events/README.md, plus SQS events for the processor and env.json for
+of `scribehook providers` (also in events/README.md), plus SQS events for the processor and env.json for
 `sam local invoke --env-vars`.
 
 Signatures carry a timestamp, so samples go stale after SIGNATURE_TOLERANCE_SECONDS. The
@@ -22,28 +22,26 @@ import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-SECRETS = {
-    "daily": "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
-    "bota": "whsec_scribehook_demo_bota",
-    "nabla": "scribehook-demo-nabla",
-    "prosa": "scribehook-demo-prosa",
-}
-
-
-# A sample named `<type>.<scheme>.json` is signed with that published scheme (Prosa's
-# `sha256=` header, Nabla's ISO 8601 timestamp without a zone); the others with the default.
-SCHEMES = {"sha256", "iso-no-zone"}
 # Verified test deliveries that are answered and never stored: no SQS message names them.
 NOT_STORED = {("prosa", "webhook.ping")}
 
 
-def scheme_of(name):
+def providers(binary):
+    """The provider list, as the code declares it (`scribehook providers`)."""
+    out = subprocess.run([binary, "providers"], capture_output=True, check=True, text=True).stdout
+    return {p["name"]: p for p in map(json.loads, out.splitlines())}
+
+
+def scheme_of(provider, name):
+    """A sample named `<type>.<scheme>.json` is signed with that published scheme of its
+    provider (Prosa's `sha256=` header, Nabla's ISO 8601 timestamp without a zone); the
+    others with the default."""
     last = name.rsplit(".", 1)[-1]
-    return last if last in SCHEMES else None
+    return last if last in provider["schemes"][1:] else None
 
 
 def sign(binary, provider, body, timestamp, event_type=None, event_id=None, scheme=None):
-    args = [binary, "sign", "--provider", provider, "--secret", SECRETS[provider], "--timestamp", str(timestamp)]
+    args = [binary, "sign", "--provider", provider["name"], "--secret", provider["sample_secret"], "--timestamp", str(timestamp)]
     if scheme:
         args += ["--scheme", scheme]
     if event_type:
@@ -52,6 +50,16 @@ def sign(binary, provider, body, timestamp, event_type=None, event_id=None, sche
         args += ["--event-id", event_id]
     out = subprocess.run(args, input=body, capture_output=True, check=True).stdout.decode()
     return [tuple(part.strip() for part in line.split(":", 1)) for line in out.splitlines() if line]
+
+
+def event_id(binary, provider, body, headers):
+    """The id the ingest files the delivery under: what `scribehook normalize` reads from it
+    with the headers it was signed with (Prosa's is the body's digest)."""
+    args = [binary, "normalize", "--provider", provider["name"]]
+    for name, value in headers:
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run(args, input=body, capture_output=True, check=True).stdout
+    return json.loads(out)["event_id"]
 
 
 def prosa_ids(name):
@@ -148,31 +156,36 @@ def main():
     args = parser.parse_args()
     binary, out = args.binary, args.out.resolve()
     timestamp = args.timestamp if args.timestamp is not None else int(time.time())
+    known = providers(binary)
     jobs = {}
     for payload in sorted((EVENTS / "payloads").glob("*/*.json")):
-        provider, name = payload.parent.name, payload.stem
+        name = payload.stem
+        provider = known.get(payload.parent.name)
+        if provider is None:
+            raise SystemExit(f"{payload}: no provider {payload.parent.name!r} (scribehook providers lists them)")
         body = payload.read_bytes()
-        event_type = event_id = None
-        if provider == "prosa":
-            event_type, event_id = prosa_ids(name)
-        headers = sign(binary, provider, body, timestamp, event_type, event_id, scheme_of(name))
-        path = f"/webhooks/{provider}"
-        write(out / "apigw-v2" / provider / f"{name}.json", v2(path, headers, body, timestamp))
-        write(out / "apigw-v1" / provider / f"{name}.json", v1(path, headers, body, timestamp))
-        if (provider, name) in NOT_STORED:
+        event_type = delivery_id = None
+        if provider["name"] == "prosa":
+            event_type, delivery_id = prosa_ids(name)
+        headers = sign(binary, provider, body, timestamp, event_type, delivery_id, scheme_of(provider, name))
+        path = provider["route"]
+        write(out / "apigw-v2" / provider["name"] / f"{name}.json", v2(path, headers, body, timestamp))
+        write(out / "apigw-v1" / provider["name"] / f"{name}.json", v1(path, headers, body, timestamp))
+        if (provider["name"], name) in NOT_STORED:
             continue
-        doc = json.loads(body)
-        ident = "sha256-" + hashlib.sha256(body).hexdigest() if provider == "prosa" else doc.get("id")
-        jobs.setdefault(provider, []).append((provider, ident))
+        jobs.setdefault(provider["name"], []).append((provider["name"], event_id(binary, provider, body, headers)))
     for provider, provider_jobs in jobs.items():
         write(out / "sqs" / f"{provider}.json", sqs(provider_jobs))
     # `sam local invoke --env-vars events/env.json`: the test secrets in place of the
     # Secrets Manager ARNs, local files in place of the bucket, no queue (process inline).
     local = {"ARCHIVE": "file:///tmp/scribehook/data", "STORE": "file:///tmp/scribehook/data", "QUEUE_URL": ""}
-    env = {f"{p.capitalize()}IngestFunction": {**local, f"{p.upper()}_WEBHOOK_SECRETS": s, f"{p.upper()}_WEBHOOK_SECRETS_ARN": ""} for p, s in SECRETS.items()}
+    env = {
+        f"{p['title'].replace(' ', '')}IngestFunction": {**local, p["secrets_env"]: p["sample_secret"], p["secrets_arn_env"]: ""}
+        for p in known.values()
+    }
     env["ProcessorFunction"] = {"ARCHIVE": local["ARCHIVE"], "STORE": local["STORE"], "ALLOWED_OUTPUT_BUCKETS": ""}
     write(out / "env.json", env)
-    write(out / "manifest.json", {"signed_at": timestamp, "secrets": SECRETS})
+    write(out / "manifest.json", {"signed_at": timestamp, "secrets": {p["name"]: p["sample_secret"] for p in known.values()}})
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"{shown}/ signed at {timestamp} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))})")
 

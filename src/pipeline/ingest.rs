@@ -94,16 +94,20 @@ pub struct Reply {
     /// Why the delivery was refused, for the caller and the log.
     pub message: Option<String>,
     pub retry_after: Option<u32>,
+    /// The name under which the answer repeats the event id for a provider that waits for
+    /// it (Nabla Connect's `request_uuid`).
+    pub echo: Option<&'static str>,
 }
 
 impl Reply {
-    fn ok(outcome: Outcome, event_id: &str) -> Self {
+    fn ok(provider: Provider, outcome: Outcome, event_id: &str) -> Self {
         Reply {
             status: StatusCode::OK,
             outcome,
             event_id: Some(event_id.to_owned()),
             message: None,
             retry_after: None,
+            echo: provider.echo_event_id(),
         }
     }
 
@@ -114,6 +118,7 @@ impl Reply {
             event_id: None,
             message: None,
             retry_after: None,
+            echo: None,
         }
     }
 
@@ -124,6 +129,7 @@ impl Reply {
             event_id: None,
             message: Some(message.into()),
             retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS),
+            echo: None,
         }
     }
 
@@ -182,7 +188,12 @@ impl Reply {
             }
             (Outcome::EndpointCheck | Outcome::Ping, _) => json!({ "status": "ok" }),
             (outcome, _) => {
-                json!({ "status": outcome.as_str(), "event_id": self.event_id.as_deref().unwrap_or_default() })
+                let event_id = self.event_id.as_deref().unwrap_or_default();
+                let mut body = json!({ "status": outcome.as_str(), "event_id": event_id });
+                if let (Some(name), Some(fields)) = (self.echo, body.as_object_mut()) {
+                    fields.insert(name.to_owned(), json!(event_id));
+                }
+                body
             }
         }
     }
@@ -374,7 +385,7 @@ impl Ingest {
         // is what gets it processed. Processing is idempotent; the check only saves a run
         // (and its output downloads), so a failed check dispatches.
         if fresh.is_none() && self.already_processed(provider, &event_id).await {
-            return Ok(Reply::ok(outcome, &event_id));
+            return Ok(Reply::ok(provider, outcome, &event_id));
         }
         let delivery = DeliveryId {
             provider,
@@ -384,7 +395,7 @@ impl Ingest {
             .send(&delivery, fresh)
             .await
             .map_err(Reply::store_failed)?;
-        Ok(Reply::ok(outcome, &event_id))
+        Ok(Reply::ok(provider, outcome, &event_id))
     }
 
     /// Whether the processed mark of the event is there; a mark that cannot be read counts

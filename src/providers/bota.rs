@@ -104,6 +104,8 @@ pub(crate) const SPEC: Spec = Spec {
     volatile_fields: &[],
     endpoint_check: None,
     ping: None,
+    echo_event_id: None,
+    jwt_authorizer: false,
     sample_secret: "whsec_scribehook_demo_bota",
 };
 

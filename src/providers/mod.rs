@@ -52,6 +52,12 @@ pub(crate) struct Spec {
     pub endpoint_check: Option<fn(&[u8]) -> bool>,
     /// A test delivery answered 200 once verified, nothing stored (Prosa's ping).
     pub ping: Option<fn(&HeaderMap, &[u8]) -> bool>,
+    /// The name under which the 200 answer repeats the event id, for a provider that waits
+    /// for it (Nabla Connect's `request_uuid`).
+    pub echo_event_id: Option<&'static str>,
+    /// Whether the route may also sit behind API Gateway's JWT authorizer (Nabla Connect's
+    /// OAuth alternative): the template offers an issuer and an audience for it.
+    pub jwt_authorizer: bool,
     /// The test secret the samples in `events/` are signed with; never for a deployment.
     pub sample_secret: &'static str,
 }
@@ -112,6 +118,8 @@ impl Provider {
                 KeyEncoding::Utf8 => "utf8",
             },
             signature_headers: spec.archived_headers,
+            schemes: self.sign_schemes(),
+            jwt_authorizer: spec.jwt_authorizer,
             sample_secret: spec.sample_secret,
         }
     }
@@ -266,6 +274,12 @@ impl Provider {
         self.spec().endpoint_check.is_some_and(|check| check(body))
     }
 
+    /// The name under which a 200 answer repeats the event id, when the provider waits for
+    /// it (Nabla Connect's `request_uuid`).
+    pub fn echo_event_id(self) -> Option<&'static str> {
+        self.spec().echo_event_id
+    }
+
     /// A test delivery answered 200 with nothing stored, but only once verified, so that
     /// it still shows a wrong secret (Prosa's `webhook.ping`; a job body under the ping
     /// header is not a ping).
@@ -291,6 +305,11 @@ pub struct Facts {
     /// How its secrets are written: `base64` text or `utf8` as shown.
     pub key_encoding: &'static str,
     pub signature_headers: &'static [&'static str],
+    /// The published signature schemes `scribehook sign --scheme` takes, the default first.
+    pub schemes: Vec<&'static str>,
+    /// Whether the template offers a JWT authorizer for the route (`<Title>JwtIssuer`,
+    /// `<Title>JwtAudience`).
+    pub jwt_authorizer: bool,
     /// The test secret the samples in `events/` are signed with (never for a deployment).
     pub sample_secret: &'static str,
 }

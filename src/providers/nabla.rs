@@ -53,6 +53,8 @@ pub(crate) const SPEC: Spec = Spec {
     volatile_fields: &[],
     endpoint_check: None,
     ping: None,
+    echo_event_id: None,
+    jwt_authorizer: false,
     sample_secret: "scribehook-demo-nabla",
 };
 

@@ -63,6 +63,8 @@ pub(crate) const SPEC: Spec = Spec {
     volatile_fields: &[],
     endpoint_check: None,
     ping: Some(is_ping),
+    echo_event_id: None,
+    jwt_authorizer: false,
     sample_secret: "scribehook-demo-prosa",
 };
 

@@ -86,6 +86,7 @@ mod tests {
             );
         }
         assert_eq!("DAILY".parse::<Provider>(), Ok(Provider::Daily));
+        assert_eq!(Provider::Daily.env_prefix(), "DAILY");
         let unknown = "zoom".parse::<Provider>().unwrap_err().to_string();
         assert!(unknown.contains("daily, bota, nabla, prosa"), "{unknown}");
     }

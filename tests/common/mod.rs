@@ -183,15 +183,10 @@ pub async fn create_queue(clients: &Clients, name: &str) -> String {
         .expect("queue url")
 }
 
-/// The test secrets every provider's deliveries are signed with here (also documented in
-/// events/README.md for the sample events).
+/// The test secret every provider's deliveries are signed with here: the one its samples in
+/// events/ are signed with (`scribehook providers` lists them).
 pub fn secret(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Daily => "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
-        Provider::Bota => "whsec_scribehook_demo_bota",
-        Provider::Nabla => "scribehook-demo-nabla",
-        Provider::Prosa => "scribehook-demo-prosa",
-    }
+    provider.facts().sample_secret
 }
 
 pub fn keys(provider: Provider) -> Keys {

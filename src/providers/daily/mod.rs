@@ -49,6 +49,8 @@ pub(crate) const SPEC: Spec = Spec {
     volatile_fields: &["event_ts"],
     endpoint_check: Some(is_endpoint_check),
     ping: None,
+    echo_event_id: None,
+    jwt_authorizer: false,
     sample_secret: "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
 };
 
