@@ -130,6 +130,19 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
             body["result"]["data"][0]["transcript"] = json!(format!("segment {n} of {subject}"));
             (body, Some("stt.jobs.completed"))
         }
+        Provider::NablaConnect => {
+            // Exports of one encounter: notes (the clinician edits and exports again) and
+            // patient instructions; the signing time orders them.
+            let kind = if n.is_multiple_of(3) {
+                "PATIENT_INSTRUCTIONS_EXPORT"
+            } else {
+                "NOTE_EXPORT"
+            };
+            let mut body = template(provider, kind);
+            body["request_uuid"] = json!(id);
+            body["data"]["external_encounter_id"] = json!(subject);
+            (body, None)
+        }
         Provider::Daily => {
             let kind = if n.is_multiple_of(2) {
                 "recording.ready-to-download"

@@ -136,6 +136,13 @@ fn signed_with_timestamp_text(provider: Provider, ts: &str, body: &[u8]) -> Vec<
             h("X-Prosa-Event", "stt.jobs.completed"),
             h("X-Prosa-Event-UUID", "0b41feee-74ba-5bec-9223-ed5fd1d7812b"),
         ],
+        Provider::NablaConnect => vec![
+            h(
+                "x-nabla-connect-signature",
+                hex::encode(hmac_sha256(&key(provider), &[t, body])),
+            ),
+            h("x-nabla-connect-timestamp", ts),
+        ],
     }
 }
 
@@ -145,6 +152,7 @@ fn sample(provider: Provider) -> Vec<u8> {
         Provider::Bota => "transcription.completed",
         Provider::Nabla => "transcribe_async.succeeded",
         Provider::Prosa => "stt.jobs.completed",
+        Provider::NablaConnect => "NOTE_EXPORT",
     };
     common::payload(provider, name)
 }
@@ -177,6 +185,7 @@ fn wrong_signature(provider: Provider) -> String {
         Provider::Bota => format!("v1={}", "0".repeat(64)),
         Provider::Nabla => "0".repeat(64),
         Provider::Prosa => format!("t={NOW},v1={}", "0".repeat(64)),
+        Provider::NablaConnect => "0".repeat(64),
     }
 }
 
@@ -186,6 +195,7 @@ fn signature_header(provider: Provider) -> &'static str {
         Provider::Bota => "X-Bota-Signature",
         Provider::Nabla => "x-nabla-webhook-signature",
         Provider::Prosa => "X-Prosa-Signature",
+        Provider::NablaConnect => "x-nabla-connect-signature",
     }
 }
 
@@ -195,6 +205,7 @@ fn timestamp_header(provider: Provider) -> Option<&'static str> {
         Provider::Bota => Some("X-Bota-Timestamp"),
         Provider::Nabla => Some("x-nabla-webhook-timestamp"),
         Provider::Prosa => None,
+        Provider::NablaConnect => Some("x-nabla-connect-timestamp"),
     }
 }
 

@@ -84,6 +84,11 @@ fn delivery(provider: Provider) -> (Vec<u8>, Vec<(String, String)>, &'static str
             // Prosa events are identified by the signed body's digest (docs/behaviour.md#what-unsigned-headers-may-decide).
             (body, headers, PROSA_ID.as_str())
         }
+        Provider::NablaConnect => {
+            let body = payload(provider, "NOTE_EXPORT");
+            let headers = signed_headers(provider, &body, None, None);
+            (body, headers, "3f6c2a9e-7d41-4b8a-9c2e-5a1d0e7f4b21")
+        }
     }
 }
 
@@ -97,8 +102,8 @@ fn assert_ok(status: u16, body: &Value, expected: &str, event_id: &str) {
 fn assert_ok_from(provider: Provider, status: u16, body: &Value, expected: &str, event_id: &str) {
     assert_eq!(status, 200, "{body}");
     let mut answer = json!({"status": expected, "event_id": event_id});
-    if let Some(name) = provider.echo_event_id() {
-        answer[name] = json!(event_id);
+    if provider == Provider::NablaConnect {
+        answer["request_uuid"] = json!(event_id);
     }
     assert_eq!(body, &answer);
 }
@@ -465,6 +470,7 @@ fn required_headers(provider: Provider) -> &'static [&'static str] {
         Provider::Bota => &["X-Bota-Signature", "X-Bota-Timestamp"],
         Provider::Nabla => &["x-nabla-webhook-signature", "x-nabla-webhook-timestamp"],
         Provider::Prosa => &["X-Prosa-Signature", "X-Prosa-Event", "X-Prosa-Event-UUID"],
+        Provider::NablaConnect => &["x-nabla-connect-signature", "x-nabla-connect-timestamp"],
     }
 }
 
@@ -586,6 +592,7 @@ async fn a_wrong_secret_or_a_tampered_body_is_401_invalid_signature() {
         Provider::Bota => "whsec_wrong",
         Provider::Nabla => "wrong-nabla",
         Provider::Prosa => "wrong-prosa",
+        Provider::NablaConnect => "wrong-nabla-connect",
     };
     for shape in SHAPES {
         for provider in Provider::ALL {

@@ -21,6 +21,7 @@ pub mod daily;
 mod explain;
 mod json;
 mod nabla;
+mod nabla_connect;
 mod prosa;
 mod scheme;
 
@@ -83,6 +84,7 @@ impl Provider {
             Provider::Bota => &bota::SPEC,
             Provider::Nabla => &nabla::SPEC,
             Provider::Prosa => &prosa::SPEC,
+            Provider::NablaConnect => &nabla_connect::SPEC,
         }
     }
 

@@ -36,6 +36,7 @@ providers! {
     Bota = "bota",
     Nabla = "nabla",
     Prosa = "prosa",
+    NablaConnect = "nabla-connect",
 }
 
 impl Provider {
@@ -86,8 +87,11 @@ mod tests {
             );
         }
         assert_eq!("DAILY".parse::<Provider>(), Ok(Provider::Daily));
-        assert_eq!(Provider::Daily.env_prefix(), "DAILY");
+        assert_eq!(Provider::NablaConnect.env_prefix(), "NABLA_CONNECT");
         let unknown = "zoom".parse::<Provider>().unwrap_err().to_string();
-        assert!(unknown.contains("daily, bota, nabla, prosa"), "{unknown}");
+        assert!(
+            unknown.contains("daily, bota, nabla, prosa, nabla-connect"),
+            "{unknown}"
+        );
     }
 }
