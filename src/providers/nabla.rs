@@ -108,15 +108,19 @@ struct NabSection {
 
 #[derive(Deserialize)]
 struct TranscriptPayload {
-    transcript: Vec<NabItem>,
+    transcript: Vec<TranscriptItem>,
 }
 
+/// One utterance of a Nabla transcript: the Core API's and Nabla Connect's share the shape.
 #[derive(Deserialize)]
-struct NabItem {
+pub(super) struct TranscriptItem {
     #[serde(default)]
     text: String,
     #[serde(default, alias = "speaker")]
     speaker_type: Option<String>,
+    /// Nabla Connect's `ENGLISH_US`, …
+    #[serde(default)]
+    pub(super) locale: Option<String>,
     #[serde(default, alias = "start_time_ms")]
     start_offset_ms: Option<f64>,
     #[serde(default, alias = "end_time_ms")]
@@ -141,8 +145,10 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.content.note = Some(note(read_json(Provider::Nabla, "data.payload", p)?));
         }
         (Category::Transcript, Status::Completed, Some(p)) => {
-            event.content.transcript =
-                Some(transcript(read_json(Provider::Nabla, "data.payload", p)?));
+            event.content.transcript = Some(transcript(
+                read_json::<TranscriptPayload>(Provider::Nabla, "data.payload", p)?.transcript,
+                None,
+            ));
         }
         (Category::Note | Category::Transcript, Status::Failed, p) => {
             event.content.error = Some(failure(p));
@@ -185,9 +191,9 @@ fn note(p: NotePayload) -> Note {
     }
 }
 
-fn transcript(p: TranscriptPayload) -> Transcript {
-    let segments: Vec<Segment> = p
-        .transcript
+/// A Nabla transcript in `language` (the Core API's items say none).
+pub(super) fn transcript(items: Vec<TranscriptItem>, language: Option<String>) -> Transcript {
+    let segments: Vec<Segment> = items
         .into_iter()
         .map(|item| Segment {
             // Nabla's offsets are already milliseconds.
@@ -204,7 +210,7 @@ fn transcript(p: TranscriptPayload) -> Transcript {
         })
         .collect();
     Transcript {
-        language: None,
+        language,
         duration_ms: segments.iter().map(|s| s.end_ms).max(),
         text: Some(
             segments

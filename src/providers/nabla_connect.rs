@@ -14,11 +14,11 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::nabla::{self, TranscriptItem};
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{no_extra_headers, non_empty, read_json, MalformedEvent, Provider, Spec};
 use crate::record::{
-    Category, Diagnosis, EventDraft, Instructions, Note, Role, Section, Segment, Status, Timestamp,
-    Transcript,
+    Category, Diagnosis, EventDraft, Instructions, Note, Section, Status, Timestamp, Transcript,
 };
 
 const SIGNATURE_HEADER: &str = "x-nabla-connect-signature";
@@ -103,20 +103,6 @@ struct NoteSection {
     title: Option<String>,
     #[serde(default)]
     category: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TranscriptItem {
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    speaker_type: Option<String>,
-    #[serde(default)]
-    locale: Option<String>,
-    #[serde(default)]
-    start_offset_ms: Option<f64>,
-    #[serde(default)]
-    end_offset_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -235,38 +221,12 @@ fn is_upper_snake(text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Nabla's transcript, in the first locale an utterance names.
 fn transcript(items: Vec<TranscriptItem>) -> Transcript {
     let language = items
         .iter()
         .find_map(|i| non_empty(i.locale.as_deref()).map(str::to_owned));
-    let segments: Vec<Segment> = items
-        .into_iter()
-        .map(|item| Segment {
-            // The offsets are already milliseconds.
-            start_ms: item.start_offset_ms.map_or(0, |ms| ms.round() as i64),
-            end_ms: item.end_offset_ms.map_or(0, |ms| ms.round() as i64),
-            role: Some(
-                item.speaker_type
-                    .as_deref()
-                    .map_or(Role::Unknown, Role::of_label),
-            ),
-            speaker: item.speaker_type,
-            text: item.text,
-            confidence: None,
-        })
-        .collect();
-    Transcript {
-        language,
-        duration_ms: segments.iter().map(|s| s.end_ms).max(),
-        text: Some(
-            segments
-                .iter()
-                .map(|s| s.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        segments,
-    }
+    nabla::transcript(items, language)
 }
 
 /// A suggested diagnosis; one without a code says nothing and is left out.
@@ -283,6 +243,7 @@ fn diagnosis(d: VisitDiagnosis) -> Option<Diagnosis> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Role;
 
     fn headers(timestamp: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
