@@ -310,6 +310,7 @@ fn normalize(args: NormalizeArgs, out: &mut impl Write) -> Result<(), Failure> {
 }
 
 async fn send(args: SendArgs, out: &mut impl Write) -> Result<(), Failure> {
+    check_route(&args.url, args.sign.who.provider)?;
     let body = stdin_body()?;
     let headers = signed(args.sign, &body)?;
     let (status, response) = local::post(&args.url, &headers, body).await?;
@@ -318,6 +319,21 @@ async fn send(args: SendArgs, out: &mut impl Write) -> Result<(), Failure> {
     writeln!(out)?;
     if !(200..300).contains(&status) {
         return Err(format!("{} answered {status}", args.url).into());
+    }
+    Ok(())
+}
+
+/// A URL whose path names another provider's route would only be refused with that
+/// provider's missing-header error: say what is wrong instead.
+fn check_route(url: &str, provider: Provider) -> Result<(), Failure> {
+    let path = url.parse::<http::Uri>().map(|u| u.path().to_owned());
+    if let Ok(Ok(routed)) = path.as_deref().map(scribehook::pipeline::ingest::route) {
+        if routed != provider {
+            return Err(format!(
+                "{url} is {routed}'s route but --provider is {provider}; send to .../webhooks/{provider}"
+            )
+            .into());
+        }
     }
     Ok(())
 }
@@ -336,6 +352,15 @@ async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
     for skipped in &report.skipped {
         eprintln!("scribehook: skipped {skipped}");
     }
+    eprintln!(
+        "scribehook: read {} archived deliveries, rewrote {} events into {} records; {} \
+         quarantined deliveries now processed (released); {} still unreadable (skipped)",
+        report.deliveries,
+        report.events,
+        report.records,
+        report.released,
+        report.skipped.len()
+    );
     serde_json::to_writer(&mut *out, &report)?;
     writeln!(out)?;
     Ok(())
@@ -378,6 +403,15 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::from_env()?;
+    if config.secrets.is_empty() {
+        let names: Vec<String> = Provider::ALL.iter().map(|p| p.secrets_env()).collect();
+        return Err(format!(
+            "no provider is configured, so every delivery would be refused: set at least one \
+             of {} (or its _ARN variable) to the provider's signing secret",
+            names.join(", ")
+        )
+        .into());
+    }
     let clients = app::Clients::from_env();
     let ingest = app::ingest(&config, &clients, scribehook::record::system_clock()).await;
     let ingest = std::sync::Arc::new(ingest);
@@ -413,6 +447,7 @@ async fn drain(out: &mut impl Write) -> Result<(), Failure> {
 }
 
 async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let defaulted = args.store.is_none() && std::env::var_os("STORE").is_none();
     let uri = match args.store {
         Some(uri) => uri,
         None => std::env::var("STORE")
@@ -432,6 +467,15 @@ async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure>
         .records()
         .await?;
     records.retain(|r| args.provider.is_none_or(|p| r.provider == p));
+    if records.is_empty() {
+        let which = args.provider.map_or(String::new(), |p| format!("{p} "));
+        let hint = if defaulted {
+            " (the default; make demo writes to file://./data/demo: pass --store)"
+        } else {
+            ""
+        };
+        return Err(format!("no {which}records under {uri}{hint}").into());
+    }
     for record in &records {
         if args.json {
             serde_json::to_writer(&mut *out, record)?;

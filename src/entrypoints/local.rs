@@ -123,10 +123,16 @@ pub async fn post(
     let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| SendError(format!("building the request: {e}")))?;
-    let response = client
-        .request(request)
-        .await
-        .map_err(|e| SendError(format!("POST {url}: {e}")))?;
+    let response = client.request(request).await.map_err(|e| {
+        let cause = crate::telemetry::error_chain(&e);
+        if e.is_connect() {
+            SendError(format!(
+                "could not connect to {url} ({cause}); is the receiver running (scribehook serve)?"
+            ))
+        } else {
+            SendError(format!("POST {url}: {cause}"))
+        }
+    })?;
     let status = response.status().as_u16();
     let body = response
         .into_body()

@@ -136,6 +136,19 @@ impl Metric {
     }
 }
 
+/// An error with its causes ("a: b: c"). Neither hyper nor rustls put the URL in an error,
+/// so this never shows a link.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Text from a request (ids, types, paths, error messages that quote them) for a log line:
 /// control characters are escaped, so an id holding a newline cannot forge a line of its
 /// own in the text format.

@@ -142,7 +142,9 @@ impl DailyApiClient {
             let response = tokio::time::timeout(t.connect + t.read, client.request(request))
                 .await
                 .map_err(|_| format!("no answer within {} ms", (t.connect + t.read).as_millis()))?
-                .map_err(|e| format!("the request failed: {}", chain(&e)))?;
+                .map_err(|e| {
+                    format!("the request failed: {}", crate::telemetry::error_chain(&e))
+                })?;
             let status = response.status().as_u16();
             if !response.status().is_success() {
                 return Ok(Reply {
@@ -195,7 +197,8 @@ async fn read_bounded(
         let Some(frame) = frame else {
             return Ok(Ok(bytes));
         };
-        let frame = frame.map_err(|e| format!("reading the body: {}", chain(&e)))?;
+        let frame = frame
+            .map_err(|e| format!("reading the body: {}", crate::telemetry::error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
             let total = bytes.len() as u64 + data.len() as u64;
             if total > max_bytes {
@@ -204,19 +207,6 @@ async fn read_bounded(
             bytes.extend_from_slice(&data);
         }
     }
-}
-
-/// An error with its causes ("a: b: c"). Neither hyper nor rustls put the URL in an
-/// error, so this never shows a link.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn http_client(connect: Duration) -> Result<HttpClient, String> {
