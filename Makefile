@@ -170,9 +170,19 @@ rust-target:
 	rustup target add $(RUST_TARGET)
 
 ## `sam build` for ARCH (arm64 by default, as deployed; ARCH=x86_64 for `sam local invoke`
-## on an x86_64 host without emulation). cargo-lambda and zig come from .venv. SAM picks the
-## binaries up from ./target/lambda, so CARGO_TARGET_DIR is unset for it.
+## on an x86_64 host without emulation). cargo-lambda and zig come from .venv. The binaries are
+## built first with the exact command SAM's rust-cargolambda builder runs, so cargo's progress
+## shows (SAM hides it; the first build takes about 12 minutes on 2 cores) and SAM's own builds
+## find them up to date. SAM picks the binaries up from ./target/lambda, so CARGO_TARGET_DIR
+## is unset for both. samconfig.toml turns SAM's build cache off: it would hash the whole
+## repository root (target/ and .venv included) before every build, while cargo already
+## rebuilds only what changed.
+LAMBDA_ARCH_FLAG_arm64 := --arm64
+LAMBDA_ARCH_FLAG_x86_64 :=
 sam-build: sam-setup rust-target
+	@echo "== make sam-build: cargo lambda build of the functions (ARCH=$(ARCH)), then sam build"
+	env -u CARGO_TARGET_DIR PATH="$(abspath $(VENV))/bin:$$PATH" \
+		$(CARGO) lambda build --release $(LAMBDA_ARCH_FLAG_$(ARCH)) --bin ingest --bin processor
 	env -u CARGO_TARGET_DIR PATH="$(abspath $(VENV))/bin:$$PATH" \
 		$(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
 

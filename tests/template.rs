@@ -1321,7 +1321,7 @@ fn samconfig_builds_and_deploys_non_interactively_with_lint() {
         "[default.global.parameters]",
         "stack_name = \"scribehook\"",
         "[default.build.parameters]",
-        "cached = true",
+        "cached = false",
         "parallel = true",
         "beta_features = true",
         "[default.deploy.parameters]",
