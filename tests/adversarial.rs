@@ -198,6 +198,13 @@ fn timestamp_header(provider: Provider) -> Option<&'static str> {
     }
 }
 
+/// Whether `provider`'s main scheme signs ambiguous bytes (Prosa's plain `sha256(secret "."
+/// body)`, Nabla's timestamp ‖ body with no separator): only a body that is one JSON value
+/// counts as verified there.
+fn ambiguous(provider: Provider) -> bool {
+    matches!(provider, Provider::Nabla | Provider::Prosa)
+}
+
 /// A Bota transcription whose event id and recording id are `id` (no `X-Bota-Event-Id`:
 /// it is optional, and a header cannot carry every such id).
 fn bota_with_id(id: &str) -> Vec<u8> {
@@ -335,15 +342,17 @@ fn catalogue() -> Vec<Case> {
                 Err(401, "invalid_signature"),
             )],
         ));
+        // Where the signed bytes are ambiguous, only one JSON value counts as signed
+        // (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+        let (stored, expect) = if ambiguous(p) {
+            (Nothing, Err(401, "invalid_signature"))
+        } else {
+            (Contained, Err(400, "malformed_event"))
+        };
         cases.push(case(
             format!("{p}: invalid UTF-8 body, correctly signed"),
-            Contained,
-            vec![post(
-                p,
-                signed(p, &binary, None),
-                &binary,
-                Err(400, "malformed_event"),
-            )],
+            stored,
+            vec![post(p, signed(p, &binary, None), &binary, expect)],
         ));
     }
 
@@ -427,6 +436,7 @@ fn catalogue() -> Vec<Case> {
                 Err(401, "invalid_signature"),
             )],
         ));
+        // One JSON value, however deep: signed under every scheme, and not the envelope.
         cases.push(case(
             format!("{p}: 100,000-deep JSON, correctly signed"),
             Contained,
@@ -591,7 +601,13 @@ fn catalogue() -> Vec<Case> {
         ("+<now>", format!("+{now}"), Err(401, "invalid_signature")),
         (" <now> ", format!(" {now} "), Ok("accepted")),
         ("<now>.0", format!("{now}.0"), Err(401, "invalid_signature")),
-        ("full-width <now>", full_width, Err(400, "malformed_event")),
+        // An unreadable timestamp is refused before verification: 401, never the 400 of
+        // a verified body.
+        (
+            "full-width <now>",
+            full_width,
+            Err(401, "missing_signature"),
+        ),
     ];
     for p in Provider::ALL {
         for (label, ts, expect) in &timestamps {
@@ -768,7 +784,7 @@ fn catalogue() -> Vec<Case> {
                 "ümlaut-ü",
             ),
             &prosa,
-            Err(400, "malformed_event"),
+            Err(401, "missing_signature"),
         )],
     ));
     cases.push(case(
@@ -836,6 +852,8 @@ fn catalogue() -> Vec<Case> {
         ));
     }
 
+    cases.extend(forged_bodies());
+
     // Repeated signature headers (v1 keeps them in multiValueHeaders, v2 joins them).
     for p in [Provider::Daily, Provider::Bota] {
         let body = sample(p);
@@ -850,6 +868,101 @@ fn catalogue() -> Vec<Case> {
             format!("{p}: the correct signature header twice"),
             Nothing,
             vec![post(p, headers, &body, Err(401, "missing_signature"))],
+        ));
+    }
+
+    cases
+}
+
+/// SHA-256's padding of a message of `len` bytes.
+fn sha256_padding(len: usize) -> Vec<u8> {
+    let mut padding = vec![0x80];
+    while (len + padding.len()) % 64 != 56 {
+        padding.push(0);
+    }
+    padding.extend_from_slice(&(len as u64 * 8).to_be_bytes());
+    padding
+}
+
+/// The SHA-256 digest of `message ‖ sha256_padding(message) ‖ suffix`, computed from
+/// `digest` (of a message of `len` bytes) alone: the length extension a plain SHA-256 of
+/// `secret "." body` allows, knowing only the secret's length.
+fn extend_sha256(digest: [u8; 32], len: usize, suffix: &[u8]) -> [u8; 32] {
+    let mut state = [0u32; 8];
+    for (word, bytes) in state.iter_mut().zip(digest.chunks(4)) {
+        *word = u32::from_be_bytes(bytes.try_into().unwrap());
+    }
+    let total = len + sha256_padding(len).len() + suffix.len();
+    let mut tail = suffix.to_vec();
+    tail.extend_from_slice(&sha256_padding(total));
+    let blocks: Vec<[u8; 64]> = tail.chunks(64).map(|b| b.try_into().unwrap()).collect();
+    sha2::block_api::compress256(&mut state, &blocks);
+    let mut out = [0u8; 32];
+    for (bytes, word) in out.chunks_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Issue 17.1 and 17.2: bodies forged under the schemes whose signed bytes are ambiguous.
+fn forged_bodies() -> Vec<Case> {
+    use Expect::Err;
+    use Stored::Nothing;
+    let mut cases = Vec::new();
+
+    // 17.1: from one captured Prosa delivery, a valid v1 for body ‖ padding ‖ anything.
+    let prosa = sample(Provider::Prosa);
+    let secret_len = secret(Provider::Prosa).len();
+    let captured = sha256(&[secret(Provider::Prosa).as_bytes(), b".", &prosa]);
+    let signed_len = secret_len + 1 + prosa.len();
+    let suffix = br#",{"job_id":"forged","status":"complete"}"#;
+    let mut forged = prosa.clone();
+    forged.extend_from_slice(&sha256_padding(signed_len));
+    forged.extend_from_slice(suffix);
+    let forged_v1 = extend_sha256(captured, signed_len, suffix);
+    // The forgery is a correct v1 of the forged body: only the new rule refuses it.
+    assert_eq!(
+        forged_v1,
+        sha256(&[secret(Provider::Prosa).as_bytes(), b".", &forged])
+    );
+    cases.push(case(
+        "prosa: a v1 extended past the captured body (length extension)",
+        Nothing,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &prosa, None),
+                "X-Prosa-Signature",
+                &format!("t={NOW},v1={}", hex::encode(forged_v1)),
+            ),
+            &forged,
+            Err(401, "invalid_signature"),
+        )],
+    ));
+
+    // 17.2: Nabla signs timestamp ‖ body: the same bytes split elsewhere still verify.
+    let nabla = sample(Provider::Nabla);
+    let iso = "2026-01-01T00:00:00Z";
+    // (An epoch timestamp re-split loses a digit and falls out of the window.)
+    for (original, ts, moved) in [
+        (iso, "2026-01-01T00:00:00", "Z"),
+        (iso, "2026-01-01T00:00", ":00Z"),
+    ] {
+        let captured = signed_with_timestamp_text(Provider::Nabla, original, &nabla);
+        let body = [moved.as_bytes(), &nabla].concat();
+        assert_eq!(
+            [ts.as_bytes(), &body].concat(),
+            [original.as_bytes(), &nabla].concat()
+        );
+        cases.push(case(
+            format!("nabla: {original} re-split as {ts} + {moved}…"),
+            Nothing,
+            vec![post(
+                Provider::Nabla,
+                with(captured, "x-nabla-webhook-timestamp", ts),
+                &body,
+                Err(401, "invalid_signature"),
+            )],
         ));
     }
 

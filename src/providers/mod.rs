@@ -349,9 +349,10 @@ impl Keys {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{provider} secret #{index}: {reason}")]
+#[error("{provider} secret #{}: {reason}", .index + 1)]
 pub struct KeyError {
     pub provider: Provider,
+    /// 0-based; the message counts from 1, as `verify --explain` does.
     pub index: usize,
     pub reason: String,
 }
