@@ -65,6 +65,16 @@ struct Case {
     name: String,
     steps: Vec<Step>,
     stored: Stored,
+    /// Text no event or record file may hold afterwards (an unsigned header's value; the
+    /// archive keeps the headers as received, by design).
+    never_recorded: Option<&'static str>,
+}
+
+impl Case {
+    fn never_recording(mut self, text: &'static str) -> Self {
+        self.never_recorded = Some(text);
+        self
+    }
 }
 
 fn post(provider: Provider, headers: Vec<(String, String)>, body: &[u8], expect: Expect) -> Step {
@@ -83,6 +93,7 @@ fn case(name: impl Into<String>, stored: Stored, steps: Vec<Step>) -> Case {
         name: name.into(),
         steps,
         stored,
+        never_recorded: None,
     }
 }
 
@@ -853,6 +864,8 @@ fn catalogue() -> Vec<Case> {
     }
 
     cases.extend(forged_bodies());
+    cases.extend(unsigned_text());
+    cases.extend(bounds());
 
     // Repeated signature headers (v1 keeps them in multiValueHeaders, v2 joins them).
     for p in [Provider::Daily, Provider::Bota] {
@@ -966,6 +979,155 @@ fn forged_bodies() -> Vec<Case> {
         ));
     }
 
+    cases
+}
+
+/// Issue 17.7 and 17.8: what Prosa's unsigned header may put in a record or an answer.
+fn unsigned_text() -> Vec<Case> {
+    use Expect::{Err, Ok};
+    use Stored::Contained;
+    let mut cases = Vec::new();
+    let prosa = sample(Provider::Prosa);
+    // 17.7: the stored event_type is a documented type; the body's status decides it.
+    let failed_job = br#"{"job_id":"j-attack","status":"failed","error":"x"}"#;
+    cases.push(
+        case(
+            "prosa: an X-Prosa-Event with free text over a failed job",
+            Contained,
+            vec![post(
+                Provider::Prosa,
+                with(
+                    signed(Provider::Prosa, failed_job, None),
+                    "X-Prosa-Event",
+                    "stt.jobs.failed ATTACKER TEXT",
+                ),
+                failed_job,
+                Ok("accepted"),
+            )],
+        )
+        .never_recording("ATTACKER"),
+    );
+    let stt_job = common::payload(Provider::Prosa, "stt.job.completed");
+    cases.push(case(
+        "prosa: tts.job.completed over a completed speech-to-text job",
+        Contained,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &stt_job, None),
+                "X-Prosa-Event",
+                "tts.job.completed",
+            ),
+            &stt_job,
+            Err(400, "malformed_event"),
+        )],
+    ));
+    cases.push(case(
+        "prosa: an undocumented X-Prosa-Event over a job that states no status",
+        Contained,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &prosa, None),
+                "X-Prosa-Event",
+                "stt.jobs.archived",
+            ),
+            &prosa,
+            Err(400, "malformed_event"),
+        )],
+    ));
+
+    // 17.8: refusals name the field, never its value.
+    let envelope = serde_json::to_vec(&json!({
+        "id": "e-1", "event_type": "ZZQUOTE-envelope", "created_at": "2025-01-15T10:07:00Z",
+        "data": {"job_id": "j-quote", "status": "complete"}
+    }))
+    .unwrap();
+    cases.push(case(
+        "prosa: an X-Prosa-Event contradicting the envelope's event_type",
+        Contained,
+        vec![Step {
+            never_quotes: Some("ZZQUOTE"),
+            ..post(
+                Provider::Prosa,
+                with(
+                    signed(Provider::Prosa, &envelope, None),
+                    "X-Prosa-Event",
+                    "ZZQUOTE-header",
+                ),
+                &envelope,
+                Err(400, "malformed_event"),
+            )
+        }],
+    ));
+
+    cases
+}
+
+/// Issue 17.9 and 17.12: times outside 1970..9999 and events with no subject.
+fn bounds() -> Vec<Case> {
+    use Expect::Err;
+    use Stored::Contained;
+    let mut cases = Vec::new();
+    // 17.9: times outside 1970..9999 are refused, not wrapped.
+    let daily = String::from_utf8(sample(Provider::Daily)).unwrap();
+    for ts in ["1e300", "-1e300", "-1"] {
+        let body = daily.replace("1736935790.5", ts).into_bytes();
+        cases.push(case(
+            format!("daily: event_ts {ts}"),
+            Contained,
+            vec![post(
+                Provider::Daily,
+                signed(Provider::Daily, &body, None),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
+    for at in ["1969-12-31T23:59:59Z", "10000-01-01T00:00:00Z"] {
+        let body = serde_json::to_vec(&json!({
+            "id": "evt_time", "type": "recording.created", "created_at": at,
+            "data": {"id": "rec_time"}
+        }))
+        .unwrap();
+        cases.push(case(
+            format!("bota: created_at {at}"),
+            Contained,
+            vec![post(
+                Provider::Bota,
+                without(signed(Provider::Bota, &body, None), "X-Bota-Event-Id"),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
+
+    // 17.12: no event is grouped under an empty subject.
+    let no_subject: [(Provider, serde_json::Value); 2] = [
+        (
+            Provider::Bota,
+            json!({"id": "", "type": "recording.created",
+                   "created_at": "2025-01-15T10:07:00Z", "data": {}}),
+        ),
+        (
+            Provider::Daily,
+            json!({"version": "1.0.0", "type": "meeting.started", "id": " ",
+                   "payload": {"room": "exam-room-4"}, "event_ts": 1736935790.5}),
+        ),
+    ];
+    for (p, body) in no_subject {
+        let body = serde_json::to_vec(&body).unwrap();
+        cases.push(case(
+            format!("{p}: an empty event id and no subject id"),
+            Contained,
+            vec![post(
+                p,
+                without(signed(p, &body, None), "X-Bota-Event-Id"),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
     cases
 }
 
@@ -1153,6 +1315,18 @@ async fn run(case: &Case, version: Version, n: usize) -> Vec<String> {
         }
     }
     let stored = files(&store);
+    if let Some(text) = case.never_recorded {
+        let records = store.join("records");
+        for file in stored.iter().filter(|f| f.starts_with(&records)) {
+            let bytes = std::fs::read(file).unwrap_or_default();
+            if bytes.windows(text.len()).any(|w| w == text.as_bytes()) {
+                wrong.push(format!(
+                    "{} [{version:?}]: {file:?} holds {text:?}",
+                    case.name
+                ));
+            }
+        }
+    }
     match case.stored {
         Stored::Nothing if !stored.is_empty() => wrong.push(format!(
             "{} [{version:?}]: unverified, yet {} file(s) stored: {:?}",
