@@ -1447,3 +1447,35 @@ async fn an_invalid_host_is_answered_not_a_panic() {
         }
     }
 }
+
+/// Issue 17.4: a transcript line holding `-->` is taken for a timing line; the error, kept
+/// in the artifact's `reason` and logged, names the cue and what was expected, never the
+/// line's text.
+#[test]
+fn transcript_errors_quote_no_transcript_text() {
+    use scribehook::providers::daily::transcript::{parse, TranscriptFormat};
+    let cases = [
+        (
+            TranscriptFormat::WebVtt,
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nFine.\n\nJane Roe --> HIV positive\n",
+        ),
+        (
+            TranscriptFormat::Srt,
+            "1\n00:00:01,000 --> 00:00:02,000\nFine.\n\n2\nJane Roe --> HIV positive\n",
+        ),
+        (
+            TranscriptFormat::WebVtt,
+            "WEBVTT\n\n00:00:01.000 --> Jane Roe HIV positive\nFine.\n",
+        ),
+        (
+            TranscriptFormat::Srt,
+            "1\nJane Roe HIV --> 00:00:02,000\nFine.\n",
+        ),
+    ];
+    for (format, file) in cases {
+        let err = parse(format, file.as_bytes()).unwrap_err().to_string();
+        for word in ["Jane", "Roe", "HIV", "positive"] {
+            assert!(!err.contains(word), "{format}: {err}");
+        }
+    }
+}

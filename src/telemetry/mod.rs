@@ -93,6 +93,8 @@ pub enum Metric {
     Quarantined,
     Failed,
     Purged,
+    /// An allow-listed output bucket is missing or forbidden (the processor retries).
+    OutputBucketErrors,
 }
 
 impl Metric {
@@ -109,6 +111,7 @@ impl Metric {
         Metric::Quarantined,
         Metric::Failed,
         Metric::Purged,
+        Metric::OutputBucketErrors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +128,7 @@ impl Metric {
             Metric::Quarantined => "Quarantined",
             Metric::Failed => "Failed",
             Metric::Purged => "Purged",
+            Metric::OutputBucketErrors => "OutputBucketErrors",
         }
     }
 

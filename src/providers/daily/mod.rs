@@ -4,6 +4,7 @@
 
 pub mod access_link;
 pub mod outputs;
+mod reach;
 pub mod sources;
 pub mod transcript;
 
