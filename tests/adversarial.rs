@@ -1239,7 +1239,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
+/// Every provider served, ARCHIVE = STORE = `store`, no AWS client ever built.
+fn file_config(store: &Path) -> (scribehook::config::Config, app::Clients) {
     let mut vars: HashMap<String, String> = Provider::ALL
         .into_iter()
         .map(|p| (p.secrets_env().to_owned(), secret(p).to_owned()))
@@ -1253,7 +1254,11 @@ async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .build();
-    let clients = app::Clients::from_sdk_config(&sdk);
+    (config, app::Clients::from_sdk_config(&sdk))
+}
+
+async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
+    let (config, clients) = file_config(store);
     app::ingest(&config, &clients, clock()).await
 }
 
@@ -1446,6 +1451,128 @@ async fn an_invalid_host_is_answered_not_a_panic() {
             let _ = std::fs::remove_dir_all(&parent);
         }
     }
+}
+
+/// A Bota event of `kind` with event id `id` under recording `subject`, carrying
+/// [`CONTENT`] as transcript or summary text.
+fn bota_content(kind: &str, id: &str, subject: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id, "type": kind, "created_at": "2025-01-15T10:07:00Z",
+        "data": {"id": format!("{id}-data"), "recording_id": subject, "text": CONTENT,
+                 "segments": [{"start": 0.0, "end": 1.0, "text": CONTENT, "speaker": 0}]}
+    }))
+    .unwrap()
+}
+
+/// Patient text that no file may hold once its subject is purged.
+const CONTENT: &str = "ZZCONTENT knee pain since the fall";
+
+/// Files under `dir` holding `text` (an archived delivery's body decoded first), relative
+/// to `dir`.
+fn holding(dir: &Path, text: &str) -> Vec<String> {
+    let has = |bytes: &[u8]| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    files(dir)
+        .into_iter()
+        .filter(|f| {
+            let bytes = std::fs::read(f).unwrap_or_default();
+            let body = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["body_base64"].as_str().map(str::to_owned))
+                .and_then(|b| STANDARD.decode(b).ok());
+            has(&bytes) || body.is_some_and(|b| has(&b))
+        })
+        .map(|f| f.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+/// Quarantines Bota's `id` as a store's refusal would.
+async fn quarantine(archive: &scribehook::storage::Archive, id: &str) {
+    let entry = scribehook::storage::archive::Quarantined {
+        provider: Provider::Bota,
+        event_id: id.into(),
+        quarantined_at: scribehook::Timestamp::from_unix(NOW).unwrap(),
+        error: scribehook::record::ErrorInfo {
+            code: "store_refused".into(),
+            message: "a store refused the event".into(),
+        },
+        raw_location: archive.location(Provider::Bota, id),
+    };
+    archive.quarantine(&entry).await.unwrap();
+}
+
+/// Issue 17.3 and 17.12: whatever the ids look like (a leading `.`, `.tmp-` inside), a
+/// purge leaves no content byte in the file stores, and the subject's quarantine entries
+/// (and the deliveries behind them) go with it.
+#[tokio::test]
+async fn a_purge_leaves_no_content_byte_whatever_the_ids() {
+    use scribehook::pipeline::ingest::{Dispatch, Queue};
+
+    struct Held;
+    #[async_trait::async_trait]
+    impl Queue for Held {
+        async fn send(&self, _: String) -> Result<(), scribehook::storage::StoreError> {
+            Ok(())
+        }
+    }
+
+    let parent = scratch(200_000);
+    let store = parent.join("store");
+    let inline = ingest(&store).await;
+    let (config, clients) = file_config(&store);
+    let archive = app::archive(&config, &clients).await;
+    let queued = common::ingest_with(
+        common::all_secrets(),
+        archive.clone(),
+        Dispatch::Queue(std::sync::Arc::new(Held)),
+        MAX_BODY_BYTES,
+    );
+    let subjects = ["rec_hidden", ".rec_dot", "rec.tmp-7"];
+    let events = [
+        ("transcription.completed", ".evt_hidden", subjects[0]),
+        ("summary.completed", "evt.tmp-2", subjects[0]),
+        ("transcription.completed", "evt_plain", subjects[0]),
+        ("transcription.completed", "evt_5", subjects[1]),
+        ("summary.completed", ".tmp-evt_6", subjects[2]),
+    ];
+    for (kind, id, subject) in events {
+        let body = bota_content(kind, id, subject);
+        let request = common::apigw_v2(
+            "POST",
+            "/webhooks/bota",
+            &signed(Provider::Bota, &body, None),
+            &body,
+            false,
+        );
+        let (status, reply, _) = invoke(&inline, request).await;
+        assert_eq!(status, 200, "{id}: {reply}");
+    }
+    // A delivery archived but never processed into a record (quarantined instead): only
+    // its quarantine entry and its archived body know the subject.
+    let body = bota_content("transcription.completed", "evt_quarantined", subjects[0]);
+    let request = common::apigw_v2(
+        "POST",
+        "/webhooks/bota",
+        &signed(Provider::Bota, &body, None),
+        &body,
+        false,
+    );
+    assert_eq!(invoke(&queued, request).await.0, 200);
+    for id in ["evt_quarantined", "evt_plain"] {
+        quarantine(&archive, id).await;
+    }
+    assert!(!holding(&store, CONTENT).is_empty());
+    let processor = app::processor(&config, &clients).await;
+    for subject in subjects {
+        processor.purge(Provider::Bota, subject).await.unwrap();
+    }
+    let left = holding(&store, CONTENT);
+    assert!(left.is_empty(), "content left after the purge: {left:#?}");
+    let quarantine: Vec<String> = files(&store.join("quarantine"))
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(quarantine.is_empty(), "{quarantine:?}");
+    let _ = std::fs::remove_dir_all(&parent);
 }
 
 /// Issue 17.4: a transcript line holding `-->` is taken for a timing line; the error, kept
