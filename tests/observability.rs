@@ -399,6 +399,40 @@ fn sqs_record(message_id: &str, job: &Value) -> Value {
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})
 }
 
+/// Issue 17.13: in JSON logs an id appears exactly as received, control characters and
+/// all: JSON's own escaping protects the line; escaping it once more hid the id from a
+/// search for it.
+#[test]
+fn json_log_lines_carry_ids_exactly_as_received() {
+    let dir = std::env::temp_dir().join(format!(
+        "scribehook-observability-id-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let uri = format!("file://{}", dir.display());
+    let env = [
+        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
+        ("ARCHIVE", uri.clone()),
+        ("STORE", uri),
+    ];
+    let id = "evt_1\n2026-01-01T00:00:00Z INFO forged\u{1b}[31m\t\"q\"";
+    let record = sqs_record("m-1", &json!({"provider": "bota", "event_id": id}));
+    let (lines, answered) = run(
+        env!("CARGO_BIN_EXE_processor"),
+        &env,
+        vec![("p-1".to_owned(), json!({ "Records": [record] }))],
+    );
+    // Not archived: retried, and the failure line names the id.
+    assert_eq!(
+        answered[0].1["batchItemFailures"][0]["itemIdentifier"],
+        "m-1"
+    );
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{lines:#?}");
+    assert_eq!(failed[0]["event_id"], id, "{}", failed[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 17.6: an allow-listed output bucket that is missing (or forbidden) is the
 /// operator's to fix: the message is retried, the `OutputBucketErrors` metric counts each
 /// failure, and one error line per cold start says what to check.

@@ -98,7 +98,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Accepted,
         Metric::Duplicate,
         Metric::Conflict,
@@ -140,9 +140,11 @@ impl Metric {
     }
 }
 
-/// Text from a request (ids, types, paths, error messages that quote them) for a log line:
-/// control characters are escaped, so an id holding a newline cannot forge a line of its
-/// own in the text format.
+/// Text from a request or a store (ids, types, transcript text) for a terminal: control
+/// characters are escaped, so an id holding a newline or an escape sequence cannot forge a
+/// line or drive the terminal. Log lines do not need it: their fields are `&str` values,
+/// which the text format prints escaped and the JSON format leaves to JSON's own escaping
+/// (docs/behaviour.md#logs), so an id in a JSON line is exactly the id received.
 pub struct Escaped<T>(pub T);
 
 impl<T: fmt::Display> fmt::Display for Escaped<T> {
@@ -188,11 +190,31 @@ impl Delivery {
         let event_id = self.event_id.as_deref().unwrap_or("");
         let event_type = self.event_type.as_deref().unwrap_or("");
         let outcome_name = outcome.as_str();
-        let path = Escaped(&self.path);
+        let path = self.path.as_str();
         if status >= 500 {
-            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "{provider} delivery not acknowledged ({outcome_name}); the provider will retry");
+            tracing::error!(
+                provider,
+                event_id,
+                event_type,
+                outcome = outcome_name,
+                status,
+                latency_ms,
+                path,
+                "{provider} delivery not acknowledged ({outcome_name}); the provider will retry"
+            );
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), skew_secs = self.skew_secs, "{provider} delivery refused: {outcome_name}");
+            tracing::warn!(
+                provider,
+                event_id,
+                event_type,
+                outcome = outcome_name,
+                status,
+                latency_ms,
+                path,
+                reason = reason.unwrap_or(""),
+                skew_secs = self.skew_secs,
+                "{provider} delivery refused: {outcome_name}"
+            );
         } else {
             tracing::info!(
                 provider,
