@@ -45,6 +45,31 @@ PHI_BODIES = {
 }
 
 
+# Issue 17: correctly signed bytes around a JSON value (a length extension of Prosa's v1,
+# Nabla's timestamp re-split into the body), which must never verify; a Prosa header and
+# envelope type marked ZZPHI, which no refusal may quote; ids a purge must reach.
+AMBIGUOUS_TAILS = {
+    "nabla": b"\x80\x00\x00junk",
+    "prosa": b'\x80\x00\x00\x00\x01\xd8,{"job_id":"forged","status":"complete"}',
+}
+PROSA_MARKED = [
+    ("X-Prosa-Signature", "t=@now,v1=@sig"),
+    ("X-Prosa-Event", "stt.jobs.failed ZZPHI header text"),
+    ("X-Prosa-Event-UUID", "u-1"),
+]
+PROSA_MARKED_ENVELOPE = b'{"id":"e1","event_type":"ZZPHI envelope type","created_at":"2025-01-15T10:07:00Z","data":{"job_id":"j","status":"complete"}}'
+PURGE_IDS = [
+    b".evt_hidden\nrec_1",
+    b"evt.tmp-2\n.rec_dot",
+    b"..\n.",
+    b"evt/../x\nrec\x1b[2J",
+    b"\n ",
+    b"e" * 300 + b"\n" + b"." * 300,
+]
+VTT_ARROW_IN_TEXT = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nFine.\n\nZZPHI patient --> positive\n"
+SRT_ARROW_IN_TEXT = b"1\n00:00:01,000 --> 00:00:02,000\nFine.\n\n2\nZZPHI patient --> positive\n"
+
+
 def framed(headers, body):
     head = "".join(f"{name}: {value}\n" for name, value in headers)
     return head.encode() + b"\n" + body
@@ -80,15 +105,24 @@ def main():
             body = (ROOT / "events" / "payloads" / provider / (v2[0].stem + ".json")).read_bytes()
             write(f"verify_{provider}", f"placeholder-{index}", framed(headers, body))
         write(f"normalize_{provider}", "phi-in-number-field", framed(PLACEHOLDERS[provider][0][1:], PHI_BODIES[provider]))
+        if provider in AMBIGUOUS_TAILS:
+            body = (ROOT / "events" / "payloads" / provider / (v2[0].stem + ".json")).read_bytes()
+            write(f"verify_{provider}", "placeholder-trailing-bytes", framed(PLACEHOLDERS[provider][0], body + AMBIGUOUS_TAILS[provider]))
         # Two events per provider and payload version are enough for the decoding targets.
         for path in v2[:2]:
             write("apigw_v2", f"{provider}-{path.stem}", path.read_bytes())
         for path in v1[:2]:
             write("apigw_v1", f"{provider}-{path.stem}", path.read_bytes())
+    write("normalize_prosa", "marked-header", framed(PROSA_MARKED[1:], PHI_BODIES["prosa"].replace(b'"ZZPHI patient text"', b"0")))
+    write("normalize_prosa", "marked-envelope", framed(PROSA_MARKED[1:], PROSA_MARKED_ENVELOPE))
+    for index, ids in enumerate(PURGE_IDS):
+        write("purge_file", f"ids-{index}", ids)
     outputs = ROOT / "events" / "outputs"
     write("transcript_deepgram", "transcript.json", (outputs / "transcript.json").read_bytes())
     write("transcript_webvtt", "transcript.vtt", (outputs / "transcript.vtt").read_bytes())
+    write("transcript_webvtt", "arrow-in-text.vtt", VTT_ARROW_IN_TEXT)
     write("transcript_srt", "transcript.srt", (outputs / "transcript.srt").read_bytes())
+    write("transcript_srt", "arrow-in-text.srt", SRT_ARROW_IN_TEXT)
     write("transcript_txt", "transcript.txt", (outputs / "transcript.txt").read_bytes())
     write("soap", "soap.json", (outputs / "soap.json").read_bytes())
     write("soap", "sections.json", b'{"sections":[{"title":"Chief complaint","text":"knee"},{"key":"hpi","content":["a","b"]}]}')

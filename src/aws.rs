@@ -17,7 +17,7 @@ use crate::pipeline::ingest::Queue;
 use crate::providers::daily::sources::{Download, FetchError, OutputSource};
 use crate::storage::file::FileBlobs;
 use crate::storage::s3::S3Blobs;
-use crate::storage::{BlobLocation, Blobs, StoreError};
+use crate::storage::{fault_of, BlobLocation, Blobs, Fault, StoreError};
 
 /// The AWS clients, each built on first use from one configuration that is itself loaded
 /// on first use, then shared: a function whose locations are all `file://` never loads the
@@ -291,32 +291,12 @@ impl OutputSource for S3Outputs {
         region: Option<&str>,
         max_bytes: u64,
     ) -> Result<Download, FetchError> {
-        let failed = |message: String| FetchError {
-            location: format!("s3://{bucket}/{key}"),
-            message,
-        };
+        let failed =
+            |message: String| FetchError::transient(format!("s3://{bucket}/{key}"), message);
         let client = self.client_for(region).await;
         let output = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(output) => output,
-            Err(err) => {
-                let code = err
-                    .as_service_error()
-                    .and_then(ProvideErrorMetadata::code)
-                    .map(str::to_owned);
-                return match err.into_service_error() {
-                    GetObjectError::NoSuchKey(_) => {
-                        Ok(Download::Skipped("not fetched: no such key".into()))
-                    }
-                    other if is_permanent(code.as_deref()) => Ok(Download::Skipped(format!(
-                        "not fetched: {} ({})",
-                        other.message().unwrap_or("S3 refused the request"),
-                        code.unwrap_or_default()
-                    ))),
-                    other => Err(failed(
-                        aws_sdk_s3::error::DisplayErrorContext(other).to_string(),
-                    )),
-                };
-            }
+            Err(err) => return refused(&format!("s3://{bucket}/{key}"), &err),
         };
         let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
         if let Some(size) = declared.filter(|size| *size > max_bytes) {
@@ -345,20 +325,42 @@ impl OutputSource for S3Outputs {
     }
 }
 
-/// S3 error codes no retry will fix.
-fn is_permanent(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "AccessDenied"
-                | "NoSuchBucket"
-                | "NoSuchKey"
-                | "InvalidObjectState"
-                | "PermanentRedirect"
-                | "InvalidBucketName"
-                | "AllAccessDisabled"
-        )
-    )
+/// What a failed `GetObject` of an output means (docs/behaviour.md#failure-classes): not
+/// there for good (recorded in the artifact), a bucket of ours missing or forbidden (the
+/// operator's to fix: retried), or a failure a retry may fix. Decided by the SDK's error
+/// kind and the service's code, never by message text; the reason names the code only.
+fn refused(
+    location: &str,
+    err: &aws_sdk_s3::error::SdkError<GetObjectError, aws_smithy_runtime_api::http::Response>,
+) -> Result<Download, FetchError> {
+    let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
+    // Codes that say this object cannot be had, whatever 4xx or 3xx they come with.
+    const GONE: [&str; 4] = [
+        "NoSuchKey",
+        "InvalidObjectState",
+        "PermanentRedirect",
+        "InvalidBucketName",
+    ];
+    if let Some(code) = code.filter(|c| GONE.contains(c)) {
+        return Ok(Download::Skipped(match code {
+            "NoSuchKey" => "not fetched: no such key".into(),
+            code => format!("not fetched: S3 refused the request ({code})"),
+        }));
+    }
+    match fault_of(err) {
+        Fault::Operator => Err(FetchError::operator(
+            location,
+            format!("S3 refused the request ({})", code.unwrap_or("no code")),
+        )),
+        Fault::Permanent => Ok(Download::Skipped(match code {
+            Some(code) => format!("not fetched: S3 refused the request ({code})"),
+            None => "not fetched: the request for it cannot be built".into(),
+        })),
+        Fault::Transient => Err(FetchError::transient(
+            location,
+            aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+        )),
+    }
 }
 
 /// Secrets Manager, its client built on the first read (only `*_ARN` settings read any).

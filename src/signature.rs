@@ -18,10 +18,6 @@ pub enum VerifyError {
     StaleTimestamp { skew_secs: i64, message: String },
     #[error("{0}")]
     InvalidSignature(String),
-    /// A signature or identity header that is present but not visible ASCII text: the
-    /// request is malformed, not unsigned (docs/behaviour.md#http-answers `malformed_event`).
-    #[error("{0}")]
-    MalformedHeader(String),
 }
 
 impl VerifyError {
@@ -30,7 +26,6 @@ impl VerifyError {
             VerifyError::MissingSignature(_) => "missing_signature",
             VerifyError::StaleTimestamp { .. } => "stale_timestamp",
             VerifyError::InvalidSignature(_) => "invalid_signature",
-            VerifyError::MalformedHeader(_) => "malformed_event",
         }
     }
 
@@ -42,14 +37,10 @@ impl VerifyError {
         }
     }
 
-    /// The HTTP status the ingest answers with: 400 for a malformed header, 401 otherwise.
+    /// The HTTP status the ingest answers with: always 401, since 400 is for verified
+    /// bodies only (docs/behaviour.md#http-answers).
     pub fn status(&self) -> http::StatusCode {
-        match self {
-            VerifyError::MalformedHeader(_) => http::StatusCode::BAD_REQUEST,
-            VerifyError::MissingSignature(_)
-            | VerifyError::StaleTimestamp { .. }
-            | VerifyError::InvalidSignature(_) => http::StatusCode::UNAUTHORIZED,
-        }
+        http::StatusCode::UNAUTHORIZED
     }
 }
 
@@ -106,8 +97,9 @@ pub enum Commas {
     Allowed,
 }
 
-/// The one value of a required header. Missing, blank, non-text and repeated headers are
-/// all refused: taking "the first" of two signatures is how verification gets bypassed.
+/// The one value of a required header. Missing, blank, unreadable (not visible ASCII) and
+/// repeated headers are all refused as missing: taking "the first" of two signatures is how
+/// verification gets bypassed, and a header that cannot be read signs nothing.
 pub fn required<'h>(
     headers: &'h HeaderMap,
     name: &str,
@@ -133,7 +125,9 @@ pub fn optional<'h>(
     let value = first
         .to_str()
         .map_err(|_| {
-            VerifyError::MalformedHeader(format!("header {name} is not visible ASCII text"))
+            VerifyError::MissingSignature(format!(
+                "header {name} is not visible ASCII text, so it cannot be read"
+            ))
         })?
         .trim();
     if value.is_empty() {

@@ -65,6 +65,16 @@ struct Case {
     name: String,
     steps: Vec<Step>,
     stored: Stored,
+    /// Text no event or record file may hold afterwards (an unsigned header's value; the
+    /// archive keeps the headers as received, by design).
+    never_recorded: Option<&'static str>,
+}
+
+impl Case {
+    fn never_recording(mut self, text: &'static str) -> Self {
+        self.never_recorded = Some(text);
+        self
+    }
 }
 
 fn post(provider: Provider, headers: Vec<(String, String)>, body: &[u8], expect: Expect) -> Step {
@@ -83,6 +93,7 @@ fn case(name: impl Into<String>, stored: Stored, steps: Vec<Step>) -> Case {
         name: name.into(),
         steps,
         stored,
+        never_recorded: None,
     }
 }
 
@@ -207,6 +218,16 @@ fn timestamp_header(provider: Provider) -> Option<&'static str> {
         Provider::Prosa => None,
         Provider::NablaConnect => Some("x-nabla-connect-timestamp"),
     }
+}
+
+/// Whether `provider`'s main scheme signs ambiguous bytes (Prosa's plain `sha256(secret "."
+/// body)`, Nabla's and Nabla Connect's timestamp ‖ body with no separator): only a body that
+/// is one JSON value counts as verified there.
+fn ambiguous(provider: Provider) -> bool {
+    matches!(
+        provider,
+        Provider::Nabla | Provider::Prosa | Provider::NablaConnect
+    )
 }
 
 /// A Bota transcription whose event id and recording id are `id` (no `X-Bota-Event-Id`:
@@ -346,15 +367,17 @@ fn catalogue() -> Vec<Case> {
                 Err(401, "invalid_signature"),
             )],
         ));
+        // Where the signed bytes are ambiguous, only one JSON value counts as signed
+        // (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+        let (stored, expect) = if ambiguous(p) {
+            (Nothing, Err(401, "invalid_signature"))
+        } else {
+            (Contained, Err(400, "malformed_event"))
+        };
         cases.push(case(
             format!("{p}: invalid UTF-8 body, correctly signed"),
-            Contained,
-            vec![post(
-                p,
-                signed(p, &binary, None),
-                &binary,
-                Err(400, "malformed_event"),
-            )],
+            stored,
+            vec![post(p, signed(p, &binary, None), &binary, expect)],
         ));
     }
 
@@ -438,6 +461,7 @@ fn catalogue() -> Vec<Case> {
                 Err(401, "invalid_signature"),
             )],
         ));
+        // One JSON value, however deep: signed under every scheme, and not the envelope.
         cases.push(case(
             format!("{p}: 100,000-deep JSON, correctly signed"),
             Contained,
@@ -602,7 +626,13 @@ fn catalogue() -> Vec<Case> {
         ("+<now>", format!("+{now}"), Err(401, "invalid_signature")),
         (" <now> ", format!(" {now} "), Ok("accepted")),
         ("<now>.0", format!("{now}.0"), Err(401, "invalid_signature")),
-        ("full-width <now>", full_width, Err(400, "malformed_event")),
+        // An unreadable timestamp is refused before verification: 401, never the 400 of
+        // a verified body.
+        (
+            "full-width <now>",
+            full_width,
+            Err(401, "missing_signature"),
+        ),
     ];
     for p in Provider::ALL {
         for (label, ts, expect) in &timestamps {
@@ -779,7 +809,7 @@ fn catalogue() -> Vec<Case> {
                 "ümlaut-ü",
             ),
             &prosa,
-            Err(400, "malformed_event"),
+            Err(401, "missing_signature"),
         )],
     ));
     cases.push(case(
@@ -847,6 +877,10 @@ fn catalogue() -> Vec<Case> {
         ));
     }
 
+    cases.extend(forged_bodies());
+    cases.extend(unsigned_text());
+    cases.extend(bounds());
+
     // Repeated signature headers (v1 keeps them in multiValueHeaders, v2 joins them).
     for p in [Provider::Daily, Provider::Bota] {
         let body = sample(p);
@@ -864,6 +898,250 @@ fn catalogue() -> Vec<Case> {
         ));
     }
 
+    cases
+}
+
+/// SHA-256's padding of a message of `len` bytes.
+fn sha256_padding(len: usize) -> Vec<u8> {
+    let mut padding = vec![0x80];
+    while (len + padding.len()) % 64 != 56 {
+        padding.push(0);
+    }
+    padding.extend_from_slice(&(len as u64 * 8).to_be_bytes());
+    padding
+}
+
+/// The SHA-256 digest of `message ‖ sha256_padding(message) ‖ suffix`, computed from
+/// `digest` (of a message of `len` bytes) alone: the length extension a plain SHA-256 of
+/// `secret "." body` allows, knowing only the secret's length.
+fn extend_sha256(digest: [u8; 32], len: usize, suffix: &[u8]) -> [u8; 32] {
+    let mut state = [0u32; 8];
+    for (word, bytes) in state.iter_mut().zip(digest.chunks(4)) {
+        *word = u32::from_be_bytes(bytes.try_into().unwrap());
+    }
+    let total = len + sha256_padding(len).len() + suffix.len();
+    let mut tail = suffix.to_vec();
+    tail.extend_from_slice(&sha256_padding(total));
+    let blocks: Vec<[u8; 64]> = tail.chunks(64).map(|b| b.try_into().unwrap()).collect();
+    sha2::block_api::compress256(&mut state, &blocks);
+    let mut out = [0u8; 32];
+    for (bytes, word) in out.chunks_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Issue 17.1 and 17.2: bodies forged under the schemes whose signed bytes are ambiguous.
+fn forged_bodies() -> Vec<Case> {
+    use Expect::Err;
+    use Stored::Nothing;
+    let mut cases = Vec::new();
+
+    // 17.1: from one captured Prosa delivery, a valid v1 for body ‖ padding ‖ anything.
+    let prosa = sample(Provider::Prosa);
+    let secret_len = secret(Provider::Prosa).len();
+    let captured = sha256(&[secret(Provider::Prosa).as_bytes(), b".", &prosa]);
+    let signed_len = secret_len + 1 + prosa.len();
+    let suffix = br#",{"job_id":"forged","status":"complete"}"#;
+    let mut forged = prosa.clone();
+    forged.extend_from_slice(&sha256_padding(signed_len));
+    forged.extend_from_slice(suffix);
+    let forged_v1 = extend_sha256(captured, signed_len, suffix);
+    // The forgery is a correct v1 of the forged body: only the new rule refuses it.
+    assert_eq!(
+        forged_v1,
+        sha256(&[secret(Provider::Prosa).as_bytes(), b".", &forged])
+    );
+    cases.push(case(
+        "prosa: a v1 extended past the captured body (length extension)",
+        Nothing,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &prosa, None),
+                "X-Prosa-Signature",
+                &format!("t={NOW},v1={}", hex::encode(forged_v1)),
+            ),
+            &forged,
+            Err(401, "invalid_signature"),
+        )],
+    ));
+
+    // 17.2: Nabla signs timestamp ‖ body: the same bytes split elsewhere still verify.
+    let nabla = sample(Provider::Nabla);
+    let iso = "2026-01-01T00:00:00Z";
+    // (An epoch timestamp re-split loses a digit and falls out of the window.)
+    for (original, ts, moved) in [
+        (iso, "2026-01-01T00:00:00", "Z"),
+        (iso, "2026-01-01T00:00", ":00Z"),
+    ] {
+        let captured = signed_with_timestamp_text(Provider::Nabla, original, &nabla);
+        let body = [moved.as_bytes(), &nabla].concat();
+        assert_eq!(
+            [ts.as_bytes(), &body].concat(),
+            [original.as_bytes(), &nabla].concat()
+        );
+        cases.push(case(
+            format!("nabla: {original} re-split as {ts} + {moved}…"),
+            Nothing,
+            vec![post(
+                Provider::Nabla,
+                with(captured, "x-nabla-webhook-timestamp", ts),
+                &body,
+                Err(401, "invalid_signature"),
+            )],
+        ));
+    }
+
+    cases
+}
+
+/// Issue 17.7 and 17.8: what Prosa's unsigned header may put in a record or an answer.
+fn unsigned_text() -> Vec<Case> {
+    use Expect::{Err, Ok};
+    use Stored::Contained;
+    let mut cases = Vec::new();
+    let prosa = sample(Provider::Prosa);
+    // 17.7: the stored event_type is a documented type; the body's status decides it.
+    let failed_job = br#"{"job_id":"j-attack","status":"failed","error":"x"}"#;
+    cases.push(
+        case(
+            "prosa: an X-Prosa-Event with free text over a failed job",
+            Contained,
+            vec![post(
+                Provider::Prosa,
+                with(
+                    signed(Provider::Prosa, failed_job, None),
+                    "X-Prosa-Event",
+                    "stt.jobs.failed ATTACKER TEXT",
+                ),
+                failed_job,
+                Ok("accepted"),
+            )],
+        )
+        .never_recording("ATTACKER"),
+    );
+    let stt_job = common::payload(Provider::Prosa, "stt.job.completed");
+    cases.push(case(
+        "prosa: tts.job.completed over a completed speech-to-text job",
+        Contained,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &stt_job, None),
+                "X-Prosa-Event",
+                "tts.job.completed",
+            ),
+            &stt_job,
+            Err(400, "malformed_event"),
+        )],
+    ));
+    cases.push(case(
+        "prosa: an undocumented X-Prosa-Event over a job that states no status",
+        Contained,
+        vec![post(
+            Provider::Prosa,
+            with(
+                signed(Provider::Prosa, &prosa, None),
+                "X-Prosa-Event",
+                "stt.jobs.archived",
+            ),
+            &prosa,
+            Err(400, "malformed_event"),
+        )],
+    ));
+
+    // 17.8: refusals name the field, never its value.
+    let envelope = serde_json::to_vec(&json!({
+        "id": "e-1", "event_type": "ZZQUOTE-envelope", "created_at": "2025-01-15T10:07:00Z",
+        "data": {"job_id": "j-quote", "status": "complete"}
+    }))
+    .unwrap();
+    cases.push(case(
+        "prosa: an X-Prosa-Event contradicting the envelope's event_type",
+        Contained,
+        vec![Step {
+            never_quotes: Some("ZZQUOTE"),
+            ..post(
+                Provider::Prosa,
+                with(
+                    signed(Provider::Prosa, &envelope, None),
+                    "X-Prosa-Event",
+                    "ZZQUOTE-header",
+                ),
+                &envelope,
+                Err(400, "malformed_event"),
+            )
+        }],
+    ));
+
+    cases
+}
+
+/// Issue 17.9 and 17.12: times outside 1970..9999 and events with no subject.
+fn bounds() -> Vec<Case> {
+    use Expect::Err;
+    use Stored::Contained;
+    let mut cases = Vec::new();
+    // 17.9: times outside 1970..9999 are refused, not wrapped.
+    let daily = String::from_utf8(sample(Provider::Daily)).unwrap();
+    for ts in ["1e300", "-1e300", "-1"] {
+        let body = daily.replace("1736935790.5", ts).into_bytes();
+        cases.push(case(
+            format!("daily: event_ts {ts}"),
+            Contained,
+            vec![post(
+                Provider::Daily,
+                signed(Provider::Daily, &body, None),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
+    for at in ["1969-12-31T23:59:59Z", "10000-01-01T00:00:00Z"] {
+        let body = serde_json::to_vec(&json!({
+            "id": "evt_time", "type": "recording.created", "created_at": at,
+            "data": {"id": "rec_time"}
+        }))
+        .unwrap();
+        cases.push(case(
+            format!("bota: created_at {at}"),
+            Contained,
+            vec![post(
+                Provider::Bota,
+                without(signed(Provider::Bota, &body, None), "X-Bota-Event-Id"),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
+
+    // 17.12: no event is grouped under an empty subject.
+    let no_subject: [(Provider, serde_json::Value); 2] = [
+        (
+            Provider::Bota,
+            json!({"id": "", "type": "recording.created",
+                   "created_at": "2025-01-15T10:07:00Z", "data": {}}),
+        ),
+        (
+            Provider::Daily,
+            json!({"version": "1.0.0", "type": "meeting.started", "id": " ",
+                   "payload": {"room": "exam-room-4"}, "event_ts": 1736935790.5}),
+        ),
+    ];
+    for (p, body) in no_subject {
+        let body = serde_json::to_vec(&body).unwrap();
+        cases.push(case(
+            format!("{p}: an empty event id and no subject id"),
+            Contained,
+            vec![post(
+                p,
+                without(signed(p, &body, None), "X-Bota-Event-Id"),
+                &body,
+                Err(400, "malformed_event"),
+            )],
+        ));
+    }
     cases
 }
 
@@ -975,7 +1253,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
+/// Every provider served, ARCHIVE = STORE = `store`, no AWS client ever built.
+fn file_config(store: &Path) -> (scribehook::config::Config, app::Clients) {
     let mut vars: HashMap<String, String> = Provider::ALL
         .into_iter()
         .map(|p| (p.secrets_env().to_owned(), secret(p).to_owned()))
@@ -989,7 +1268,11 @@ async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .build();
-    let clients = app::Clients::from_sdk_config(&sdk);
+    (config, app::Clients::from_sdk_config(&sdk))
+}
+
+async fn ingest(store: &Path) -> scribehook::pipeline::ingest::Ingest {
+    let (config, clients) = file_config(store);
     app::ingest(&config, &clients, clock()).await
 }
 
@@ -1051,6 +1334,18 @@ async fn run(case: &Case, version: Version, n: usize) -> Vec<String> {
         }
     }
     let stored = files(&store);
+    if let Some(text) = case.never_recorded {
+        let records = store.join("records");
+        for file in stored.iter().filter(|f| f.starts_with(&records)) {
+            let bytes = std::fs::read(file).unwrap_or_default();
+            if bytes.windows(text.len()).any(|w| w == text.as_bytes()) {
+                wrong.push(format!(
+                    "{} [{version:?}]: {file:?} holds {text:?}",
+                    case.name
+                ));
+            }
+        }
+    }
     match case.stored {
         Stored::Nothing if !stored.is_empty() => wrong.push(format!(
             "{} [{version:?}]: unverified, yet {} file(s) stored: {:?}",
@@ -1168,6 +1463,160 @@ async fn an_invalid_host_is_answered_not_a_panic() {
             );
             assert!(files(&store).is_empty());
             let _ = std::fs::remove_dir_all(&parent);
+        }
+    }
+}
+
+/// A Bota event of `kind` with event id `id` under recording `subject`, carrying
+/// [`CONTENT`] as transcript or summary text.
+fn bota_content(kind: &str, id: &str, subject: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id, "type": kind, "created_at": "2025-01-15T10:07:00Z",
+        "data": {"id": format!("{id}-data"), "recording_id": subject, "text": CONTENT,
+                 "segments": [{"start": 0.0, "end": 1.0, "text": CONTENT, "speaker": 0}]}
+    }))
+    .unwrap()
+}
+
+/// Patient text that no file may hold once its subject is purged.
+const CONTENT: &str = "ZZCONTENT knee pain since the fall";
+
+/// Files under `dir` holding `text` (an archived delivery's body decoded first), relative
+/// to `dir`.
+fn holding(dir: &Path, text: &str) -> Vec<String> {
+    let has = |bytes: &[u8]| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    files(dir)
+        .into_iter()
+        .filter(|f| {
+            let bytes = std::fs::read(f).unwrap_or_default();
+            let body = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["body_base64"].as_str().map(str::to_owned))
+                .and_then(|b| STANDARD.decode(b).ok());
+            has(&bytes) || body.is_some_and(|b| has(&b))
+        })
+        .map(|f| f.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+/// Quarantines Bota's `id` as a store's refusal would.
+async fn quarantine(archive: &scribehook::storage::Archive, id: &str) {
+    let entry = scribehook::storage::archive::Quarantined {
+        provider: Provider::Bota,
+        event_id: id.into(),
+        quarantined_at: scribehook::Timestamp::from_unix(NOW).unwrap(),
+        error: scribehook::record::ErrorInfo {
+            code: "store_refused".into(),
+            message: "a store refused the event".into(),
+        },
+        raw_location: archive.location(Provider::Bota, id),
+    };
+    archive.quarantine(&entry).await.unwrap();
+}
+
+/// Issue 17.3 and 17.12: whatever the ids look like (a leading `.`, `.tmp-` inside), a
+/// purge leaves no content byte in the file stores, and the subject's quarantine entries
+/// (and the deliveries behind them) go with it.
+#[tokio::test]
+async fn a_purge_leaves_no_content_byte_whatever_the_ids() {
+    use scribehook::pipeline::ingest::{Dispatch, Queue};
+
+    struct Held;
+    #[async_trait::async_trait]
+    impl Queue for Held {
+        async fn send(&self, _: String) -> Result<(), scribehook::storage::StoreError> {
+            Ok(())
+        }
+    }
+
+    let parent = scratch(200_000);
+    let store = parent.join("store");
+    let inline = ingest(&store).await;
+    let (config, clients) = file_config(&store);
+    let archive = app::archive(&config, &clients).await;
+    let queued = common::ingest_with(
+        common::all_secrets(),
+        archive.clone(),
+        Dispatch::Queue(std::sync::Arc::new(Held)),
+        MAX_BODY_BYTES,
+    );
+    let subjects = ["rec_hidden", ".rec_dot", "rec.tmp-7"];
+    let events = [
+        ("transcription.completed", ".evt_hidden", subjects[0]),
+        ("summary.completed", "evt.tmp-2", subjects[0]),
+        ("transcription.completed", "evt_plain", subjects[0]),
+        ("transcription.completed", "evt_5", subjects[1]),
+        ("summary.completed", ".tmp-evt_6", subjects[2]),
+    ];
+    for (kind, id, subject) in events {
+        let body = bota_content(kind, id, subject);
+        let request = common::apigw_v2(
+            "POST",
+            "/webhooks/bota",
+            &signed(Provider::Bota, &body, None),
+            &body,
+            false,
+        );
+        let (status, reply, _) = invoke(&inline, request).await;
+        assert_eq!(status, 200, "{id}: {reply}");
+    }
+    // A delivery archived but never processed into a record (quarantined instead): only
+    // its quarantine entry and its archived body know the subject.
+    let body = bota_content("transcription.completed", "evt_quarantined", subjects[0]);
+    let request = common::apigw_v2(
+        "POST",
+        "/webhooks/bota",
+        &signed(Provider::Bota, &body, None),
+        &body,
+        false,
+    );
+    assert_eq!(invoke(&queued, request).await.0, 200);
+    for id in ["evt_quarantined", "evt_plain"] {
+        quarantine(&archive, id).await;
+    }
+    assert!(!holding(&store, CONTENT).is_empty());
+    let processor = app::processor(&config, &clients).await;
+    for subject in subjects {
+        processor.purge(Provider::Bota, subject).await.unwrap();
+    }
+    let left = holding(&store, CONTENT);
+    assert!(left.is_empty(), "content left after the purge: {left:#?}");
+    let quarantine: Vec<String> = files(&store.join("quarantine"))
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(quarantine.is_empty(), "{quarantine:?}");
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
+/// Issue 17.4: a transcript line holding `-->` is taken for a timing line; the error, kept
+/// in the artifact's `reason` and logged, names the cue and what was expected, never the
+/// line's text.
+#[test]
+fn transcript_errors_quote_no_transcript_text() {
+    use scribehook::providers::daily::transcript::{parse, TranscriptFormat};
+    let cases = [
+        (
+            TranscriptFormat::WebVtt,
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nFine.\n\nJane Roe --> HIV positive\n",
+        ),
+        (
+            TranscriptFormat::Srt,
+            "1\n00:00:01,000 --> 00:00:02,000\nFine.\n\n2\nJane Roe --> HIV positive\n",
+        ),
+        (
+            TranscriptFormat::WebVtt,
+            "WEBVTT\n\n00:00:01.000 --> Jane Roe HIV positive\nFine.\n",
+        ),
+        (
+            TranscriptFormat::Srt,
+            "1\nJane Roe HIV --> 00:00:02,000\nFine.\n",
+        ),
+    ];
+    for (format, file) in cases {
+        let err = parse(format, file.as_bytes()).unwrap_err().to_string();
+        for word in ["Jane", "Roe", "HIV", "positive"] {
+            assert!(!err.contains(word), "{format}: {err}");
         }
     }
 }

@@ -32,6 +32,7 @@ fn http(status: u16, body: &'static str) -> HttpResponse {
 
 const S3_INTERNAL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
 const S3_SLOW_DOWN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+const S3_INVALID_OBJECT_STATE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidObjectState</Code><Message>The operation is not valid for the object's storage class</Message></Error>";
 const S3_ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
 const S3_NO_SUCH_KEY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
 const S3_PRECONDITION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>";
@@ -455,9 +456,21 @@ async fn daily_output_errors_retry_when_transient_and_are_recorded_when_not() {
             .is_none());
     }
 
-    // Permanent: AccessDenied → processed, the artifact says why.
+    // Operator: AccessDenied on an allow-listed bucket is ours to fix → retried, nothing
+    // written meanwhile (docs/behaviour.md#failure-classes).
     let get =
         mock!(aws_sdk_s3::Client::get_object).then_http_response(|| http(403, S3_ACCESS_DENIED));
+    let response = processor_handler(&fetching_with(s3_mock!(&get)), sqs_event(&messages))
+        .await
+        .unwrap();
+    assert_eq!(failed_ids(&response), std::slice::from_ref(&id));
+    assert!(dynamodb_item(&clients, &stack.table, &pk, "record")
+        .await
+        .is_none());
+
+    // Permanent: an archived object (InvalidObjectState) → processed, the artifact says why.
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .then_http_response(|| http(403, S3_INVALID_OBJECT_STATE));
     let response = processor_handler(&fetching_with(s3_mock!(&get)), sqs_event(&messages))
         .await
         .unwrap();
@@ -469,7 +482,10 @@ async fn daily_output_errors_retry_when_transient_and_are_recorded_when_not() {
     assert_eq!(soap["kind"], "soap");
     assert_eq!(soap["fetched"], false);
     assert!(
-        soap["reason"].as_str().unwrap().contains("AccessDenied"),
+        soap["reason"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidObjectState"),
         "{soap}"
     );
 

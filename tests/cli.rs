@@ -268,3 +268,62 @@ fn normalize_prints_schema_v1_events() {
     let o = scribehook(&["normalize", "--provider", "zoom"], b"{}");
     assert!(!o.status.success());
 }
+
+/// Issue 17.12: `scribehook records` prints what providers sent (ids, types, transcript
+/// text); a terminal control sequence in them is printed escaped, never executed, in the
+/// summary and in `--json` alike.
+#[tokio::test]
+async fn records_print_control_characters_escaped() {
+    use scribehook::record::{Category, EventDraft, OnDelete, Segment, Status, Transcript};
+    use scribehook::storage::file::FileBlobs;
+    use scribehook::storage::records::{merge_event, BlobRecordStore, RecordStore};
+    use scribehook::{Provider, Timestamp};
+
+    let dir = std::env::temp_dir().join(format!("scribehook-cli-records-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = BlobRecordStore::new(std::sync::Arc::new(FileBlobs::new(&dir)));
+    let mut draft = EventDraft::new(
+        "evt\u{1b}[2J",
+        "transcription.completed\u{7}",
+        Category::Transcript,
+        "rec\u{1b}]0;owned\u{7}",
+        Status::Completed,
+        Timestamp::from_unix(1_700_000_000),
+    );
+    draft.content.transcript = Some(Transcript {
+        segments: vec![Segment {
+            start_ms: 0,
+            end_ms: 1000,
+            speaker: Some("S\u{9b}31m".into()),
+            role: None,
+            text: "knee \u{1b}[31mpain\u{7f}".into(),
+            confidence: None,
+        }],
+        ..Transcript::default()
+    });
+    let event = draft.finish(
+        Provider::Bota,
+        Timestamp::from_unix(1_700_000_001).unwrap(),
+        None,
+    );
+    store.put_event(&event).await.unwrap();
+    merge_event(&store, &event, OnDelete::default())
+        .await
+        .unwrap();
+    let uri = format!("file://{}", dir.display());
+    for args in [
+        vec!["records", "--store", &uri],
+        vec!["records", "--store", &uri, "--json"],
+    ] {
+        let o = scribehook(&args, b"");
+        assert!(o.status.success(), "{o:?}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(text.contains("rec"), "{text}");
+        let control: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(control.is_empty(), "{args:?} prints {control:?}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -163,16 +163,18 @@ fn access_link(addr: SocketAddr, job: &str, generation: usize) -> http::Response
         "unknown" => return reply(404, r#"{"error":"not-found","info":"job not found"}"#),
         "running" => return reply(400, r#"{"error":"invalid-request-error"}"#),
         "busy" => return reply(503, "try later"),
+        "timeout" => return reply(408, "request timeout"),
         _ => {}
     }
-    let host = if prefix == "plain" {
-        "example.com".to_owned()
-    } else {
-        addr.to_string()
+    let base = match prefix {
+        "plain" => "http://example.com".to_owned(),
+        // Addresses no link may reach: private, link-local (the instance metadata service).
+        "private" => "https://10.0.0.1".to_owned(),
+        "metadata" => "https://169.254.169.254".to_owned(),
+        _ => format!("http://{addr}"),
     };
-    let link = |name: &str| {
-        format!("http://{host}/files/{job}/{generation}/{name}?{SIGNATURE}{generation}")
-    };
+    let link =
+        |name: &str| format!("{base}/files/{job}/{generation}/{name}?{SIGNATURE}{generation}");
     let transcription: Vec<Value> = ["json", "vtt", "srt", "txt"]
         .iter()
         .map(|f| json!({"format": f, "link": link(&format!("transcript.{f}"))}))
@@ -286,6 +288,15 @@ impl Deployment {
     /// then hands what it queued to the real processor handler; the message ids it
     /// reported failed (to be retried).
     async fn run(&self, processor: &Processor, job: &str) -> Vec<String> {
+        let body = String::from_utf8(payload(Provider::Daily, "batch-processor.job-finished"))
+            .unwrap()
+            .replace(SAMPLE_JOB, job)
+            .into_bytes();
+        self.run_body(processor, &body).await
+    }
+
+    /// [`Self::run`] with a body of its own.
+    async fn run_body(&self, processor: &Processor, body: &[u8]) -> Vec<String> {
         let queue = Arc::new(Collected::default());
         let ingest = ingest_with(
             all_secrets(),
@@ -293,10 +304,7 @@ impl Deployment {
             Dispatch::Queue(queue.clone()),
             256 * 1024,
         );
-        let body = String::from_utf8(payload(Provider::Daily, "batch-processor.job-finished"))
-            .unwrap()
-            .replace(SAMPLE_JOB, job)
-            .into_bytes();
+        let body = body.to_vec();
         let headers = signed_headers(Provider::Daily, &body, None, None);
         let request = apigw_v2("POST", "/webhooks/daily", &headers, &body, false);
         let (status, reply, _) = invoke(&ingest, request).await;
@@ -438,7 +446,7 @@ async fn outputs_in_dailys_bucket_are_fetched_through_the_access_link() {
     assert_eq!(concepts["fetched"], false);
     assert!(concepts.get("via").is_none());
     let reason = concepts["reason"].as_str().unwrap();
-    assert!(reason.contains("no json link"), "{reason}");
+    assert!(reason.contains("no concepts link"), "{reason}");
     // Renditions not needed are not fetched.
     let vtt = artifact(&record, "/transcript/soap.vtt");
     assert_eq!(vtt["fetched"], false);
@@ -628,4 +636,150 @@ async fn without_a_key_outputs_elsewhere_say_why() {
         assert!(reason.contains("ALLOWED_OUTPUT_BUCKETS"), "{reason}");
     }
     assert!(stand_in.api_requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: what is a link, what is a job id, what is a failure
+
+/// 17.10: a job id of dots is one path segment, not a step up the API's path.
+#[tokio::test]
+async fn a_job_id_of_dots_stays_one_path_segment() {
+    let stand_in = StandIn::start().await;
+    let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
+    let processor = deployment.impatient_processor().await;
+    for job in ["..", "."] {
+        deployment.run(&processor, job).await;
+    }
+    let paths: Vec<String> = stand_in
+        .api_requests()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/batch-processor/%2E%2E/access-link",
+            "/v1/batch-processor/%2E/access-link"
+        ]
+    );
+}
+
+/// 17.10: links to private or link-local addresses are not followed (with a loopback
+/// stand-in as DAILY_API_URL, only loopback links are); the artifact says why, and the
+/// message is not retried.
+#[tokio::test]
+async fn links_to_private_addresses_are_not_followed() {
+    let stand_in = StandIn::start().await;
+    let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
+    let processor = deployment.impatient_processor().await;
+    for job in ["private-1", "metadata-1"] {
+        assert!(deployment.run(&processor, job).await.is_empty(), "{job}");
+        let record = deployment.record(job).unwrap();
+        for a in record["components"]["job"]["artifacts"].as_array().unwrap() {
+            assert_eq!(a["fetched"], false, "{a}");
+        }
+        // Every output with a link (the answer has none for concepts) says why.
+        for suffix in [
+            "/soap/soap.json",
+            "/transcript/soap",
+            "/transcript/soap.json",
+        ] {
+            let reason = artifact(&record, suffix)["reason"].as_str().unwrap();
+            assert!(reason.contains("not followed"), "{job}: {reason}");
+        }
+    }
+    assert!(stand_in.file_requests().is_empty());
+}
+
+/// 17.10: with Daily's real API (not a loopback stand-in), a link is followed only over
+/// https to a public address: plain http to loopback, https to a loopback address or to a
+/// name that resolves to one are refused before any request.
+#[tokio::test]
+async fn in_production_only_https_links_to_public_addresses_are_followed() {
+    use scribehook::config::{DailyApi, DailyApiKey};
+    use scribehook::providers::daily::sources::{AccessLinkSource, Link, LinkDownload};
+    use scribehook::record::ArtifactKind;
+    let stand_in = StandIn::start().await;
+    let api = DailyApi {
+        url: "https://api.daily.co/v1".into(),
+        key: DailyApiKey::Env(KEY.into()),
+    };
+    let timeouts = HttpTimeouts {
+        connect: Duration::from_secs(1),
+        read: Duration::from_millis(300),
+        overall: Duration::from_secs(3),
+    };
+    let client = DailyApiClient::with_timeouts(&api, None, timeouts);
+    let port = stand_in.addr.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/files/ok-9/1/soap.json"),
+        format!("http://localhost:{port}/files/ok-9/1/soap.json"),
+        format!("https://127.0.0.1:{port}/files/ok-9/1/soap.json"),
+        format!("https://[::1]:{port}/files/ok-9/1/soap.json"),
+        format!("https://localhost:{port}/files/ok-9/1/soap.json"),
+        "https://10.1.2.3/files/ok-9/1/soap.json".to_owned(),
+        "https://192.168.0.1/files/ok-9/1/soap.json".to_owned(),
+        "https://[fd00::1]/files/ok-9/1/soap.json".to_owned(),
+        "https://[::ffff:127.0.0.1]/files/ok-9/1/soap.json".to_owned(),
+    ] {
+        let link = Link::new(ArtifactKind::Soap, Some("json"), url.clone());
+        match client.download(&link, MAX_OUTPUT_BYTES).await {
+            Ok(LinkDownload::Skipped(reason)) => {
+                assert!(reason.contains("not followed"), "{url}: {reason}");
+                assert!(!reason.contains("files/"), "{url}: {reason}");
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    assert!(stand_in.file_requests().is_empty());
+}
+
+/// 17.6: an answer of Daily's API that is not known to be final (408 here) is retried.
+#[tokio::test]
+async fn an_unexpected_status_from_dailys_api_is_retried() {
+    let stand_in = StandIn::start().await;
+    let deployment = Deployment::new(Some(&stand_in.api_url()), KEY);
+    let processor = deployment.impatient_processor().await;
+    assert_eq!(deployment.run(&processor, "timeout-1").await, ["m0"]);
+    assert!(deployment.record("timeout-1").is_none());
+}
+
+/// 17.5: an output the SDK cannot even ask for (an empty key, a region that is no
+/// region) is recorded on the job, not retried forever.
+#[tokio::test]
+async fn outputs_that_cannot_be_asked_for_are_recorded_not_retried() {
+    let deployment = Deployment::new(None, KEY);
+    let processor = deployment.processor().await;
+    let sample = String::from_utf8(payload(Provider::Daily, "batch-processor.job-finished"))
+        .unwrap()
+        .replace(DAILY_BUCKET, "our-own-outputs");
+    let no_key = with_every_key(&sample, "");
+    let bad_region = sample.replace("\"us-west-2\"", "\"not a region!\"");
+    for (job, body) in [("nokey-1", no_key), ("badregion-1", bad_region)] {
+        let body = body.replace(SAMPLE_JOB, job);
+        let failed = deployment.run_body(&processor, body.as_bytes()).await;
+        assert!(failed.is_empty(), "{job}: retried");
+        let record = deployment.record(job).unwrap();
+        for a in record["components"]["job"]["artifacts"].as_array().unwrap() {
+            assert_eq!(a["fetched"], false, "{a}");
+            assert!(
+                a["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("not fetched")),
+                "{a}"
+            );
+        }
+    }
+}
+
+/// The sample with every `"key": "…"` emptied.
+fn with_every_key(sample: &str, with: &str) -> String {
+    sample
+        .lines()
+        .map(|line| match line.split_once("\"key\": ") {
+            Some((indent, _)) => format!("{indent}\"key\": \"{with}\","),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -304,7 +304,7 @@ async fn nabla_timestamps_and_signature_forms_as_its_sample_app_sends_them() {
 }
 
 #[tokio::test]
-async fn a_non_ascii_prosa_uuid_is_a_malformed_header() {
+async fn a_non_ascii_prosa_uuid_is_unreadable_and_refused_401() {
     let local = local("prosa-uuid", &[]).await;
     let body = payload(Provider::Prosa, "stt.jobs.completed");
     let headers = prosa_headers(&body, None, NOW, "stt.jobs.completed", "u-1");
@@ -315,9 +315,10 @@ async fn a_non_ascii_prosa_uuid_is_a_malformed_header() {
         http::HeaderValue::from_bytes("ü-1".as_bytes()).unwrap(),
     );
     let (status, reply, _) = invoke(&local.ingest, event).await;
+    // Refused before verification: 401, as 400 is for verified bodies only.
     assert_eq!(
         (status, reply["error"]["code"].clone()),
-        (400, json!("malformed_event")),
+        (401, json!("missing_signature")),
         "{reply}"
     );
     assert!(stored(&local.dir).is_empty());

@@ -391,3 +391,132 @@ async fn the_ingest_binary_archives_to_s3_and_queues_with_its_own_clients() {
     let job: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
     assert_eq!(job, json!({"provider": "bota", "event_id": "evt_abc123"}));
 }
+
+/// One SQS record whose body is `job`.
+fn sqs_record(message_id: &str, job: &Value) -> Value {
+    json!({"messageId": message_id, "receiptHandle": "r", "body": job.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})
+}
+
+/// Issue 17.13: in JSON logs an id appears exactly as received, control characters and
+/// all: JSON's own escaping protects the line; escaping it once more hid the id from a
+/// search for it.
+#[test]
+fn json_log_lines_carry_ids_exactly_as_received() {
+    let dir = std::env::temp_dir().join(format!(
+        "scribehook-observability-id-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let uri = format!("file://{}", dir.display());
+    let env = [
+        ("BOTA_WEBHOOK_SECRETS", secret(Provider::Bota).to_owned()),
+        ("ARCHIVE", uri.clone()),
+        ("STORE", uri),
+    ];
+    let id = "evt_1\n2026-01-01T00:00:00Z INFO forged\u{1b}[31m\t\"q\"";
+    let record = sqs_record("m-1", &json!({"provider": "bota", "event_id": id}));
+    let (lines, answered) = run(
+        env!("CARGO_BIN_EXE_processor"),
+        &env,
+        vec![("p-1".to_owned(), json!({ "Records": [record] }))],
+    );
+    // Not archived: retried, and the failure line names the id.
+    assert_eq!(
+        answered[0].1["batchItemFailures"][0]["itemIdentifier"],
+        "m-1"
+    );
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{lines:#?}");
+    assert_eq!(failed[0]["event_id"], id, "{}", failed[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 17.6: an allow-listed output bucket that is missing (or forbidden) is the
+/// operator's to fix: the message is retried, the `OutputBucketErrors` metric counts each
+/// failure, and one error line per cold start says what to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_output_bucket_is_retried_counted_and_explained_once() {
+    use scribehook::pipeline::ingest::{Dispatch, Queue};
+
+    struct Held;
+    #[async_trait::async_trait]
+    impl Queue for Held {
+        async fn send(&self, _: String) -> Result<(), scribehook::storage::StoreError> {
+            Ok(())
+        }
+    }
+
+    let dir = std::env::temp_dir().join(format!(
+        "scribehook-observability-ob-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let uri = format!("file://{}", dir.display());
+    // Archive the sample job with the real ingest (queued nowhere).
+    let archive = scribehook::storage::Archive::new(std::sync::Arc::new(
+        scribehook::storage::file::FileBlobs::new(&dir),
+    ));
+    let ingest = ingest_with(
+        all_secrets(),
+        archive,
+        Dispatch::Queue(std::sync::Arc::new(Held)),
+        1 << 20,
+    );
+    let body = payload(Provider::Daily, "batch-processor.job-finished");
+    let headers = signed_headers(Provider::Daily, &body, None, None);
+    let (status, _, _) = invoke(
+        &ingest,
+        apigw_v2("POST", "/webhooks/daily", &headers, &body, false),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let job =
+        json!({"provider": "daily", "event_id": "bp-jf-1dae15c5-8a5b-4a5e-9b38-2b6e3f4c7d10"});
+    let message = |n: usize| sqs_record(&format!("m-{n}"), &job);
+    let env = [
+        ("DAILY_WEBHOOK_SECRETS", secret(Provider::Daily).to_owned()),
+        ("ARCHIVE", uri.clone()),
+        ("STORE", uri),
+        // Listed, but no such bucket exists in moto: NoSuchBucket.
+        (
+            "ALLOWED_OUTPUT_BUCKETS",
+            "daily-co-batch-processor-qa-us-west-2".to_owned(),
+        ),
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+    ];
+    let binary = env!("CARGO_BIN_EXE_processor");
+    let events = vec![
+        ("p-1".to_owned(), json!({ "Records": [message(1)] })),
+        ("p-2".to_owned(), json!({ "Records": [message(2)] })),
+    ];
+    let (lines, answered) = tokio::task::spawn_blocking(move || run(binary, &env, events))
+        .await
+        .unwrap();
+    for (n, (_, answer)) in answered.iter().enumerate() {
+        assert_eq!(
+            answer["batchItemFailures"][0]["itemIdentifier"],
+            format!("m-{}", n + 1),
+            "{answer}"
+        );
+    }
+    let hints = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ALLOWED_OUTPUT_BUCKETS"))
+        })
+        .count();
+    assert_eq!(hints, 1, "one hint per cold start: {lines:#?}");
+    let counted: Vec<&Value> = emf(&lines)
+        .into_iter()
+        .filter(|d| d.get("OutputBucketErrors").is_some())
+        .collect();
+    assert_eq!(counted.len(), 2, "{lines:#?}");
+    for doc in counted {
+        assert_eq!(doc["provider"], "daily");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

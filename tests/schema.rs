@@ -91,13 +91,17 @@ fn received_at() -> Timestamp {
 }
 
 /// One sample payload, normalized as the processor would: Prosa's event type and id come
-/// from headers (the file name, minus a trailing `.envelope`, and a fixed per-file uuid).
+/// from headers (the file name, minus a trailing `.envelope` or `.sha256`, and a fixed
+/// per-file uuid).
 fn normalize_sample(provider: Provider, path: &Path, index: usize) -> NormalizedEvent {
     let body = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut headers = HeaderMap::new();
     if provider == Provider::Prosa {
         let stem = path.file_stem().unwrap().to_str().unwrap();
-        let event_type = stem.strip_suffix(".envelope").unwrap_or(stem);
+        let event_type = stem
+            .strip_suffix(".envelope")
+            .or_else(|| stem.strip_suffix(".sha256"))
+            .unwrap_or(stem);
         headers.insert("X-Prosa-Event", HeaderValue::from_str(event_type).unwrap());
         let uuid = format!("6f1c2d3e-5b4a-4c3d-8e2f-{index:012}");
         headers.insert("X-Prosa-Event-UUID", HeaderValue::from_str(&uuid).unwrap());

@@ -668,12 +668,13 @@ fn prosa_rejections_carry_the_contract_codes() {
     );
 }
 
-// --- Malformed headers (issue 8.7) -------------------------------------------------------
+// --- Unreadable headers (issue 8.7, issue 17.13) -----------------------------------------
 
-/// A signature header that is present but not visible ASCII text is a malformed request
-/// (400 `malformed_event`), not a missing signature (401).
+/// A signature, timestamp or identity header that is present but not visible ASCII text
+/// cannot be read: 401 `missing_signature`, before anything is stored (400 is for verified
+/// bodies only).
 #[test]
-fn non_text_signature_headers_are_malformed_not_missing() {
+fn non_text_signature_headers_are_unreadable_and_refused_401() {
     let not_text = HeaderValue::from_bytes("a7a26ff2-é".as_bytes()).unwrap();
     let mut h = prosa_headers(&format!("t={PROSA_T},v1={PROSA_V1}"));
     h.insert("x-prosa-event-uuid", not_text.clone());
@@ -681,8 +682,8 @@ fn non_text_signature_headers_are_malformed_not_missing() {
     let err = Provider::Prosa
         .verify(&h, PROSA_BODY, &keys, Window::new(PROSA_T, 300))
         .unwrap_err();
-    assert_eq!(err.code(), "malformed_event");
-    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    assert_eq!(err.code(), "missing_signature");
+    assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
     assert!(
         err.to_string().contains("X-Prosa-Event-UUID")
             || err.to_string().contains("x-prosa-event-uuid")
@@ -692,10 +693,18 @@ fn non_text_signature_headers_are_malformed_not_missing() {
     h.insert("x-webhook-signature", not_text);
     assert_eq!(
         verify(Provider::Daily, &[DAILY_SECRET], &h, DAILY_BODY, DAILY_TS),
-        Err("malformed_event")
+        Err("missing_signature")
     );
-    // The others stay 401.
-    let h = daily_headers("", "1736937000");
+    // A timestamp in full-width digits is no timestamp.
+    let full_width: String = "1736937000"
+        .chars()
+        .map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap())
+        .collect();
+    let mut h = daily_headers(DAILY_SIG, "1736937000");
+    h.insert(
+        "x-webhook-timestamp",
+        HeaderValue::from_bytes(full_width.as_bytes()).unwrap(),
+    );
     let err = Provider::Daily
         .verify(&h, DAILY_BODY, &keys_daily(), Window::new(DAILY_TS, 300))
         .unwrap_err();
@@ -703,6 +712,7 @@ fn non_text_signature_headers_are_malformed_not_missing() {
         (err.code(), err.status()),
         ("missing_signature", http::StatusCode::UNAUTHORIZED)
     );
+    assert!(!err.to_string().contains('１'), "{err}");
 }
 
 fn keys_daily() -> Keys {
@@ -1202,5 +1212,27 @@ fn explain_agrees_with_verify() {
             provider.verify(&h, body, &keys, window),
             "{provider} {h:?}"
         );
+    }
+}
+
+/// Issue 17.11: a Daily secret that is not base64 is refused at start-up with a message
+/// that names the variable and the secret's position, never a piece of the secret (the
+/// offending character, its offset).
+#[test]
+fn a_secret_that_is_not_base64_is_not_quoted() {
+    for secret in ["c2VjcmV0%c2VjcmV0", "c2Vj~cmV0", "c2VjcmV0!!"] {
+        let err = Provider::Daily.keys(&[secret]).unwrap_err().to_string();
+        let config = scribehook::config::Config::from_lookup(|name| {
+            (name == "DAILY_WEBHOOK_SECRETS").then(|| format!("c2VjcmV0,{secret}"))
+        })
+        .unwrap_err()
+        .to_string();
+        for text in [&err, &config] {
+            for piece in ["%", "~", "!", "symbol", "offset", "c2Vj"] {
+                assert!(!text.contains(piece), "{piece} in {text}");
+            }
+        }
+        assert!(config.contains("DAILY_WEBHOOK_SECRETS"), "{config}");
+        assert!(config.contains("secret #"), "{config}");
     }
 }

@@ -257,10 +257,44 @@ fn first_top_level_id(body: &[u8]) -> Option<String> {
     found.into_inner().flatten()
 }
 
+/// Whether `body` is exactly one JSON value in UTF-8 (whitespace around it allowed).
+pub fn is_one_json_value(body: &[u8]) -> bool {
+    use serde::de::{Deserialize, IgnoredAny};
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    IgnoredAny::deserialize(&mut de).is_ok() && de.end().is_ok()
+}
+
+/// Whether `provider`'s scheme named `scheme` signs bytes that can be read more than one
+/// way (docs/behaviour.md#signed-bytes-quoting-and-bounds): Prosa's plain SHA-256 `v1`
+/// (length extension) and Nabla's timestamp ‖ body (re-split). Only a body that is one
+/// JSON value may verify under them.
+pub fn ambiguous(provider: Provider, scheme: &str) -> bool {
+    match provider {
+        Provider::Nabla => true,
+        Provider::Prosa => scheme == "v1",
+        Provider::Daily | Provider::Bota => false,
+    }
+}
+
 /// Ok when the headers carry a full correct signature of `body` for `provider`, by the
-/// provider's published formula and header grammar, in the window: what must hold for any
+/// provider's published formula and header grammar, in the window, and, under a scheme
+/// whose signed bytes are ambiguous, the body is one JSON value: what must hold for any
 /// delivery `verify` accepts.
 pub fn oracle(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    let scheme = match provider {
+        Provider::Prosa if one(headers, "x-prosa-signature")?.starts_with("sha256=") => "sha256",
+        _ => "v1",
+    };
+    if ambiguous(provider, scheme) && !is_one_json_value(body) {
+        return Err("the body is not one JSON value, under a scheme of ambiguous bytes".into());
+    }
+    signed_correctly(provider, headers, body)
+}
+
+fn signed_correctly(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
     match provider {
         Provider::Daily => {
             let ts = one(headers, "x-webhook-timestamp")?;
@@ -395,6 +429,15 @@ pub fn fuzz_verify(provider: Provider, data: &[u8]) {
             map.remove("x-bota-event-id");
         }
         let result = provider.verify(&map, body, keys(provider), window());
+        if ambiguous(provider, scheme) && !is_one_json_value(body) {
+            // A correct digest over bytes that are not one JSON value signs nothing.
+            assert_eq!(
+                result.as_ref().map_err(|e| e.code()),
+                Err("invalid_signature"),
+                "{provider} {scheme}: a body that is not one JSON value verified"
+            );
+            continue;
+        }
         assert!(
             result.is_ok(),
             "{provider} {scheme}: sign's own headers do not verify: {result:?}"
@@ -406,7 +449,9 @@ pub fn fuzz_verify(provider: Provider, data: &[u8]) {
 /// A marker seeds put into wrongly typed fields: no parse error may quote it (docs/behaviour.md#failure-classes).
 pub const PHI_MARKER: &str = "ZZPHI";
 
-/// One normalize target: never a panic; a refusal never quotes a body value.
+/// One normalize target: never a panic; a refusal never quotes a value of the body or of
+/// a header (docs/behaviour.md#signed-bytes-quoting-and-bounds); an event always has a
+/// subject and a time within 1970..9999; Prosa's event type is always a documented one.
 pub fn fuzz_normalize(provider: Provider, data: &[u8]) {
     let framed = frame(data);
     let headers = headers(provider, &framed);
@@ -417,20 +462,91 @@ pub fn fuzz_normalize(provider: Provider, data: &[u8]) {
     match provider.normalize(&headers, body) {
         Ok(draft) => {
             let _ = format!("{draft:?}");
+            assert!(!draft.subject_id.trim().is_empty(), "an empty subject");
+            assert!(
+                draft.occurred_at.is_none_or(|t| t.in_bounds()),
+                "a time outside 1970..9999"
+            );
+            if provider == Provider::Prosa {
+                assert!(
+                    is_documented_prosa_type(&draft.event_type),
+                    "an undocumented Prosa event type is stored"
+                );
+            }
         }
         Err(err) => {
             let message = err.to_string();
-            // Prosa's contradiction names the envelope's own event_type beside the header:
-            // a type name, not content.
-            let quotes_type = provider == Provider::Prosa && message.contains("contradicts");
-            let in_headers = framed.headers.iter().any(|(_, v)| {
-                v.windows(PHI_MARKER.len())
-                    .any(|w| w == PHI_MARKER.as_bytes())
-            });
-            if !quotes_type && !in_headers {
+            assert!(
+                !message.contains(PHI_MARKER),
+                "a refusal quotes a value: {message}"
+            );
+        }
+    }
+}
+
+/// The Prosa event types a record may hold: `webhook.ping`, or a documented family and
+/// an outcome (docs/providers.md#prosa).
+fn is_documented_prosa_type(kind: &str) -> bool {
+    kind == "webhook.ping"
+        || ["stt.jobs.", "stt.job.", "tts.jobs.", "tts.job."]
+            .iter()
+            .filter_map(|family| kind.strip_prefix(family))
+            .any(|outcome| matches!(outcome, "completed" | "failed" | "processing"))
+}
+
+/// Words of the transcript readers' error messages (docs/behaviour.md#transcript-renditions):
+/// any other word in one was taken from the file.
+const TRANSCRIPT_ERROR_WORDS: &[&str] = &[
+    "Deepgram",
+    "WebVTT",
+    "WEBVTT",
+    "invalid",
+    "offset",
+    "response",
+    "shape",
+    "truncated",
+    "column",
+    "results",
+    "object",
+    "start",
+    "block",
+    "timing",
+    "hours",
+    "minutes",
+    "seconds",
+    "fraction",
+    "before",
+];
+
+/// One transcript target: never a panic; for the cue formats every segment ends at or
+/// after its start and has trimmed, non-empty text; an error quotes nothing of the file
+/// (every word of five letters or more in it is one of the readers' own).
+pub fn fuzz_transcript(
+    format: scribehook::providers::daily::transcript::TranscriptFormat,
+    data: &[u8],
+) {
+    use scribehook::providers::daily::transcript::{parse, TranscriptFormat};
+    match parse(format, data) {
+        Ok(transcript) => {
+            if format != TranscriptFormat::DeepgramJson {
+                for s in &transcript.segments {
+                    assert!(s.end_ms >= s.start_ms, "segment ends before it starts");
+                    assert!(
+                        !s.text.is_empty() && s.text.trim() == s.text,
+                        "untrimmed text"
+                    );
+                }
+            }
+        }
+        Err(err) => {
+            let message = err.to_string();
+            for word in message
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() >= 5)
+            {
                 assert!(
-                    !message.contains(PHI_MARKER),
-                    "a parse error quotes a body value: {message}"
+                    TRANSCRIPT_ERROR_WORDS.contains(&word),
+                    "a transcript error quotes the file: {message}"
                 );
             }
         }
@@ -552,4 +668,145 @@ pub fn fuzz_gateway(request: scribehook::entrypoints::gateway::GatewayRequest) {
             "a refused ({status}) request stored something"
         );
     }
+}
+
+/// Patient text the purge target's deliveries carry: no file may hold it once the purge
+/// of every subject is done.
+const CONTENT: &str = "ZZCONTENT knee pain";
+
+/// One purge run: Bota deliveries whose event and subject ids are the input's first two
+/// lines (any text), processed into a fresh file store, then every subject the records
+/// name purged. Afterwards no file holds content, except the archived bodies of deliveries
+/// answered 400 (they name no subject a purge can find: docs/behaviour.md#what-survives-a-purge).
+pub fn fuzz_purge(data: &[u8]) {
+    use scribehook::storage::file::FileBlobs;
+    use scribehook::storage::records::BlobRecordStore;
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.splitn(3, '\n');
+    let (event_id, subject) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = store_dir().join(format!("purge-{run}"));
+    let (ingest, processor) = purge_harness(&dir);
+    let mut unpurgeable = Vec::new();
+    for kind in ["transcription.completed", "summary.completed"] {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "id": format!("{event_id}{}", if kind.starts_with('s') { "~s" } else { "" }),
+            "type": kind, "created_at": "2025-01-15T10:07:00Z",
+            "data": {"id": "d", "recording_id": subject, "text": CONTENT}
+        }))
+        .unwrap();
+        let opts = SignOptions {
+            timestamp: NOW,
+            ..SignOptions::default()
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in Provider::Bota
+            .sign(keys(Provider::Bota), &body, &opts)
+            .unwrap()
+        {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                if n != "x-bota-event-id" {
+                    headers.append(n, v);
+                }
+            }
+        }
+        let reply = harness().runtime.block_on(ingest.handle(
+            &http::Method::POST,
+            "/webhooks/bota",
+            &headers,
+            &body,
+        ));
+        match reply.status.as_u16() {
+            200 => {}
+            400 => unpurgeable.push(format!(
+                "sha256-{}",
+                scribehook::signature::sha256_hex(&body)
+            )),
+            status => panic!("a verified delivery answered {status}"),
+        }
+    }
+    let store = BlobRecordStore::new(Arc::new(FileBlobs::new(&dir)));
+    harness().runtime.block_on(async {
+        for record in store.records().await.expect("records") {
+            processor
+                .purge(Provider::Bota, &record.subject_id)
+                .await
+                .expect("the purge");
+        }
+    });
+    for file in files_under(&dir) {
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if unpurgeable.iter().any(|id| name == format!("{id}.json")) {
+            continue;
+        }
+        assert!(
+            !holds_content(&file),
+            "content left after the purge in {}",
+            file.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An ingest (processing inline) and a processor on the file store at `dir`.
+fn purge_harness(dir: &Path) -> (Ingest, scribehook::pipeline::process::Processor) {
+    let uri = format!("file://{}", dir.display());
+    let vars = [
+        (
+            "BOTA_WEBHOOK_SECRETS".to_owned(),
+            secret(Provider::Bota).to_owned(),
+        ),
+        ("ARCHIVE".to_owned(), uri.clone()),
+        ("STORE".to_owned(), uri),
+    ];
+    let config = scribehook::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let clients = app::Clients::from_sdk_config(&sdk);
+    harness().runtime.block_on(async {
+        let clock: scribehook::record::Clock = Arc::new(|| Timestamp::from_unix(NOW).unwrap());
+        let ingest = app::ingest(&config, &clients, clock).await;
+        (ingest, app::processor(&config, &clients).await)
+    })
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// Whether a stored file holds [`CONTENT`], an archived delivery's body decoded first.
+fn holds_content(file: &Path) -> bool {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    let has = |b: &[u8]| b.windows(CONTENT.len()).any(|w| w == CONTENT.as_bytes());
+    let body = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["body_base64"].as_str().map(str::to_owned))
+        .and_then(|b| STANDARD.decode(b).ok());
+    has(&bytes) || body.is_some_and(|b| has(&b))
 }

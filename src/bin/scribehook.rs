@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use http::HeaderMap;
 use scribehook::config::Config;
-use scribehook::entrypoints::cli::{parse_header_line, parse_instant, secrets_or_env};
+use scribehook::entrypoints::cli::{
+    parse_header_line, parse_instant, secrets_or_env, terminal_json,
+};
 use scribehook::entrypoints::{app, local, report};
 use scribehook::storage::records::BlobRecordStore;
 use scribehook::storage::BlobLocation;
@@ -191,7 +193,7 @@ async fn main() -> ExitCode {
             if let Some(code) = failure.code {
                 println!("{code}");
             }
-            eprintln!("scribehook: {}", failure.reason.replace('\n', " "));
+            eprintln!("scribehook: {}", telemetry::Escaped(&failure.reason));
             ExitCode::FAILURE
         }
     }
@@ -260,8 +262,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Purge(args) => purge(args, &mut out).await,
         Command::Providers => {
             for provider in Provider::ALL {
-                serde_json::to_writer(&mut out, &provider.facts())?;
-                writeln!(out)?;
+                writeln!(out, "{}", terminal_json(&provider.facts(), false)?)?;
             }
             Ok(())
         }
@@ -282,7 +283,7 @@ fn verify(args: VerifyArgs, out: &mut impl Write) -> Result<(), Failure> {
     if args.explain {
         let explanation = provider.explain(&headers, &body, &keys, window);
         for line in explanation.lines() {
-            eprintln!("{line}");
+            eprintln!("{}", telemetry::Escaped(line));
         }
     }
     match provider.verify(&headers, &body, &keys, window) {
@@ -304,8 +305,7 @@ fn normalize(args: NormalizeArgs, out: &mut impl Write) -> Result<(), Failure> {
             reason: format!("malformed_event: {e}"),
         })?
         .finish(args.provider, Timestamp::now(), None);
-    serde_json::to_writer_pretty(&mut *out, &event)?;
-    writeln!(out)?;
+    writeln!(out, "{}", terminal_json(&event, true)?)?;
     Ok(())
 }
 
@@ -350,7 +350,7 @@ async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
     let processor = app::processor(&config, &clients).await;
     let report = processor.replay(&providers, since).await?;
     for skipped in &report.skipped {
-        eprintln!("scribehook: skipped {skipped}");
+        eprintln!("scribehook: skipped {}", telemetry::Escaped(skipped));
     }
     eprintln!(
         "scribehook: read {} archived deliveries, rewrote {} events into {} records; {} \
@@ -361,8 +361,7 @@ async fn replay(args: ReplayArgs, out: &mut impl Write) -> Result<(), Failure> {
         report.released,
         report.skipped.len()
     );
-    serde_json::to_writer(&mut *out, &report)?;
-    writeln!(out)?;
+    writeln!(out, "{}", terminal_json(&report, false)?)?;
     Ok(())
 }
 
@@ -387,7 +386,7 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
         eprintln!(
             "scribehook: no record of {}/{} in {}",
             args.provider,
-            args.subject,
+            telemetry::Escaped(&args.subject),
             config
                 .stores
                 .iter()
@@ -396,8 +395,7 @@ async fn purge(args: PurgeArgs, out: &mut impl Write) -> Result<(), Failure> {
                 .join(",")
         );
     }
-    serde_json::to_writer(&mut *out, &report)?;
-    writeln!(out)?;
+    writeln!(out, "{}", terminal_json(&report, false)?)?;
     Ok(())
 }
 
@@ -438,8 +436,7 @@ async fn drain(out: &mut impl Write) -> Result<(), Failure> {
     let clients = app::Clients::from_env();
     let processor = app::processor(&config, &clients).await;
     let drained = local::drain_queue(&clients.sqs().await, &url, &processor).await?;
-    serde_json::to_writer(&mut *out, &drained)?;
-    writeln!(out)?;
+    writeln!(out, "{}", terminal_json(&drained, false)?)?;
     if drained.failed > 0 {
         return Err(format!("{} message(s) failed; see the log", drained.failed).into());
     }
@@ -478,8 +475,7 @@ async fn records(args: RecordsArgs, out: &mut impl Write) -> Result<(), Failure>
     }
     for record in &records {
         if args.json {
-            serde_json::to_writer(&mut *out, record)?;
-            writeln!(out)?;
+            writeln!(out, "{}", terminal_json(record, false)?)?;
         } else {
             writeln!(out, "{}", report::summarize(record))?;
         }

@@ -51,9 +51,40 @@ pub fn secrets_or_env(provider: Provider, given: Vec<String>) -> Result<Vec<Stri
     }
 }
 
+/// `value` as one line of JSON (or pretty-printed) for a terminal: serde_json escapes the
+/// control characters below U+0020 but writes DEL and the C1 controls (U+0080..U+009F,
+/// CSI among them) as they are, so those are written as `\uXXXX` too. They can only occur
+/// inside strings, where the escape means the same character (docs/cli.md).
+pub fn terminal_json<T: serde::Serialize>(value: &T, pretty: bool) -> serde_json::Result<String> {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_json_escapes_every_control_character() {
+        let value = serde_json::json!({"id": "a\u{1b}[2J\u{9b}31m\u{7f}\n"});
+        let text = terminal_json(&value, false).unwrap();
+        assert!(!text.chars().any(char::is_control), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+        assert!(terminal_json(&value, true).unwrap().contains('\n'));
+    }
 
     #[test]
     fn header_lines_split_on_the_first_colon() {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::entrypoints::gateway::{GatewayRequest, PayloadVersion};
 use crate::pipeline::ingest::{Ingest, Reply};
 use crate::pipeline::process::{DeliveryId, Processed, Processor};
-use crate::telemetry::{self, Escaped, Metric};
+use crate::telemetry::{self, Metric};
 
 /// What API Gateway expects back, in the payload version it sent.
 #[derive(Debug, Serialize)]
@@ -129,29 +129,59 @@ async fn process_batch(processor: &Processor, batch: SqsEvent) -> SqsBatchRespon
         let delivery: DeliveryId = match message.body.as_deref().map(serde_json::from_str) {
             Some(Ok(delivery)) => delivery,
             _ => {
-                tracing::error!(message_id = %Escaped(&id), outcome = "unreadable_message", "SQS message is not a scribehook job; leaving it for the DLQ");
+                tracing::error!(
+                    message_id = id.as_str(),
+                    outcome = "unreadable_message",
+                    "SQS message is not a scribehook job; leaving it for the DLQ"
+                );
                 return Some(id);
             }
         };
         let result = processor.handle(&delivery).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let provider = delivery.provider.as_str();
-        let event_id = Escaped(delivery.event_id.as_str());
+        let event_id = delivery.event_id.as_str();
         match result {
             Ok(Processed::Written(event)) => {
-                let end_to_end_ms = (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
-                tracing::info!(provider, %event_id, event_type = %Escaped(&event.event_type), subject_id = %Escaped(&event.subject_id), outcome = "processed", latency_ms = elapsed_ms, end_to_end_ms, "{provider} event processed");
+                let end_to_end_ms =
+                    (processor.now().unix_millis() - event.received_at.unix_millis()) as f64;
+                tracing::info!(
+                    provider,
+                    event_id,
+                    event_type = event.event_type.as_str(),
+                    subject_id = event.subject_id.as_str(),
+                    outcome = "processed",
+                    latency_ms = elapsed_ms,
+                    end_to_end_ms,
+                    "{provider} event processed"
+                );
                 telemetry::count(provider, Metric::Processed);
                 telemetry::record(provider, Metric::EndToEndLatency, end_to_end_ms);
                 None
             }
             Ok(Processed::Quarantined { location, code }) => {
-                tracing::error!(provider, %event_id, outcome = "quarantined", error_code = code, quarantine = %location, latency_ms = elapsed_ms, "no retry can process this delivery: quarantined for replay after a fix");
+                tracing::error!(
+                    provider,
+                    event_id,
+                    outcome = "quarantined",
+                    error_code = code,
+                    quarantine = location.as_str(),
+                    latency_ms = elapsed_ms,
+                    "no retry can process this delivery: quarantined for replay after a fix"
+                );
                 telemetry::count(provider, Metric::Quarantined);
                 None
             }
             Err(err) => {
-                tracing::error!(provider, %event_id, outcome = "failed", retry = true, latency_ms = elapsed_ms, error = %Escaped(&err), "processing failed");
+                tracing::error!(
+                    provider,
+                    event_id,
+                    outcome = "failed",
+                    retry = true,
+                    latency_ms = elapsed_ms,
+                    error = err.to_string().as_str(),
+                    "processing failed"
+                );
                 telemetry::count(provider, Metric::Failed);
                 Some(id)
             }

@@ -1,17 +1,26 @@
 //! A readable summary of merged records, for people at a terminal (`scribehook records`
-//! and `make demo`). The records themselves stay JSON; this only reads them.
+//! and `make demo`). The records themselves stay JSON; this only reads them. Everything
+//! taken from a record is what a provider sent, so it is printed with control characters
+//! escaped: an escape sequence in a subject id or a transcript is shown, not run
+//! (docs/cli.md).
 
 use std::fmt::Write;
 
 use crate::record::{Artifact, Transcript};
 use crate::record::{Component, Record};
+use crate::telemetry::Escaped;
+
+/// Text from a record, escaped for the terminal.
+fn shown(text: &str) -> String {
+    Escaped(text).to_string()
+}
 
 fn clip(text: &str, max: usize) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() <= max {
-        text
+        shown(&text)
     } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
+        shown(&format!("{}…", text.chars().take(max).collect::<String>()))
     }
 }
 
@@ -29,10 +38,15 @@ fn status_line(name: &str, c: &Component) -> String {
         "    {name:<11} {:<10} {} ({})",
         format!("{:?}", c.status).to_lowercase(),
         c.updated_at,
-        c.event_type
+        shown(&c.event_type)
     );
     if let Some(error) = &c.content.error {
-        let _ = write!(line, "  error {}: {}", error.code, clip(&error.message, 80));
+        let _ = write!(
+            line,
+            "  error {}: {}",
+            shown(&error.code),
+            clip(&error.message, 80)
+        );
     }
     line
 }
@@ -45,7 +59,7 @@ pub fn summarize(record: &Record) -> String {
         out,
         "{} {}  (updated {}, {} event{}{})",
         record.provider,
-        record.subject_id,
+        shown(&record.subject_id),
         record.updated_at,
         record.events.len(),
         if record.events.len() == 1 { "" } else { "s" },
@@ -88,7 +102,7 @@ pub fn summarize(record: &Record) -> String {
             let _ = writeln!(out, "      note: {}", clip(title, 80));
         }
         for s in &note.sections {
-            let _ = writeln!(out, "      {}: {}", s.key, clip(&s.text, 80));
+            let _ = writeln!(out, "      {}: {}", shown(&s.key), clip(&s.text, 80));
         }
     }
     if let Some(summary) = c.summary.as_ref().and_then(|c| c.content.summary.as_ref()) {
@@ -105,9 +119,13 @@ fn transcript_lines(out: &mut String, t: &Transcript) {
     for s in t.segments.iter().take(3) {
         let who = match (&s.speaker, s.role) {
             (Some(speaker), Some(role)) => {
-                format!("{speaker} ({})", format!("{role:?}").to_lowercase())
+                format!(
+                    "{} ({})",
+                    shown(speaker),
+                    format!("{role:?}").to_lowercase()
+                )
             }
-            (Some(speaker), None) => speaker.clone(),
+            (Some(speaker), None) => shown(speaker),
             (None, Some(role)) => format!("{role:?}").to_lowercase(),
             (None, None) => "-".into(),
         };
@@ -138,7 +156,12 @@ fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
             .map(|r| r.strip_prefix("not fetched: ").unwrap_or(r))
             .map(|r| format!(": {}", clip(r, 90)))
             .unwrap_or_default();
-        let _ = writeln!(out, "      {:?}/{} {state}{reason}", a.kind, a.format);
+        let _ = writeln!(
+            out,
+            "      {:?}/{} {state}{reason}",
+            a.kind,
+            shown(&a.format)
+        );
     }
 }
 

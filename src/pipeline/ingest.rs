@@ -20,7 +20,7 @@ use crate::record::{system_clock, Clock, EventDraft, Provider, Timestamp};
 use crate::signature::{VerifyError, Window};
 use crate::storage::archive::{Archive, ArchivedDelivery, Created};
 use crate::storage::{Fault, StoreError};
-use crate::telemetry::{self, Escaped, Outcome};
+use crate::telemetry::{self, Outcome};
 
 /// Seconds a provider is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u32 = 30;
@@ -67,7 +67,7 @@ impl Dispatch {
         match processed {
             Ok(Processed::Written(_)) => Ok(()),
             Ok(Processed::Quarantined { location, code }) => {
-                tracing::error!(provider = %delivery.provider, event_id = %Escaped(&delivery.event_id), error_code = code, quarantine = %location, "inline processing quarantined the delivery");
+                tracing::error!(provider = %delivery.provider, event_id = delivery.event_id.as_str(), error_code = code, quarantine = location.as_str(), "inline processing quarantined the delivery");
                 telemetry::count(delivery.provider.as_str(), telemetry::Metric::Quarantined);
                 Ok(())
             }
@@ -135,7 +135,7 @@ impl Reply {
 
     fn unavailable(err: impl std::fmt::Display) -> Self {
         // The detail goes to the log; the caller only learns to retry.
-        tracing::error!(error = %Escaped(err), "dependency failed");
+        tracing::error!(error = err.to_string().as_str(), "dependency failed");
         Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -149,7 +149,7 @@ impl Reply {
         static HINTED: std::sync::Once = std::sync::Once::new();
         if err.fault == Fault::Operator {
             HINTED.call_once(|| {
-                tracing::error!(operation = %Escaped(&err.operation), "operator error: a resource this function uses is missing or forbidden; check that ARCHIVE, STORE and QUEUE_URL name existing resources and that the function's role may use them (deliveries are answered 503 until then, so providers keep retrying)");
+                tracing::error!(operation = err.operation.as_str(), "operator error: a resource this function uses is missing or forbidden; check that ARCHIVE, STORE and QUEUE_URL name existing resources and that the function's role may use them (deliveries are answered 503 until then, so providers keep retrying)");
             });
         }
         Reply::unavailable(err)
@@ -204,16 +204,18 @@ impl Reply {
 }
 
 /// The provider named by a `/webhooks/<provider>` path; API Gateway stage prefixes
-/// (`/prod/webhooks/daily`) are allowed.
+/// (`/prod/webhooks/daily`) are allowed. The refusal does not repeat the path
+/// (docs/behaviour.md#signed-bytes-quoting-and-bounds).
 pub fn route(path: &str) -> Result<Provider, String> {
     let mut segments = path.trim_end_matches('/').rsplit('/');
     let name = segments.next().unwrap_or_default();
     if segments.next() != Some("webhooks") {
-        return Err(format!(
-            "no webhook route at {path:?}; use POST /webhooks/<provider>"
-        ));
+        return Err("no webhook route at this path; use POST /webhooks/<provider>".into());
     }
-    name.parse::<Provider>().map_err(|e| e.to_string())
+    name.parse::<Provider>().map_err(|_| {
+        let names = Provider::ALL.map(Provider::as_str).join(", ");
+        format!("the route names no provider this release serves; expected one of {names}")
+    })
 }
 
 impl Ingest {
@@ -404,7 +406,7 @@ impl Ingest {
         match self.archive.is_processed(provider, event_id).await {
             Ok(processed) => processed,
             Err(e) => {
-                tracing::warn!(%provider, event_id = %Escaped(event_id), error = %Escaped(&e), "processed mark unreadable: dispatching the redelivery again");
+                tracing::warn!(%provider, event_id, error = e.to_string().as_str(), "processed mark unreadable: dispatching the redelivery again");
                 false
             }
         }
@@ -432,7 +434,7 @@ impl Ingest {
             .create_variant(verified, event_id, now, &fingerprint)
             .await
             .map_err(Reply::store_failed)?;
-        tracing::warn!(%provider, event_id = %Escaped(event_id), variant = %Escaped(&variant), "same event id, different content: variant archived, records keep the first");
+        tracing::warn!(%provider, event_id, variant = variant.as_str(), "same event id, different content: variant archived, records keep the first");
         Ok(Outcome::Conflict)
     }
 }

@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::pipeline::process::Processor;
 use crate::record::{Provider, Timestamp};
 use crate::storage::records::purge_subject;
-use crate::storage::StoreError;
-use crate::telemetry::{self, Escaped};
+use crate::storage::{Fault, StoreError};
+use crate::telemetry;
 
 /// What a purge removed: counts and locations, never content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -111,6 +111,10 @@ impl Processor {
                 tombstones.entry(event.event_id.clone()).or_insert(event);
             }
         }
+        event_ids.extend(
+            self.quarantined_of(provider, subject_id, &event_ids)
+                .await?,
+        );
         // Mark before erasing: a queued message names either an archived delivery or a
         // tombstone, never nothing.
         for (event_id, tombstone) in &tombstones {
@@ -125,7 +129,7 @@ impl Processor {
         if report.removed_anything() {
             tracing::info!(
                 provider = provider.as_str(),
-                subject_id = %Escaped(subject_id),
+                subject_id,
                 outcome = "purged",
                 events_rewritten = report.events_rewritten,
                 archived_deleted = report.archived_deleted.len(),
@@ -135,5 +139,51 @@ impl Processor {
             telemetry::count(provider.as_str(), telemetry::Metric::Purged);
         }
         Ok(report)
+    }
+
+    /// The subject's quarantined deliveries: those of its stored events, and those no store
+    /// holds (quarantined before anything was written) whose archived body names the
+    /// subject. A delivery this release cannot parse names no subject it could match.
+    async fn quarantined_of(
+        &self,
+        provider: Provider,
+        subject_id: &str,
+        event_ids: &BTreeSet<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.archive().quarantined(provider).await? {
+            let ours = event_ids.contains(&entry.event_id)
+                || self
+                    .archived_subject(provider, &entry.event_id)
+                    .await?
+                    .as_deref()
+                    == Some(subject_id);
+            if ours {
+                found.push(entry.event_id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The subject an archived delivery names, when this release can read it.
+    async fn archived_subject(
+        &self,
+        provider: Provider,
+        event_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let delivery = match self.archive().get(provider, event_id).await {
+            Ok(Some(delivery)) => delivery,
+            // Gone, or an object that is no archived delivery: it names no subject.
+            Ok(None) => return Ok(None),
+            Err(e) if e.fault == Fault::Permanent => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Ok(body) = delivery.body() else {
+            return Ok(None);
+        };
+        Ok(provider
+            .normalize(&delivery.header_map(), &body)
+            .ok()
+            .map(|draft| draft.subject_id))
     }
 }

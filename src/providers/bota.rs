@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{
-    de, read_json, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider, SignOptions,
-    Spec,
+    de, read_json, read_time, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider,
+    SignOptions, Spec,
 };
 use crate::record::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
@@ -339,7 +339,7 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let identity = Identity {
         id: &envelope.id,
         kind: &envelope.kind,
-        occurred_at: envelope.created_at.as_deref().and_then(Timestamp::parse),
+        occurred_at: time(&envelope.created_at, "created_at")?,
     };
     let data = match envelope.data {
         Data::Raw(raw) => read_data(&envelope.kind, raw.get().as_bytes())?,
@@ -355,12 +355,20 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     };
     let event = |subject: Option<&str>| identity.event(category, status, subject);
     Ok(match data {
-        Data::Recording(r) => recording(r, event),
+        Data::Recording(r) => recording(r, event)?,
         Data::Transcription(t) => transcription(t, event, status),
         Data::Summary(s) => summary(s, event),
-        Data::Device(d) => device(d, event),
+        Data::Device(d) => device(d, event)?,
         Data::Other(_) | Data::Raw(_) => event(None),
     })
+}
+
+/// A time field, read strictly where present (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+fn time(value: &Option<String>, path: &str) -> Result<Option<Timestamp>, MalformedEvent> {
+    value
+        .as_deref()
+        .map(|text| read_time(Provider::Bota, path, text))
+        .transpose()
 }
 
 /// `data` that came before `type`, read as `kind`'s model ([`DataOf`] in the envelope's
@@ -377,7 +385,10 @@ fn read_data(kind: &str, data: &[u8]) -> Result<Data<'static>, MalformedEvent> {
     })
 }
 
-fn recording(r: RecordingData, event: impl FnOnce(Option<&str>) -> EventDraft) -> EventDraft {
+fn recording(
+    r: RecordingData,
+    event: impl FnOnce(Option<&str>) -> EventDraft,
+) -> Result<EventDraft, MalformedEvent> {
     let mut event = event(r.id.as_deref());
     event.relate("recording_id", r.id.as_deref());
     event.relate("device_id", r.device_id.as_deref());
@@ -387,13 +398,13 @@ fn recording(r: RecordingData, event: impl FnOnce(Option<&str>) -> EventDraft) -
         size_bytes: r.file_size_bytes,
         format: r.format,
         consent_obtained: r.consent_obtained,
-        started_at: r.started_at.as_deref().and_then(Timestamp::parse),
-        ended_at: r.ended_at.as_deref().and_then(Timestamp::parse),
+        started_at: time(&r.started_at, "data.started_at")?,
+        ended_at: time(&r.ended_at, "data.ended_at")?,
     };
     if info != RecordingInfo::default() {
         event.content.recording = Some(info);
     }
-    event
+    Ok(event)
 }
 
 fn transcription(
@@ -448,16 +459,19 @@ fn summary(s: SummaryData, event: impl FnOnce(Option<&str>) -> EventDraft) -> Ev
     event
 }
 
-fn device(d: DeviceData, event: impl FnOnce(Option<&str>) -> EventDraft) -> EventDraft {
+fn device(
+    d: DeviceData,
+    event: impl FnOnce(Option<&str>) -> EventDraft,
+) -> Result<EventDraft, MalformedEvent> {
     let mut event = event(d.id.as_deref());
     event.relate("device_id", d.id.as_deref());
     event.relate("end_user_id", d.end_user_id.as_deref());
     event.content.device = Some(DeviceInfo {
         battery_percent: d.battery_percent,
         hours_offline: d.hours_offline,
-        last_sync_at: d.last_sync_at.as_deref().and_then(Timestamp::parse),
+        last_sync_at: time(&d.last_sync_at, "data.last_sync_at")?,
     });
-    event
+    Ok(event)
 }
 
 /// Bota documents `{code, message}`; either may be missing.

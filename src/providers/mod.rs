@@ -260,7 +260,21 @@ impl Provider {
                 "{self} event body is not a JSON object"
             )));
         }
-        (self.spec().normalize)(headers, body)
+        let draft = (self.spec().normalize)(headers, body)?;
+        // Every provider, whatever its model: an event is grouped under a subject id and
+        // ordered by a time in bounds (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+        if draft.subject_id.trim().is_empty() {
+            return Err(MalformedEvent::new(format!(
+                "{self} event has no subject id: the fields that name it are absent or \
+                 blank, and so is the event's own id"
+            )));
+        }
+        if draft.occurred_at.is_some_and(|t| !t.in_bounds()) {
+            return Err(MalformedEvent::new(format!(
+                "{self} event time is outside 1970-01-01..9999-12-31"
+            )));
+        }
+        Ok(draft)
     }
 
     /// Identity of a delivery's content for duplicate/conflict detection: the body without
@@ -370,9 +384,10 @@ impl Keys {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{provider} secret #{index}: {reason}")]
+#[error("{provider} secret #{}: {reason}", .index + 1)]
 pub struct KeyError {
     pub provider: Provider,
+    /// 0-based; the message counts from 1, as `verify --explain` does.
     pub index: usize,
     pub reason: String,
 }
@@ -483,6 +498,37 @@ impl Failure {
             message: self.message.unwrap_or_else(|| message.to_owned()),
         }
     }
+}
+
+/// A time field of a body, read strictly: RFC 3339 (or ISO 8601 without a zone, as UTC)
+/// between 1970-01-01 and 9999-12-31. A time that is present but not one is refused,
+/// naming the field, rather than replaced by the receipt time: it decides which event wins
+/// a merge (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+pub(crate) fn read_time(
+    provider: Provider,
+    path: &str,
+    text: &str,
+) -> Result<Timestamp, MalformedEvent> {
+    Timestamp::parse(text)
+        .filter(|t| t.in_bounds())
+        .ok_or_else(|| out_of_bounds(provider, path, "an RFC 3339 date-time"))
+}
+
+/// A time field of unix seconds (Daily's `event_ts`), read as strictly as [`read_time`].
+pub(crate) fn read_unix_time(
+    provider: Provider,
+    path: &str,
+    secs: f64,
+) -> Result<Timestamp, MalformedEvent> {
+    Timestamp::from_unix_f64(secs)
+        .filter(|t| t.in_bounds())
+        .ok_or_else(|| out_of_bounds(provider, path, "unix seconds"))
+}
+
+fn out_of_bounds(provider: Provider, path: &str, form: &str) -> MalformedEvent {
+    MalformedEvent::new(format!(
+        "{provider} event field {path}: expected {form} between 1970-01-01 and 9999-12-31"
+    ))
 }
 
 /// `sha256-<hex>`: the id of a delivery that carries none (or cannot be read).

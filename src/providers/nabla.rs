@@ -10,9 +10,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
-use super::{no_extra_headers, read_json, Failure, Identity, MalformedEvent, Provider, Spec};
+use super::{
+    no_extra_headers, read_json, read_time, Failure, Identity, MalformedEvent, Provider, Spec,
+};
 use crate::record::{
-    Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Timestamp, Transcript,
+    Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Transcript,
 };
 
 pub const SIGNATURE_HEADER: &str = "x-nabla-webhook-signature";
@@ -131,10 +133,15 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let envelope: Envelope = read_json(Provider::Nabla, "", body)?;
     let data: Data = read_json(Provider::Nabla, "data", envelope.data.get().as_bytes())?;
     let (category, status) = status_of(&envelope.kind, data.status.as_deref());
+    let occurred_at = envelope
+        .created_at
+        .as_deref()
+        .map(|t| read_time(Provider::Nabla, "created_at", t))
+        .transpose()?;
     let identity = Identity {
         id: &envelope.id,
         kind: &envelope.kind,
-        occurred_at: envelope.created_at.as_deref().and_then(Timestamp::parse),
+        occurred_at,
     };
     let mut event = identity.event(category, status, data.id.as_deref());
     event.relate("client_request_id", data.client_request_id.as_deref());

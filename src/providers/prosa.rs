@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
-use super::{body_event_id, de, non_empty, read_json, Failure, Identity, MalformedEvent};
+use super::{
+    body_event_id, de, non_empty, read_json, read_time, Failure, Identity, MalformedEvent,
+};
 use super::{Delivery, Explanation, Provider, SignError, SignOptions, Spec};
 use crate::record::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
@@ -235,18 +237,19 @@ fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
         })
 }
 
-/// Contract §8: only the body is signed, so the body decides what it can. The event id is
-/// the body's digest (the same signed body under another `X-Prosa-Event-UUID` is the same
-/// event; the uuid is kept as `related.delivery_id`); the type comes from the job's status
-/// when it states one; a body without a `job_id` is not a Prosa job; a header that
-/// contradicts the body is malformed.
+/// Only the body is signed, so the body decides what it can
+/// (docs/behaviour.md#what-unsigned-headers-may-decide). The event id is the body's digest
+/// (the same signed body under another `X-Prosa-Event-UUID` is the same event; the uuid is
+/// kept as `related.delivery_id`); the type is a documented one, its outcome the job's
+/// status when it states one; a body without a `job_id` is not a Prosa job; a header that
+/// contradicts the body is malformed. No refusal repeats a header's or the body's text.
 fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let outer: Body = read_json(Provider::Prosa, "", body)?;
     let envelope_type = outer.event_type.as_deref().filter(|_| outer.data.is_some());
     let named = header(headers, EVENT_HEADER);
     if let (Some(named), Some(signed)) = (named, envelope_type) {
         if named != signed {
-            return Err(contradiction(named, &format!("event_type {signed}")));
+            return Err(contradiction("it differs from the envelope's event_type"));
         }
     }
     let (job_at, job_json) = match outer.data {
@@ -271,10 +274,13 @@ fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEv
             "Prosa body is not a job: it has no job_id",
         ));
     };
-    let (event_type, category, status) = classify(kind, job.status.as_deref())?;
-    let occurred_at = [&job.modified_at, &job.created_at, &outer.created_at]
-        .into_iter()
-        .find_map(|t| t.as_deref().and_then(Timestamp::parse));
+    let stt_results = job.result.as_ref().is_some_and(|r| !r.data.is_empty());
+    let (event_type, category, status) = classify(kind, job.status.as_deref(), stt_results)?;
+    let occurred_at = first_time(&[
+        ("modified_at", job_at, &job.modified_at),
+        ("created_at", job_at, &job.created_at),
+        ("created_at", "", &outer.created_at),
+    ])?;
     let identity = Identity {
         id: &event_id,
         kind: &event_type,
@@ -297,55 +303,96 @@ fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEv
     Ok(event)
 }
 
+/// The first of the job's times that is present, read strictly (a present time that is
+/// not one is refused, naming its path).
+fn first_time(
+    candidates: &[(&str, &str, &Option<String>)],
+) -> Result<Option<Timestamp>, MalformedEvent> {
+    for (field, at, value) in candidates {
+        if let Some(text) = value {
+            let path = if at.is_empty() {
+                (*field).to_owned()
+            } else {
+                format!("{at}.{field}")
+            };
+            return read_time(Provider::Prosa, &path, text).map(Some);
+        }
+    }
+    Ok(None)
+}
+
 fn utf8(body: &[u8]) -> Result<&[u8], MalformedEvent> {
     std::str::from_utf8(body)
         .map(str::as_bytes)
         .map_err(|_| MalformedEvent::new("Prosa body is not UTF-8"))
 }
 
-fn contradiction(named: &str, signed: &str) -> MalformedEvent {
-    MalformedEvent::new(format!(
-        "X-Prosa-Event {named} contradicts the signed body's {signed}"
-    ))
+/// An `X-Prosa-Event` the signed body contradicts, saying how without quoting either.
+fn contradiction(how: &str) -> MalformedEvent {
+    MalformedEvent::new(format!("X-Prosa-Event contradicts the signed body: {how}"))
 }
 
+/// The documented types, for messages.
+const DOCUMENTED: &str = "stt.jobs.completed, stt.jobs.failed, stt.job.completed, \
+                          stt.job.failed, tts.job.completed, tts.job.failed";
+
 /// The event's type, category and status from the type named (header or envelope) and
-/// the job's own status: the body wins, and a named outcome that disagrees is refused.
+/// the job's own status. The body wins: its status decides the outcome, and a named
+/// outcome or family it contradicts is refused. The stored type is always a documented
+/// one (the family as named, the outcome as decided), never the header's text.
 fn classify(
     kind: Option<&str>,
     job_status: Option<&str>,
+    stt_results: bool,
 ) -> Result<(String, Category, Status), MalformedEvent> {
-    let stated = job_status.and_then(status_of_job);
-    let (family, outcome) = kind.map_or((None, None), named);
     if kind == Some(PING) {
-        return Err(contradiction(PING, "job"));
+        return Err(contradiction(
+            "it names the ping type, but the body is a job",
+        ));
     }
-    let status = match (outcome, stated) {
-        (Some(named), Some(signed)) if named != signed => {
-            let (named, signed) = (kind.unwrap_or_default(), job_status.unwrap_or_default());
-            return Err(contradiction(named, &format!("status {signed}")));
+    let stated = job_status.and_then(status_of_job);
+    let named = kind.map(named);
+    let (prefix, family, outcome) = named.unwrap_or(("stt.jobs.", Some(Family::Stt), None));
+    if let (Some(named), Some(signed)) = (outcome, stated) {
+        if named != signed {
+            return Err(contradiction(
+                "the outcome it names differs from the job's status",
+            ));
         }
-        (_, Some(signed)) => signed,
-        (Some(named), None) => named,
-        (None, None) => Status::Info,
+    }
+    if family == Some(Family::Tts) && stt_results {
+        return Err(contradiction(
+            "it names a text-to-speech job, but the body holds speech-to-text results",
+        ));
+    }
+    let Some(status) = stated.or(outcome) else {
+        return Err(MalformedEvent::new(match kind {
+            Some(_) => format!(
+                "X-Prosa-Event is not a documented Prosa event type ({DOCUMENTED}) and the \
+                 job states no status"
+            ),
+            None => "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no \
+                     job status"
+                .into(),
+        }));
     };
-    let event_type =
-        match (kind, status) {
-            (Some(kind), _) => kind.to_owned(),
-            // No header (a replay through the CLI, say): the documented name of what the body says.
-            (None, Status::Completed) => "stt.jobs.completed".to_owned(),
-            (None, Status::Failed) => "stt.jobs.failed".to_owned(),
-            (None, _) => return Err(MalformedEvent::new(
-                "Prosa event type unknown: no X-Prosa-Event header, no envelope, and no job status",
-            )),
-        };
+    // An undocumented name tells nothing: the documented family the default.
+    let (prefix, family) = match family {
+        Some(family) => (prefix, family),
+        None => ("stt.jobs.", Family::Stt),
+    };
+    let action = match status {
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+        _ => "processing",
+    };
     let category = match (family, status) {
-        (Some(Family::Stt) | None, Status::Completed | Status::Failed | Status::Processing) => {
+        (Family::Stt, Status::Completed | Status::Failed | Status::Processing) => {
             Category::Transcript
         }
         _ => Category::Other,
     };
-    Ok((event_type, category, status))
+    Ok((format!("{prefix}{action}"), category, status))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,27 +401,28 @@ enum Family {
     Tts,
 }
 
-/// `stt.jobs.*` per Prosa's docs, `stt.job.*` and `tts.job.*` per GL Speech: the family
-/// and the outcome the name states, if any.
-fn named(kind: &str) -> (Option<Family>, Option<Status>) {
-    let families = [
+/// `stt.jobs.*` per Prosa's docs, `stt.job.*` and `tts.job.*` per GL Speech (`tts.jobs.*`
+/// read alike): the prefix as written, the family, and the outcome the name states when it
+/// is a documented one. A name of no known family gives neither.
+fn named(kind: &str) -> (&'static str, Option<Family>, Option<Status>) {
+    const FAMILIES: [(&str, Family); 4] = [
         ("stt.jobs.", Family::Stt),
         ("stt.job.", Family::Stt),
         ("tts.jobs.", Family::Tts),
         ("tts.job.", Family::Tts),
     ];
-    let Some((family, action)) = families
+    let Some((prefix, family, action)) = FAMILIES
         .iter()
-        .find_map(|(prefix, family)| Some((*family, kind.strip_prefix(prefix)?)))
+        .find_map(|(prefix, family)| Some((*prefix, *family, kind.strip_prefix(prefix)?)))
     else {
-        return (None, None);
+        return ("stt.jobs.", None, None);
     };
     let outcome = match action {
         "completed" | "complete" => Some(Status::Completed),
         "failed" => Some(Status::Failed),
         _ => None,
     };
-    (Some(family), outcome)
+    (prefix, Some(family), outcome)
 }
 
 /// A job's `status` field: Prosa's REST API says `complete`; other spellings seen in job

@@ -32,8 +32,13 @@ impl KeyEncoding {
     pub(crate) fn decode(self, provider: Provider, secret: &str) -> Result<Vec<u8>, String> {
         match self {
             KeyEncoding::Utf8 => Ok(secret.as_bytes().to_vec()),
-            KeyEncoding::Base64 => SECRET_BASE64.decode(secret).map_err(|e| {
-                format!("{provider} secrets are base64 text as {provider} shows them ({e})")
+            // The decoder's error names the offending character and its offset: a piece
+            // of the secret, which no message may quote (docs/behaviour.md#configuration).
+            KeyEncoding::Base64 => SECRET_BASE64.decode(secret).map_err(|_| {
+                format!(
+                    "is not base64 text; {provider} secrets are base64 as {provider} shows them \
+                     (A-Z, a-z, 0-9, + and /, = padding optional)"
+                )
             }),
         }
     }
@@ -213,6 +218,17 @@ pub(crate) struct Scheme {
 }
 
 impl Scheme {
+    /// Whether the signed bytes can be read more than one way: a plain SHA-256 of `key "."
+    /// content` can be extended past the body without the key (length extension), and a
+    /// timestamp glued to the body with no separator can be re-split (`…59Z` + `{…}` is
+    /// `…59` + `Z{…}`). Under such a scheme only a body that is one JSON value counts as
+    /// signed (docs/behaviour.md#signed-bytes-quoting-and-bounds): every forgery of those
+    /// two kinds leaves bytes around the value.
+    pub(crate) fn signs_ambiguous_bytes(&self) -> bool {
+        matches!(self.digest, Digest::Sha256KeyDot)
+            || matches!(self.content, Content::TimestampBody)
+    }
+
     /// The digest of `key` over the signed content: the one place both sides compute it.
     fn digest(&self, key: &[u8], timestamp: &str, body: &[u8]) -> [u8; 32] {
         let parts = self.content.parts(timestamp, body);
@@ -311,11 +327,22 @@ impl Scheme {
         };
         in_window?;
         candidates?;
-        if matched {
-            Ok(())
-        } else {
-            Err(VerifyError::InvalidSignature(self.mismatch()))
+        if !matched {
+            return Err(VerifyError::InvalidSignature(self.mismatch()));
         }
+        if self.signs_ambiguous_bytes() && !is_one_json_value(body) {
+            ex.notes.push(
+                "the digest matches, but under this scheme only a body that is one JSON value \
+                 (UTF-8, nothing after it) counts as signed"
+                    .into(),
+            );
+            return Err(VerifyError::InvalidSignature(format!(
+                "the body is not one JSON value; {} signs bytes that can be extended or \
+                 re-split, so only a single JSON value counts as signed",
+                self.header.1
+            )));
+        }
+        Ok(())
     }
 
     /// Whether any key's digest equals any candidate: constant time per comparison,
@@ -473,6 +500,12 @@ impl Scheme {
             }
         }
     }
+}
+
+/// Whether `body` is exactly one JSON value in UTF-8, whitespace around it allowed.
+fn is_one_json_value(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
 }
 
 /// `t=…,v1=…[,v1=…]`, parsed by key: API Gateway's v2 format joins a repeated header

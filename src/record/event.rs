@@ -25,9 +25,21 @@ impl Timestamp {
             .map_or_else(|_| Self::from(OffsetDateTime::now_utc()), Self::from)
     }
 
+    /// The first instant of 1970 and the last of 9999, in unix seconds: the times a
+    /// provider's event may carry (docs/behaviour.md#signed-bytes-quoting-and-bounds).
+    pub const MIN_UNIX: i64 = 0;
+    pub const MAX_UNIX: i64 = 253_402_300_799;
+
+    /// Whether the instant lies within 1970-01-01..9999-12-31.
+    pub fn in_bounds(self) -> bool {
+        (Self::MIN_UNIX..=Self::MAX_UNIX).contains(&self.unix_seconds())
+    }
+
     /// Unix seconds, possibly fractional (Daily's `event_ts`). `None` when out of range.
     pub fn from_unix_f64(secs: f64) -> Option<Self> {
-        if !secs.is_finite() {
+        // Beyond ±1e15 s (±31 million years) no instant exists; the bound also keeps the
+        // conversion below from saturating and then overflowing (1e300 once wrapped).
+        if !secs.is_finite() || secs.abs() > 1e15 {
             return None;
         }
         // Millisecond precision: an f64 of unix seconds cannot carry more faithfully.

@@ -194,8 +194,9 @@ impl Archive {
         }
     }
 
-    /// Erases the archived delivery of `event_id` and its conflict variants, every version
-    /// (docs/behaviour.md#deletion-and-retention). Returns the locations of what was removed; idempotent.
+    /// Erases the archived delivery of `event_id` and its conflict variants, every version,
+    /// with its processed mark and quarantine entry (docs/behaviour.md#deletion-and-retention).
+    /// Returns the locations of the deliveries removed; idempotent.
     pub async fn erase(
         &self,
         provider: Provider,
@@ -210,6 +211,11 @@ impl Archive {
         // Only ids, but a redelivery after the purge must be processed (into a tombstone).
         self.blobs
             .delete(&Self::processed_key(provider, event_id))
+            .await?;
+        // A quarantine entry names a delivery that is no more, and would have replay look
+        // for it (docs/behaviour.md#what-a-purge-removes).
+        self.blobs
+            .erase(Erase::Key(&Self::quarantine_key(provider, event_id)))
             .await?;
         Ok(erased.iter().map(|key| self.blobs.location(key)).collect())
     }

@@ -68,11 +68,7 @@ pub trait RecordStore: Send + Sync {
         subject_id: &str,
     ) -> Result<Vec<(NormalizedEvent, bool)>, StoreError> {
         Err(StoreError::permanent(
-            format!(
-                "purge {provider}/{} in {}",
-                crate::telemetry::Escaped(subject_id),
-                self.describe()
-            ),
+            format!("purge {provider}/{subject_id} in {}", self.describe()),
             "this record store cannot purge",
         ))
     }

@@ -93,10 +93,12 @@ pub enum Metric {
     Quarantined,
     Failed,
     Purged,
+    /// An allow-listed output bucket is missing or forbidden (the processor retries).
+    OutputBucketErrors,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Accepted,
         Metric::Duplicate,
         Metric::Conflict,
@@ -109,6 +111,7 @@ impl Metric {
         Metric::Quarantined,
         Metric::Failed,
         Metric::Purged,
+        Metric::OutputBucketErrors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +128,7 @@ impl Metric {
             Metric::Quarantined => "Quarantined",
             Metric::Failed => "Failed",
             Metric::Purged => "Purged",
+            Metric::OutputBucketErrors => "OutputBucketErrors",
         }
     }
 
@@ -149,9 +153,11 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Text from a request (ids, types, paths, error messages that quote them) for a log line:
-/// control characters are escaped, so an id holding a newline cannot forge a line of its
-/// own in the text format.
+/// Text from a request or a store (ids, types, transcript text) for a terminal: control
+/// characters are escaped, so an id holding a newline or an escape sequence cannot forge a
+/// line or drive the terminal. Log lines do not need it: their fields are `&str` values,
+/// which the text format prints escaped and the JSON format leaves to JSON's own escaping
+/// (docs/behaviour.md#logs), so an id in a JSON line is exactly the id received.
 pub struct Escaped<T>(pub T);
 
 impl<T: fmt::Display> fmt::Display for Escaped<T> {
@@ -197,11 +203,31 @@ impl Delivery {
         let event_id = self.event_id.as_deref().unwrap_or("");
         let event_type = self.event_type.as_deref().unwrap_or("");
         let outcome_name = outcome.as_str();
-        let path = Escaped(&self.path);
+        let path = self.path.as_str();
         if status >= 500 {
-            tracing::error!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, "{provider} delivery not acknowledged ({outcome_name}); the provider will retry");
+            tracing::error!(
+                provider,
+                event_id,
+                event_type,
+                outcome = outcome_name,
+                status,
+                latency_ms,
+                path,
+                "{provider} delivery not acknowledged ({outcome_name}); the provider will retry"
+            );
         } else if status >= 400 {
-            tracing::warn!(provider, event_id, event_type, outcome = outcome_name, status, latency_ms, %path, reason = reason.unwrap_or(""), skew_secs = self.skew_secs, "{provider} delivery refused: {outcome_name}");
+            tracing::warn!(
+                provider,
+                event_id,
+                event_type,
+                outcome = outcome_name,
+                status,
+                latency_ms,
+                path,
+                reason = reason.unwrap_or(""),
+                skew_secs = self.skew_secs,
+                "{provider} delivery refused: {outcome_name}"
+            );
         } else {
             tracing::info!(
                 provider,

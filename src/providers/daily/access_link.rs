@@ -5,11 +5,11 @@
 //! bearer URL, fetched without the key.
 //!
 //! The key and the links are secrets: neither is logged, put in an error or kept in a
-//! record. Links are followed only over https (plain http only to a loopback host, for a
-//! local stand-in). Every request has a connect, a read (each wait for bytes) and an
-//! overall timeout; bodies are bounded as their bytes arrive.
+//! record. Links are followed only over https to public addresses (to loopback only, and
+//! only, when `DAILY_API_URL` is a loopback stand-in: [`reach`](super::reach)). Every
+//! request has a connect, a read (each wait for bytes) and an overall timeout; bodies are
+//! bounded as their bytes arrive. An answer not known to be final is retried.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::OnceCell;
 
+use super::reach::{is_unreachable, Guarded, Reach};
 use super::sources::{
     AccessLinkAnswer, AccessLinkSource, AccessLinks, FetchError, Link, LinkDownload,
 };
@@ -29,11 +30,11 @@ use crate::config::{DailyApi, DailyApiKey, SecretValues};
 /// What the access-link API answers are read up to (the answer is a few links).
 const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
 
-/// A job id as one path segment: unreserved characters stay as they are.
+/// A job id as one path segment. `.` is encoded too: a job id `..` must not climb to
+/// another of the API's paths with the key attached.
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
-    .remove(b'.')
     .remove(b'~');
 
 /// The waits every request to Daily (API or link) is held to.
@@ -58,7 +59,14 @@ impl Default for HttpTimeouts {
     }
 }
 
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector<Guarded>>, Empty<Bytes>>;
+
+/// Why a request was not answered: a retry may fix it, or it never can (the request cannot
+/// be built, the link leads where links may not).
+enum GetError {
+    Retry(String),
+    Refuse(String),
+}
 
 /// Daily's API over HTTPS (hyper + rustls); the client is built on first use (reading the
 /// platform's root certificates then, not at start-up) and pools connections; the key is
@@ -68,7 +76,12 @@ pub struct DailyApiClient {
     key: DailyApiKey,
     secrets: Option<Arc<dyn SecretValues>>,
     cached_key: OnceCell<String>,
-    http: std::sync::OnceLock<Result<HttpClient, String>>,
+    /// Where links may lead, from `DAILY_API_URL` (a loopback stand-in or not).
+    links: Reach,
+    /// The client for Daily's API and the one for links, which resolves only to addresses
+    /// links may reach.
+    api_http: std::sync::OnceLock<Result<HttpClient, String>>,
+    link_http: std::sync::OnceLock<Result<HttpClient, String>>,
     timeouts: HttpTimeouts,
 }
 
@@ -87,7 +100,9 @@ impl DailyApiClient {
             key: api.key.clone(),
             secrets,
             cached_key: OnceCell::new(),
-            http: std::sync::OnceLock::new(),
+            links: Reach::of_links(&api.url),
+            api_http: std::sync::OnceLock::new(),
+            link_http: std::sync::OnceLock::new(),
             timeouts,
         }
     }
@@ -114,36 +129,50 @@ impl DailyApiClient {
         }
     }
 
-    /// GET `uri` (with the key when `bearer`); the status and, for a 2xx, the body up to
-    /// `max_bytes` (`Err(declared or read size)` past it). `Err` for what a retry may fix.
+    /// GET `uri` from Daily's API with the key, or from a link without it (`bearer`
+    /// `None`); the status and, for a 2xx, the body up to `max_bytes` (`Err(declared or read
+    /// size)` past it).
     async fn get(
         &self,
         uri: http::Uri,
         bearer: Option<&str>,
         max_bytes: u64,
-    ) -> Result<Reply, String> {
-        let client = self
-            .http
-            .get_or_init(|| http_client(self.timeouts.connect))
+    ) -> Result<Reply, GetError> {
+        let (cell, reach) = match bearer {
+            Some(_) => (&self.api_http, Reach::Any),
+            None => (&self.link_http, self.links),
+        };
+        let client = cell
+            .get_or_init(|| http_client(self.timeouts.connect, reach))
             .as_ref()
-            .map_err(Clone::clone)?;
+            .map_err(|e| GetError::Retry(e.clone()))?;
         let mut request = http::Request::get(uri);
         if let Some(key) = bearer {
-            let mut value = http::HeaderValue::from_str(&format!("Bearer {key}"))
-                .map_err(|_| "the Daily API key is not a valid header value".to_owned())?;
+            let mut value =
+                http::HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                    GetError::Retry("the Daily API key is not a valid header value".to_owned())
+                })?;
             value.set_sensitive(true);
             request = request.header(http::header::AUTHORIZATION, value);
         }
         let request = request
             .body(Empty::new())
-            .map_err(|e| format!("building the request: {e}"))?;
+            .map_err(|_| GetError::Refuse("the request cannot be built".to_owned()))?;
         let t = self.timeouts;
         let exchange = async {
             let response = tokio::time::timeout(t.connect + t.read, client.request(request))
                 .await
-                .map_err(|_| format!("no answer within {} ms", (t.connect + t.read).as_millis()))?
+                .map_err(|_| format!("no answer within {} ms", (t.connect + t.read).as_millis()))
+                .map_err(GetError::Retry)?
                 .map_err(|e| {
-                    format!("the request failed: {}", crate::telemetry::error_chain(&e))
+                    if is_unreachable(&e) {
+                        GetError::Refuse(format!("{}; not followed", super::reach::Unreachable))
+                    } else {
+                        GetError::Retry(format!(
+                            "the request failed: {}",
+                            crate::telemetry::error_chain(&e)
+                        ))
+                    }
                 })?;
             let status = response.status().as_u16();
             if !response.status().is_success() {
@@ -163,12 +192,16 @@ impl DailyApiClient {
                     body: Err(size),
                 });
             }
-            let body = read_bounded(response.into_body(), max_bytes, t.read).await?;
+            let body = read_bounded(response.into_body(), max_bytes, t.read)
+                .await
+                .map_err(GetError::Retry)?;
             Ok(Reply { status, body })
         };
         tokio::time::timeout(t.overall, exchange)
             .await
-            .map_err(|_| format!("not complete within {} ms", t.overall.as_millis()))?
+            .map_err(|_| {
+                GetError::Retry(format!("not complete within {} ms", t.overall.as_millis()))
+            })?
     }
 }
 
@@ -209,8 +242,8 @@ async fn read_bounded(
     }
 }
 
-fn http_client(connect: Duration) -> Result<HttpClient, String> {
-    let mut http = HttpConnector::new();
+fn http_client(connect: Duration, reach: Reach) -> Result<HttpClient, String> {
+    let mut http = HttpConnector::new_with_resolver(Guarded(reach));
     http.set_connect_timeout(Some(connect));
     http.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -238,15 +271,12 @@ fn key_from_secret(text: &str) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
-/// Whether `uri` may be followed: https, or http to a loopback host (a local stand-in).
+/// Whether `DAILY_API_URL` may be called: https, or http to a loopback host (a local
+/// stand-in).
 pub fn is_followable(uri: &http::Uri) -> bool {
     match uri.scheme_str() {
         Some("https") => uri.host().is_some(),
-        Some("http") => uri.host().is_some_and(|host| {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host.eq_ignore_ascii_case("localhost")
-                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        }),
+        Some("http") => uri.host().is_some_and(super::reach::is_loopback_host),
         _ => false,
     }
 }
@@ -258,9 +288,8 @@ impl AccessLinkSource for DailyApiClient {
             "/batch-processor/{}/access-link",
             percent_encoding::utf8_percent_encode(job_id, SEGMENT)
         );
-        let failed = |message: String| FetchError {
-            location: format!("Daily's access-link API ({path})"),
-            message,
+        let failed = |message: String| {
+            FetchError::transient(format!("Daily's access-link API ({path})"), message)
         };
         let uri: http::Uri = match format!("{}{path}", self.url).parse() {
             Ok(uri) if is_followable(&uri) => uri,
@@ -271,55 +300,39 @@ impl AccessLinkSource for DailyApiClient {
             }
         };
         let key = self.key().await.map_err(failed)?;
-        let reply = self
-            .get(uri, Some(key), MAX_ANSWER_BYTES)
-            .await
-            .map_err(failed)?;
-        match (reply.status, reply.body) {
-            (200..=299, Ok(body)) => match AccessLinks::from_answer(&body) {
-                Ok(links) => Ok(AccessLinkAnswer::Links(links)),
-                Err(reason) => Ok(AccessLinkAnswer::Refused(reason)),
-            },
-            (200..=299, Err(_)) => Ok(AccessLinkAnswer::Refused(format!(
-                "Daily's access-link answer is larger than {MAX_ANSWER_BYTES} bytes"
-            ))),
-            (404, _) => Ok(AccessLinkAnswer::Refused(
-                "Daily's access-link API does not know this job (404)".into(),
-            )),
-            (400, _) => Ok(AccessLinkAnswer::Refused(
-                "Daily's access-link API says the job has not finished (400)".into(),
-            )),
-            (status @ (401 | 403), _) => {
-                // Our own configuration: retried while the operator fixes it (docs/behaviour.md#failure-classes).
-                tracing::error!(
-                    status,
-                    "Daily's API refused the key: check DAILY_API_KEY or DAILY_API_KEY_ARN"
-                );
-                Err(failed(format!("Daily's API refused the key ({status})")))
+        let reply = match self.get(uri, Some(key), MAX_ANSWER_BYTES).await {
+            Ok(reply) => reply,
+            Err(GetError::Retry(message)) => return Err(failed(message)),
+            Err(GetError::Refuse(reason)) => {
+                return Ok(AccessLinkAnswer::Refused(format!(
+                    "Daily's access-link API was not asked: {reason}"
+                )))
             }
-            (status @ (429 | 500..=599), _) => {
-                Err(failed(format!("Daily's API answered {status}")))
-            }
-            (status, _) => Ok(AccessLinkAnswer::Refused(format!(
-                "Daily's access-link API answered {status}"
-            ))),
-        }
+        };
+        api_answer(reply, failed)
     }
 
     async fn download(&self, link: &Link, max_bytes: u64) -> Result<LinkDownload, FetchError> {
-        let failed = |message: String| FetchError {
-            location: "Daily's access link".into(),
-            message,
-        };
+        let failed = |message: String| FetchError::transient("Daily's access link", message);
         let uri: http::Uri = match link.url().parse() {
-            Ok(uri) if is_followable(&uri) => uri,
+            Ok(uri) if self.links.admits(&uri) => uri,
             _ => {
                 return Ok(LinkDownload::Skipped(
-                    "not fetched: the access link is not an https URL; not followed".into(),
+                    "not fetched: the access link is not an https URL to a public address \
+                     (nor, with a loopback DAILY_API_URL, a loopback URL); not followed"
+                        .into(),
                 ))
             }
         };
-        let reply = self.get(uri, None, max_bytes).await.map_err(failed)?;
+        let reply = match self.get(uri, None, max_bytes).await {
+            Ok(reply) => reply,
+            Err(GetError::Retry(message)) => return Err(failed(message)),
+            Err(GetError::Refuse(reason)) => {
+                return Ok(LinkDownload::Skipped(format!(
+                    "not fetched: the access link: {reason}"
+                )))
+            }
+        };
         match (reply.status, reply.body) {
             (200..=299, Ok(bytes)) => Ok(LinkDownload::Fetched(bytes)),
             (200..=299, Err(size)) => Ok(LinkDownload::Skipped(format!(
@@ -331,13 +344,50 @@ impl AccessLinkSource for DailyApiClient {
                 }
             ))),
             (403, _) => Ok(LinkDownload::Expired),
-            (status @ (429 | 500..=599), _) => {
-                Err(failed(format!("the access link answered {status}")))
-            }
-            (status, _) => Ok(LinkDownload::Skipped(format!(
-                "not fetched: the access link answered {status}"
-            ))),
+            // Answers that say the object is not there, or not for this request: final.
+            (status @ (300..=399 | 400 | 404 | 410 | 416), _) => Ok(LinkDownload::Skipped(
+                format!("not fetched: the access link answered {status}"),
+            )),
+            // Anything else may pass (408, 429, 5xx, …): retried.
+            (status, _) => Err(failed(format!("the access link answered {status}"))),
         }
+    }
+}
+
+/// What an answer of the access-link API means (docs/behaviour.md#access-links): links,
+/// a refusal no retry changes (the job is unknown or not finished), or a failure a retry
+/// may fix (the key refused while the operator fixes it, and any answer not known to be
+/// final: 408, 429, 5xx, …).
+fn api_answer(
+    reply: Reply,
+    failed: impl Fn(String) -> FetchError,
+) -> Result<AccessLinkAnswer, FetchError> {
+    match (reply.status, reply.body) {
+        (200..=299, Ok(body)) => match AccessLinks::from_answer(&body) {
+            Ok(links) => Ok(AccessLinkAnswer::Links(links)),
+            Err(reason) => Ok(AccessLinkAnswer::Refused(reason)),
+        },
+        (200..=299, Err(_)) => Ok(AccessLinkAnswer::Refused(format!(
+            "Daily's access-link answer is larger than {MAX_ANSWER_BYTES} bytes"
+        ))),
+        (404, _) => Ok(AccessLinkAnswer::Refused(
+            "Daily's access-link API does not know this job (404)".into(),
+        )),
+        (400, _) => Ok(AccessLinkAnswer::Refused(
+            "Daily's access-link API says the job has not finished (400)".into(),
+        )),
+        (status @ 300..=399, _) => Ok(AccessLinkAnswer::Refused(format!(
+            "Daily's access-link API answered {status}, a redirect, which is not followed"
+        ))),
+        (status @ (401 | 403), _) => {
+            // Our own configuration: retried while the operator fixes it (docs/behaviour.md#failure-classes).
+            tracing::error!(
+                status,
+                "Daily's API refused the key: check DAILY_API_KEY or DAILY_API_KEY_ARN"
+            );
+            Err(failed(format!("Daily's API refused the key ({status})")))
+        }
+        (status, _) => Err(failed(format!("Daily's API answered {status}"))),
     }
 }
 
@@ -367,15 +417,15 @@ mod tests {
     }
 
     #[test]
-    fn only_https_or_loopback_http_is_followed() {
+    fn the_api_url_is_https_or_a_loopback_stand_in() {
         for (url, ok) in [
-            ("https://bucket.s3.amazonaws.com/k?X-Amz-Signature=1", true),
-            ("http://127.0.0.1:9000/f", true),
-            ("http://[::1]:9000/f", true),
-            ("http://localhost/f", true),
-            ("http://example.com/f", false),
-            ("http://127.0.0.1.example.com/f", false),
-            ("ftp://127.0.0.1/f", false),
+            ("https://api.daily.co/v1", true),
+            ("http://127.0.0.1:9000/v1", true),
+            ("http://[::1]:9000/v1", true),
+            ("http://localhost/v1", true),
+            ("http://example.com/v1", false),
+            ("http://127.0.0.1.example.com/v1", false),
+            ("ftp://127.0.0.1/v1", false),
         ] {
             assert_eq!(is_followable(&url.parse().unwrap()), ok, "{url}");
         }

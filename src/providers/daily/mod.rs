@@ -4,6 +4,7 @@
 
 pub mod access_link;
 pub mod outputs;
+mod reach;
 pub mod sources;
 pub mod transcript;
 
@@ -12,11 +13,12 @@ use serde_json::value::RawValue;
 
 use crate::providers::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use crate::providers::{
-    de, no_extra_headers, non_empty, read_json, Failure, Identity, MalformedEvent, Provider, Spec,
+    de, no_extra_headers, non_empty, read_json, read_unix_time, Failure, Identity, MalformedEvent,
+    Provider, Spec,
 };
 use crate::record::{
     self, seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo,
-    Status, Timestamp,
+    Status,
 };
 
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
@@ -237,10 +239,14 @@ struct Facts {
 
 fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
     let envelope: Envelope = read_json(Provider::Daily, "", body)?;
+    let occurred_at = envelope
+        .event_ts
+        .map(|secs| read_unix_time(Provider::Daily, "event_ts", secs))
+        .transpose()?;
     let identity = Identity {
         id: &envelope.id,
         kind: &envelope.kind,
-        occurred_at: envelope.event_ts.and_then(Timestamp::from_unix_f64),
+        occurred_at,
     };
     let payload = envelope.payload.get();
     let family = FAMILIES
@@ -316,9 +322,13 @@ fn transcript(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
 /// `recording.*`: the recording's duration and start when ready.
 fn recording(payload: &str, failed: bool) -> Result<Facts, MalformedEvent> {
     let r: RecordingPayload = read_json(Provider::Daily, "payload", payload.as_bytes())?;
+    let started_at = r
+        .start_ts
+        .map(|secs| read_unix_time(Provider::Daily, "payload.start_ts", secs))
+        .transpose()?;
     let info = (!failed).then(|| RecordingInfo {
         duration_ms: r.duration.map(seconds_to_ms),
-        started_at: r.start_ts.and_then(Timestamp::from_unix_f64),
+        started_at,
         ..RecordingInfo::default()
     });
     Ok(Facts {

@@ -18,6 +18,7 @@ use super::sources::{
 };
 use super::transcript::{self, TranscriptFormat};
 use crate::record::{Artifact, ArtifactKind, NormalizedEvent, Provider, Summary};
+use crate::telemetry::{self, Metric};
 
 pub struct Fetcher {
     source: Arc<dyn OutputSource>,
@@ -141,10 +142,7 @@ impl Fetcher {
                 continue;
             }
             if TranscriptFormat::from_format(&artifact.format).is_none() {
-                artifact.reason = Some(format!(
-                    "not fetched: {:?} is not a transcript format this release reads",
-                    artifact.format
-                ));
+                artifact.reason = Some(format!("not fetched: {UNREAD_FORMAT}"));
                 continue;
             }
             if self.fetch_and_apply(event, artifact, links).await? {
@@ -188,18 +186,16 @@ impl Fetcher {
         links: &mut JobLinks,
     ) -> Result<Download, FetchError> {
         let Some((bucket, key)) = artifact.bucket_key() else {
-            return Ok(Download::Skipped(format!(
-                "not fetched: {} is not an s3:// location",
-                artifact.location
-            )));
+            return Ok(Download::Skipped(
+                "not fetched: the location is not s3://bucket/key".into(),
+            ));
         };
         if self.allowed_buckets.iter().any(|b| b == bucket) {
-            return self
-                .source
-                .read(bucket, key, artifact.region.as_deref(), self.max_bytes)
-                .await;
+            return self.read_s3(bucket, key, artifact.region.as_deref()).await;
         }
-        let not_ours = format!("not fetched: bucket {bucket} is not in ALLOWED_OUTPUT_BUCKETS");
+        // The location names the bucket; the reason does not repeat it (nothing from a body
+        // is quoted in a reason: docs/behaviour.md#signed-bytes-quoting-and-bounds).
+        let not_ours = "not fetched: the bucket is not in ALLOWED_OUTPUT_BUCKETS".to_owned();
         let (Some(api), Some(job_id)) = (&self.access_links, links.job_id.clone()) else {
             return Ok(Download::Skipped(not_ours));
         };
@@ -209,11 +205,45 @@ impl Fetcher {
             .map_err(|e| FetchError {
                 location: artifact.location.clone(),
                 message: format!("{}: {}", e.location, e.message),
+                operator: e.operator,
             })?;
         if matches!(download, Download::Fetched(_)) {
             artifact.via = Some(VIA_ACCESS_LINK.to_owned());
         }
         Ok(download)
+    }
+
+    /// Reads an output from an allow-listed bucket. What the SDK could not even ask for (an
+    /// empty key, a region that is no region) is recorded, not retried; a bucket that is
+    /// missing or forbidden is the operator's to fix: retried, counted as
+    /// `OutputBucketErrors` and explained once per cold start.
+    async fn read_s3(
+        &self,
+        bucket: &str,
+        key: &str,
+        region: Option<&str>,
+    ) -> Result<Download, FetchError> {
+        if key.is_empty() {
+            return Ok(Download::Skipped(
+                "not fetched: the output's s3Config names no key".into(),
+            ));
+        }
+        if region.is_some_and(|r| !is_region_name(r)) {
+            return Ok(Download::Skipped(
+                "not fetched: the output's s3Config.region is not an AWS region name".into(),
+            ));
+        }
+        let read = self.source.read(bucket, key, region, self.max_bytes).await;
+        if let Err(e) = &read {
+            if e.operator {
+                static HINTED: std::sync::Once = std::sync::Once::new();
+                HINTED.call_once(|| {
+                    tracing::error!(error = e.message.as_str(), "operator error: a bucket in ALLOWED_OUTPUT_BUCKETS is missing or forbidden to this function; check that it exists and that the processor's role may s3:GetObject in it (and kms:Decrypt with its key); the message is retried until then");
+                });
+                telemetry::count(Provider::Daily.as_str(), Metric::OutputBucketErrors);
+            }
+        }
+        read
     }
 
     /// Reads one artifact through the job's access link, asking for a fresh link once
@@ -235,8 +265,7 @@ impl Fetcher {
                         Some(link) => link.clone(),
                         None => {
                             return Ok(Download::Skipped(format!(
-                                "not fetched: Daily's access-link answer has no {} link for this {} output",
-                                artifact.format,
+                                "not fetched: Daily's access-link answer has no {} link in this output's format",
                                 kind_name(artifact.kind)
                             )))
                         }
@@ -261,6 +290,35 @@ impl Fetcher {
     }
 }
 
+/// An AWS region's name (`us-east-1`, `us-gov-west-1`, `eu-isoe-west-1`): anything else
+/// cannot be asked for, and asking would fail the same way on every retry.
+fn is_region_name(region: &str) -> bool {
+    let mut parts = region.split('-');
+    let area = parts.next().unwrap_or_default();
+    let parts: Vec<&str> = parts.collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    let lower = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    area.len() == 2
+        && lower(area)
+        && !words.is_empty()
+        && words.iter().all(|w| lower(w))
+        && !number.is_empty()
+        && number.len() <= 2
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why a transcript of another format is left alone (its format is not quoted: it is the
+/// body's text).
+const UNREAD_FORMAT: &str =
+    "its format is not one this release reads as a transcript (json, vtt, srt, txt)";
+
+/// Where a fetched file stops being JSON, without serde's text (which may quote it).
+fn not_json(err: &serde_json::Error) -> String {
+    format!("not JSON (line {}, column {})", err.line(), err.column())
+}
+
 fn kind_name(kind: ArtifactKind) -> &'static str {
     match kind {
         ArtifactKind::Soap => "SOAP",
@@ -275,13 +333,13 @@ fn apply(event: &mut NormalizedEvent, artifact: &Artifact, bytes: &[u8]) -> Resu
     match artifact.kind {
         ArtifactKind::Soap => {
             let soap: serde_json::Value = serde_json::from_slice(bytes)
-                .map_err(|e| format!("fetched, but the SOAP note is not JSON: {e}"))?;
+                .map_err(|e| format!("fetched, but the SOAP note is {}", not_json(&e)))?;
             event.content.note = Some(transcript::note_from_soap(&soap));
             event.content.soap = Some(soap);
         }
         ArtifactKind::Concepts => {
             let concepts = serde_json::from_slice(bytes)
-                .map_err(|e| format!("fetched, but the concepts are not JSON: {e}"))?;
+                .map_err(|e| format!("fetched, but the concepts are {}", not_json(&e)))?;
             event.content.concepts = Some(concepts);
         }
         ArtifactKind::Summary => {
@@ -293,12 +351,8 @@ fn apply(event: &mut NormalizedEvent, artifact: &Artifact, bytes: &[u8]) -> Resu
             });
         }
         ArtifactKind::Transcript => {
-            let format = TranscriptFormat::from_format(&artifact.format).ok_or_else(|| {
-                format!(
-                    "fetched, but {:?} is not a transcript format this release reads",
-                    artifact.format
-                )
-            })?;
+            let format = TranscriptFormat::from_format(&artifact.format)
+                .ok_or_else(|| format!("fetched, but {UNREAD_FORMAT}"))?;
             let parsed = transcript::parse(format, bytes)
                 .map_err(|e| format!("fetched, but could not be parsed: {e}"))?;
             event.content.transcript = Some(parsed);

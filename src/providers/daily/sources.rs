@@ -7,11 +7,35 @@ use async_trait::async_trait;
 
 use crate::record::ArtifactKind;
 
+/// An output that could not be read for a reason a retry may fix: the message is retried.
 #[derive(Debug, thiserror::Error)]
 #[error("fetching {location}: {message}")]
 pub struct FetchError {
     pub location: String,
     pub message: String,
+    /// One of our own (allow-listed) output buckets is missing or forbidden: the
+    /// operator's to fix, counted and explained (docs/behaviour.md#failure-classes).
+    pub operator: bool,
+}
+
+impl FetchError {
+    /// A failure a retry may fix by itself (a timeout, throttling, a 5xx).
+    pub fn transient(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            message: message.into(),
+            operator: false,
+        }
+    }
+
+    /// A failure only the operator can fix (AccessDenied, NoSuchBucket on an allow-listed
+    /// bucket); retried meanwhile.
+    pub fn operator(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            operator: true,
+            ..Self::transient(location, message)
+        }
+    }
 }
 
 /// What reading one output object gave.

@@ -72,10 +72,11 @@ impl fmt::Display for TranscriptFormat {
 }
 
 /// Why a transcript file could not be read. These messages are logged and kept in an
-/// artifact's `reason`, so they never quote transcript text (docs/behaviour.md#logs: no PHI): a JSON
-/// error gives its position, not serde's message (which quotes the value), and a block
-/// without timing is located by line. Timing lines are quoted, clipped to a few dozen
-/// characters so that a garbage object cannot blow up a log line.
+/// artifact's `reason`, so they never quote the file (docs/behaviour.md#logs: no PHI): a
+/// JSON error gives its position, not serde's message (which quotes the value), a block
+/// without timing is located by line, and a bad timing line by its cue and what was
+/// expected. A text line holding `-->` reads as a timing line, so timing lines are
+/// transcript text as much as any other.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("{format} is not UTF-8 (invalid byte at offset {offset})")]
@@ -94,17 +95,17 @@ pub enum ParseError {
         format: TranscriptFormat,
         line: usize,
     },
-    #[error("{format} cue {cue}: bad timing line \"{text}\"")]
+    #[error("{format} cue {cue}: the timing line is not `start --> end`")]
     BadTiming {
         format: TranscriptFormat,
         cue: usize,
-        text: String,
     },
-    #[error("{format} cue {cue}: bad timestamp \"{value}\"")]
+    #[error("{format} cue {cue}: the {which} time is not [hours:]minutes:seconds.fraction")]
     BadTimestamp {
         format: TranscriptFormat,
         cue: usize,
-        value: String,
+        /// `start` or `end`.
+        which: &'static str,
     },
     #[error("{format} cue {cue}: ends at {end_ms} ms, before its start at {start_ms} ms")]
     EndsBeforeStart {

@@ -113,7 +113,10 @@ I think. BP < 140 & stable.
 
         let err = parse(b"1\r\n00:00:01,000 --> 00:00:02,000\r\nHi\r\n\r\n2\r\n00:00:0x,000 --> 00:00:03,000\r\nYo\r\n")
             .unwrap_err();
-        assert_eq!(err.to_string(), "SRT cue 2: bad timestamp \"00:00:0x,000\"");
+        assert_eq!(
+            err.to_string(),
+            "SRT cue 2: the start time is not [hours:]minutes:seconds.fraction"
+        );
 
         let err = parse(b"1\n00:00:01,000 -> 00:00:02,000\nHi\n").unwrap_err();
         assert_eq!(
@@ -124,7 +127,7 @@ I think. BP < 140 & stable.
         let err = parse(b"1\n --> 00:00:02,000\nHi\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "SRT cue 1: bad timing line \"--> 00:00:02,000\""
+            "SRT cue 1: the timing line is not `start --> end`"
         );
 
         let err = parse(b"1\n00:00:01,000 --> 00:00:02,000\n\xff\n").unwrap_err();

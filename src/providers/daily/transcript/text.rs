@@ -1,5 +1,5 @@
-//! Text-file plumbing shared by the WebVTT, SRT and txt readers: decoding, line endings,
-//! blank-line separated blocks, and clipping quoted input in error messages.
+//! Text-file plumbing shared by the WebVTT, SRT and txt readers: decoding, line endings and
+//! blank-line separated blocks.
 
 use super::{ParseError, TranscriptFormat};
 
@@ -47,14 +47,6 @@ pub(super) fn blocks(text: &str) -> Vec<Block<'_>> {
     out
 }
 
-/// At most 60 characters of `text`, for error messages.
-pub(super) fn clip(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,12 +55,5 @@ mod tests {
     fn lines_split_on_lf_crlf_and_cr() {
         let got: Vec<&str> = lines("a\r\nb\nc\rd\r\n").collect();
         assert_eq!(got, ["a", "b", "c", "d", ""]);
-    }
-
-    #[test]
-    fn clip_keeps_error_messages_short() {
-        assert_eq!(clip("short"), "short");
-        let long = "é".repeat(100);
-        assert_eq!(clip(&long).chars().count(), 61);
     }
 }

@@ -1,7 +1,7 @@
 //! Cue timing lines (`start --> end [settings]`) and their timestamps, in WebVTT's and
 //! SRT's notations.
 
-use super::text::{clip, Block};
+use super::text::Block;
 use super::{ParseError, TranscriptFormat};
 
 /// Where the timing line of a cue block is: the first line, or the second after an
@@ -17,25 +17,17 @@ pub(super) fn parse_timing(
     cue: usize,
     line: &str,
 ) -> Result<(i64, i64), ParseError> {
-    let bad_timing = || ParseError::BadTiming {
-        format,
-        cue,
-        text: clip(line.trim()),
-    };
+    let bad_timing = || ParseError::BadTiming { format, cue };
     let (left, right) = line.split_once("-->").ok_or_else(bad_timing)?;
     let start = left.trim();
     let end = right.split_whitespace().next().ok_or_else(bad_timing)?;
     if start.is_empty() {
         return Err(bad_timing());
     }
-    let time = |value: &str| {
-        parse_timestamp(value).ok_or_else(|| ParseError::BadTimestamp {
-            format,
-            cue,
-            value: clip(value),
-        })
+    let time = |value: &str, which| {
+        parse_timestamp(value).ok_or(ParseError::BadTimestamp { format, cue, which })
     };
-    let (start_ms, end_ms) = (time(start)?, time(end)?);
+    let (start_ms, end_ms) = (time(start, "start")?, time(end, "end")?);
     if end_ms < start_ms {
         return Err(ParseError::EndsBeforeStart {
             format,
@@ -132,13 +124,13 @@ mod tests {
             parse_timing(f, 3, "00:00:01.000 --> 00:0x:01.000")
                 .unwrap_err()
                 .to_string(),
-            "WebVTT cue 3: bad timestamp \"00:0x:01.000\""
+            "WebVTT cue 3: the end time is not [hours:]minutes:seconds.fraction"
         );
         assert_eq!(
             parse_timing(f, 2, "00:00:01.000 -->")
                 .unwrap_err()
                 .to_string(),
-            "WebVTT cue 2: bad timing line \"00:00:01.000 -->\""
+            "WebVTT cue 2: the timing line is not `start --> end`"
         );
         assert_eq!(
             parse_timing(TranscriptFormat::Srt, 4, "00:00:02,000 --> 00:00:01,000")

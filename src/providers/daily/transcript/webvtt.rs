@@ -190,7 +190,7 @@ spanning lines
         let err = parse(vtt.as_bytes()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "WebVTT cue 4: bad timestamp \"00:01:02:03.004\""
+            "WebVTT cue 4: the start time is not [hours:]minutes:seconds.fraction"
         );
 
         let vtt = vtt.replace("00:01:02:03.004 -->", "01:02:03.004 -->");
