@@ -300,9 +300,18 @@ fn normalize(args: NormalizeArgs, out: &mut impl Write) -> Result<(), Failure> {
     let event = args
         .provider
         .normalize(&headers, &stdin_body()?)
-        .map_err(|e| Failure {
-            code: None,
-            reason: format!("malformed_event: {e}"),
+        .map_err(|e| {
+            // Some providers say what a delivery is in headers (Prosa's X-Prosa-Event).
+            let hint = if args.headers.is_empty() {
+                "; pass the headers the provider sent with -H 'Name: value' (Prosa: -H \
+                 'X-Prosa-Event: stt.jobs.completed')"
+            } else {
+                ""
+            };
+            Failure {
+                code: None,
+                reason: format!("{}: {e}{hint}", e.code),
+            }
         })?
         .finish(args.provider, Timestamp::now(), None);
     writeln!(out, "{}", terminal_json(&event, true)?)?;

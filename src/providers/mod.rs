@@ -153,10 +153,16 @@ impl Provider {
             keys.push(Key(bytes));
         }
         if keys.is_empty() {
+            let reason = if secrets.is_empty() {
+                "no secret configured"
+            } else {
+                // `--secret "$PROSA_SECRET"` with the variable unset, say.
+                "the secret given is empty (an unset shell variable?)"
+            };
             return Err(KeyError {
                 provider: self,
                 index: 0,
-                reason: "no secret configured".into(),
+                reason: reason.into(),
             });
         }
         Ok(Keys(keys))
