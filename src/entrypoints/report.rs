@@ -16,7 +16,13 @@ fn shown(text: &str) -> String {
 }
 
 fn clip(text: &str, max: usize) -> String {
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // One line: a note's list items, one per line, stay apart.
+    let text = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     if text.chars().count() <= max {
         shown(&text)
     } else {
@@ -57,7 +63,7 @@ pub fn summarize(record: &Record) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {}  (updated {}, {} event{}{})",
+        "{} {}  (updated {}, {} event{}{}{})",
         record.provider,
         shown(&record.subject_id),
         record.updated_at,
@@ -66,6 +72,10 @@ pub fn summarize(record: &Record) -> String {
         record
             .deleted_at
             .map(|t| format!(", deleted {t}"))
+            .unwrap_or_default(),
+        record
+            .purged_at
+            .map(|t| format!(", content purged {t}"))
             .unwrap_or_default()
     );
     let c = &record.components;
@@ -156,12 +166,8 @@ fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
             .map(|r| r.strip_prefix("not fetched: ").unwrap_or(r))
             .map(|r| format!(": {}", clip(r, 90)))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "      {:?}/{} {state}{reason}",
-            a.kind,
-            shown(&a.format)
-        );
+        let kind = format!("{:?}", a.kind).to_lowercase();
+        let _ = writeln!(out, "      {kind} {} {state}{reason}", shown(&a.format));
     }
 }
 
@@ -206,5 +212,38 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("… 2 more segments"), "{text}");
+    }
+
+    #[test]
+    fn list_items_stay_apart_and_a_purge_is_marked() {
+        let mut draft = EventDraft::new(
+            "evt_1",
+            "batch-processor.job-finished",
+            Category::Note,
+            "job_1",
+            Status::Completed,
+            Timestamp::from_unix(0),
+        );
+        draft.content.note = Some(crate::record::Note {
+            title: None,
+            sections: vec![crate::record::Section {
+                key: "PLAN".into(),
+                title: None,
+                text: "Physiotherapy, six sessions\nIbuprofen 400 mg".into(),
+            }],
+        });
+        let event = draft.finish(Provider::Daily, Timestamp::from_unix(1).unwrap(), None);
+        let mut record = crate::record::merge(&[event]).unwrap();
+        let text = summarize(&record);
+        assert!(
+            text.contains("PLAN: Physiotherapy, six sessions; Ibuprofen 400 mg"),
+            "{text}"
+        );
+        record.erase(Timestamp::from_unix(2).unwrap());
+        let text = summarize(&record);
+        assert!(
+            text.contains(", content purged 1970-01-01T00:00:02Z)"),
+            "{text}"
+        );
     }
 }
