@@ -93,10 +93,12 @@ pub enum Metric {
     Quarantined,
     Failed,
     Purged,
+    /// A record notification was not confirmed (docs/behaviour.md#record-notifications-eventbridge).
+    NotificationsFailed,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Accepted,
         Metric::Duplicate,
         Metric::Conflict,
@@ -109,6 +111,7 @@ impl Metric {
         Metric::Quarantined,
         Metric::Failed,
         Metric::Purged,
+        Metric::NotificationsFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +128,7 @@ impl Metric {
             Metric::Quarantined => "Quarantined",
             Metric::Failed => "Failed",
             Metric::Purged => "Purged",
+            Metric::NotificationsFailed => "NotificationsFailed",
         }
     }
 
