@@ -479,6 +479,14 @@ def provider_alarms(providers: list[Provider]) -> str:
         "scribehook - more than 20 webhook deliveries rejected in 5 minutes (wrong or rotated secret, clock skew, or someone probing the endpoints).",
         20,
     )
+    out.append("")
+    out += provider_alarm(
+        providers,
+        "NotificationsFailedAlarm",
+        "NotificationsFailed",
+        "scribehook - a record notification was not confirmed by EventBridge (NotifyBus); the message is retried and nothing is lost. If it persists, check the bus and the processor's events:PutEvents permission, then `scribehook notify --pending`.",
+        0,
+    )
     return "\n".join(out) + "\n"
 
 
@@ -486,6 +494,7 @@ ALARMS = [
     "DeadLetterQueueAlarm",
     "QuarantinedAlarm",
     "RejectedDeliveriesAlarm",
+    "NotificationsFailedAlarm",
     "IngestServerErrorsAlarm",
     "ProcessorErrorsAlarm",
 ]
@@ -499,6 +508,7 @@ FIGURES = [
     ("Processed", "Processed events per provider"),
     ("Quarantined", "Quarantined events per provider"),
     ("Purged", "Purged subjects per provider"),
+    ("NotificationsFailed", "Record notifications not confirmed per provider"),
 ]
 
 
