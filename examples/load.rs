@@ -176,10 +176,8 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
     }
 }
 
-fn v2_event(
-    delivery: &Delivery,
-    now: i64,
-) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+/// The headers the provider sends with `delivery` signed at `now`.
+fn signed(delivery: &Delivery, now: i64) -> Vec<(String, String)> {
     let keys = delivery
         .provider
         .keys(&[delivery.provider.facts().sample_secret])
@@ -191,10 +189,17 @@ fn v2_event(
             .prosa_type
             .map(|_| format!("uuid-{}", delivery.event_id)),
     };
-    let headers: serde_json::Map<String, Value> = delivery
+    delivery
         .provider
         .sign(&keys, &delivery.body, &opts)
         .expect("signing")
+}
+
+fn v2_event(
+    delivery: &Delivery,
+    now: i64,
+) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+    let headers: serde_json::Map<String, Value> = signed(delivery, now)
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
         .collect();
@@ -220,6 +225,9 @@ struct Tally {
     accepted: BTreeMap<String, usize>,
     latencies_ms: Vec<f64>,
     wrong: Vec<String>,
+    /// When each first delivery was signed: a signed time can be the event's own time
+    /// (Nabla Connect's), so the expected fold needs it.
+    signed_at: BTreeMap<String, i64>,
 }
 
 /// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
@@ -239,7 +247,8 @@ async fn send_all(
                     return;
                 };
                 let started = Instant::now();
-                let event = v2_event(&delivery, Timestamp::now().unix_seconds());
+                let now = Timestamp::now().unix_seconds();
+                let event = v2_event(&delivery, now);
                 let response = lambda::ingest_handler(&ingest, event).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 let body: Value = response
@@ -249,6 +258,9 @@ async fn send_all(
                     .unwrap_or(Value::Null);
                 let status = body["status"].as_str().unwrap_or("error").to_owned();
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                if expected == "accepted" {
+                    t.signed_at.insert(delivery.event_id.clone(), now);
+                }
                 t.latencies_ms.push(elapsed);
                 *t.answers.entry(status.clone()).or_default() += 1;
                 if status == "accepted" {
@@ -419,15 +431,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The expected record of each subject: the fold of its unique (first) events.
-fn expected_records(unique: &[Delivery]) -> BTreeMap<(Provider, String), scribehook::Record> {
+/// The expected record of each subject: the fold of its unique (first) events, read with
+/// the headers they were first sent with.
+fn expected_records(
+    unique: &[Delivery],
+    signed_at: &BTreeMap<String, i64>,
+) -> BTreeMap<(Provider, String), scribehook::Record> {
     let mut by_subject: BTreeMap<(Provider, String), Vec<NormalizedEvent>> = BTreeMap::new();
     for d in unique {
         let mut headers = HeaderMap::new();
-        if let Some(kind) = d.prosa_type {
-            headers.insert("x-prosa-event", http::HeaderValue::from_static(kind));
-            if let Ok(uuid) = http::HeaderValue::from_str(&format!("uuid-{}", d.event_id)) {
-                headers.insert("x-prosa-event-uuid", uuid);
+        let now = signed_at.get(&d.event_id).copied().unwrap_or_default();
+        for (name, value) in signed(d, now) {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
             }
         }
         let Ok(draft) = d.provider.normalize(&headers, &d.body) else {
@@ -526,7 +545,8 @@ async fn main() -> std::process::ExitCode {
 
     // Every record against the fold of its unique events.
     let store = DynamoDbStore::new(clients.dynamodb().await, table, None);
-    let expected = expected_records(&unique);
+    let signed_at = std::mem::take(&mut tally.lock().unwrap_or_else(|p| p.into_inner()).signed_at);
+    let expected = expected_records(&unique, &signed_at);
     let (mut lost, mut mismatched) = (0, 0);
     // Records whose last revision was not told, or whose completion was told other than once.
     let (mut untold, mut completions_wrong, mut complete) = (0, 0, 0);
@@ -545,8 +565,14 @@ async fn main() -> std::process::ExitCode {
                     usize::from(last != got.revision || got.notified.revision != got.revision);
                 let is_complete = scribehook::pipeline::notify::Facts::of(&got).complete;
                 complete += usize::from(is_complete);
+                // Once when complete; never twice (a record may stop being complete after
+                // it was told: a later failure wins).
                 let completions = record_told.map_or(0, |t| t.completed);
-                completions_wrong += usize::from(completions != usize::from(is_complete));
+                let wrong = completions > 1 || (is_complete && completions != 1);
+                if wrong && completions_wrong < 3 {
+                    eprintln!("load: {provider}/{subject} complete {is_complete}, told completed {completions} times");
+                }
+                completions_wrong += usize::from(wrong);
                 if !got.same_content(want) {
                     mismatched += 1;
                     if mismatched <= 3 {
