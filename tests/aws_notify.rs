@@ -680,3 +680,41 @@ async fn purges_quarantines_and_replays_are_told() {
     );
     assert_eq!(events[0]["detail"]["revision"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_a_notification_not_confirmed_is_503_and_the_retry_tells_it() {
+    let stack = Stack::new(vec![]).await;
+    let bus = Bus::new(&stack.clients).await;
+    let up: Arc<dyn Notifier> =
+        Arc::new(EventBridgeNotifier::new(stack.clients.clone(), &bus.name));
+    let processor = processor(
+        &stack,
+        Arc::new(Flaky {
+            inner: up,
+            failures: AtomicUsize::new(1),
+        }),
+    );
+    let ingest = ingest_on(
+        &stack,
+        scribehook::pipeline::ingest::Dispatch::Inline(Arc::new(processor)),
+        256 * 1024,
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events/apigw-v2/nabla/generate_note_async.succeeded.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    // The record is written, but the notification was not confirmed: the provider must retry.
+    let (status, reply, _) = invoke(&ingest, lambda_event(event.clone())).await;
+    assert_eq!(status, 503, "{reply}");
+    assert!(drain_events(&stack.clients, &bus.queue_url)
+        .await
+        .is_empty());
+    // Its retry is a duplicate that is processed again (no processed mark yet) and told.
+    let (status, reply, _) = invoke(&ingest, lambda_event(event)).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("duplicate")));
+    let events = drain_events(&stack.clients, &bus.queue_url).await;
+    assert_eq!(
+        detail_types(&events),
+        ["Record Updated", "Record Completed"]
+    );
+    assert_eq!(events[0]["detail"]["revision"], 1);
+}

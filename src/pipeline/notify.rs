@@ -408,7 +408,7 @@ pub async fn merge_noting(
     store: &dyn RecordStore,
     event: &NormalizedEvent,
     policy: OnDelete,
-) -> Result<Option<Change>, StoreError> {
+) -> Result<Option<Box<Change>>, StoreError> {
     // The facts before the last attempt's fold, and whether it changed the record.
     let noted: Mutex<Option<Facts>> = Mutex::new(None);
     let record = store
@@ -423,7 +423,8 @@ pub async fn merge_noting(
         })
         .await?;
     let before = noted.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(record.map(|record| Change { record, before }))
+    // Boxed: a record is kilobytes, and this rides along the processing futures.
+    Ok(record.map(|record| Box::new(Change { record, before })))
 }
 
 #[cfg(test)]

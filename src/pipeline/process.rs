@@ -148,8 +148,8 @@ impl Processor {
         let Some(delivery) = self.archive.get(id.provider, &id.event_id).await? else {
             // A delivery erased by a purge (docs/behaviour.md#deletion-and-retention) is done: its tombstone stands in.
             if let Some(tombstone) = self.archive.erased(id.provider, &id.event_id).await? {
-                if let Some(change) = self.write(&tombstone).await? {
-                    self.notify(&change).await?;
+                if let Some(change) = Box::pin(self.write(&tombstone)).await? {
+                    Box::pin(self.notify(&change)).await?;
                 }
                 return Ok(tombstone);
             }
@@ -193,8 +193,10 @@ impl Processor {
     /// A notification not confirmed fails the delivery, so it is retried and told again
     /// (docs/behaviour.md#revisions-and-publication).
     async fn record(&self, id: &DeliveryId, event: &NormalizedEvent) -> Result<(), StoreError> {
-        if let Some(change) = self.write(event).await? {
-            self.notify(&change).await?;
+        // Boxed: the write and the telling are large state machines, and inline processing
+        // runs inside the ingest's own future (a test runtime polls it on a 2 MiB stack).
+        if let Some(change) = Box::pin(self.write(event)).await? {
+            Box::pin(self.notify(&change)).await?;
         }
         self.archive
             .mark_processed(id.provider, &id.event_id, self.now())
@@ -265,7 +267,7 @@ impl Processor {
     /// content has ended (a deletion under `PURGE_ON_DELETE`, or an erasure), the subject's
     /// content is purged everywhere, this event's archived delivery included (docs/behaviour.md#deletion-and-retention).
     /// Returns the record of the first store, the one notifications are counted in.
-    pub async fn write(&self, event: &NormalizedEvent) -> Result<Option<Change>, StoreError> {
+    pub async fn write(&self, event: &NormalizedEvent) -> Result<Option<Box<Change>>, StoreError> {
         let mut ended = BTreeSet::new();
         let mut primary = None;
         for (index, store) in self.stores.iter().enumerate() {
