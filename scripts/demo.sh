@@ -28,6 +28,9 @@ export PROSA_WEBHOOK_SECRETS="scribehook-demo-prosa"
 export ARCHIVE="file://$DATA" STORE="file://$DATA"
 unset QUEUE_URL AWS_LAMBDA_FUNCTION_NAME PROVIDERS
 export RUST_LOG="${RUST_LOG:-warn}"
+# Record notifications (docs/behaviour.md#record-notifications-eventbridge): what EventBridge
+# would carry, as JSON lines; shown at the end.
+export NOTIFY="file://$DATA/notifications"
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -249,4 +252,44 @@ echo "  after: ${left:-no file holds any of it}"
 again=$("$BIN" purge --provider daily --subject "$JOB" --yes 2>>"$DATA/server.log")
 echo "  run again (idempotent): $again"
 echo
-echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Server log: $DATA/server.log"
+
+# ---------------------------------------------------------------- record notifications
+# What a consumer of the EventBridge bus would have received, in order (NOTIFY=file://DIR
+# writes the same events as JSON lines): one Record Updated per change, Record Completed
+# once per record, codes only for what needs attention, and no content.
+echo "== Record notifications: what a consumer would have received (NOTIFY=file://$DATA/notifications)"
+"$BIN" records --store "file://$DATA" --json >"$DATA/records.jsonl"
+"$PY" - "$DATA/notifications" "$DATA/records.jsonl" <<'PYEOF'
+import json, pathlib, sys
+lines = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("notifications-*.jsonl")):
+    lines += [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+counts = {}
+for e in lines:
+    d, t = e["detail"], e["detail-type"]
+    counts[t] = counts.get(t, 0) + 1
+    if "revision" in d:
+        what = f"{d['provider']}/{d['subject_id']} r{d['revision']}"
+        extra = ("complete" if d["complete"] else "not complete") + \
+            (", " + " ".join(d["reasons"]) if d.get("reasons") else "")
+    else:
+        what, extra = f"{d['provider']}/{d['event_id']}", " ".join(d["reasons"])
+    print(f"  {t:<24} {what[:64]:<64} {extra}")
+print("  " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())))
+records = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+last = {}
+for e in lines:
+    d = e["detail"]
+    if "revision" in d:
+        key = (d["provider"], d["subject_id"])
+        last[key] = max(last.get(key, 0), d["revision"])
+behind = [f"{r['provider']}/{r['subject_id']}" for r in records
+          if last.get((r["provider"], r["subject_id"])) != r.get("revision")]
+print(f"  {len(records)} records, every last revision told: {'yes' if not behind else 'no: ' + ', '.join(behind)}")
+text = "\n".join(json.dumps(e) for e in lines)
+told = [p for p in ("coming back today", "ragweed allergies", "right knee pain", "patellofemoral") if p in text]
+print(f"  content in the notifications: {', '.join(told) if told else 'none'}")
+sys.exit(1 if behind or told else 0)
+PYEOF
+echo
+echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Notifications: $DATA/notifications   Server log: $DATA/server.log"

@@ -36,6 +36,7 @@ rm -rf "$LOAD_DIR/archive"
 export LOAD_TABLE=scribehook-load ARCHIVE="file://$PWD/$LOAD_DIR/archive" STORE=dynamodb://scribehook-load
 export DAILY_WEBHOOK_SECRETS=c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA== BOTA_WEBHOOK_SECRETS=whsec_scribehook_demo_bota
 export NABLA_WEBHOOK_SECRETS=scribehook-demo-nabla PROSA_WEBHOOK_SECRETS=scribehook-demo-prosa
+export NABLA_CONNECT_WEBHOOK_SECRETS=scribehook-demo-nabla-connect
 export RUST_LOG=${RUST_LOG:-error}
 echo "load: dynalite on $DYNAMO_PORT; sending (after the build, if needed)"
 timeout 1200 cargo run --quiet --locked --example load

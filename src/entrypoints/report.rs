@@ -57,8 +57,35 @@ fn status_line(name: &str, c: &Component) -> String {
     line
 }
 
-/// The summary of one record: header, component statuses, then the first transcript
-/// lines, note sections, summary and artifacts.
+/// The record's revision, whether it is complete, and how far its notifications were
+/// confirmed (docs/behaviour.md#revisions-and-publication).
+fn revision_line(record: &Record) -> String {
+    let facts = crate::pipeline::notify::Facts::of(record);
+    let complete = if facts.complete {
+        "complete"
+    } else {
+        "not complete"
+    };
+    let reasons = facts.reasons;
+    let attention = if reasons.is_empty() {
+        String::new()
+    } else {
+        let codes: Vec<&str> = reasons.iter().map(String::as_str).collect();
+        format!(", needs attention: {}", codes.join(" "))
+    };
+    let notified = match record.notified.revision {
+        0 => "none notified".to_owned(),
+        n if n == record.revision => "notified".to_owned(),
+        n => format!("notified up to revision {n}"),
+    };
+    format!(
+        "    revision {}, {complete}{attention}, {notified}",
+        record.revision
+    )
+}
+
+/// The summary of one record: header, revision and completeness, component statuses,
+/// then the first transcript lines, note sections, summary and artifacts.
 pub fn summarize(record: &Record) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -78,6 +105,7 @@ pub fn summarize(record: &Record) -> String {
             .map(|t| format!(", content purged {t}"))
             .unwrap_or_default()
     );
+    let _ = writeln!(out, "{}", revision_line(record));
     let c = &record.components;
     let named = [
         ("recording", &c.recording),
@@ -207,6 +235,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("transcript  completed"), "{text}");
+        assert!(
+            text.contains("revision 0, complete, none notified"),
+            "{text}"
+        );
         assert!(
             text.contains("[01:01.500] DOCTOR (clinician): line 1"),
             "{text}"

@@ -12,11 +12,13 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::completed;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{
     body_event_id, de, non_empty, read_json, read_time, Failure, Identity, MalformedEvent,
 };
 use super::{Delivery, Explanation, Provider, SignError, SignOptions, Spec};
+use crate::record::Record;
 use crate::record::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
@@ -68,7 +70,13 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: None,
     jwt_authorizer: false,
     sample_secret: "scribehook-demo-prosa",
+    complete,
 };
+
+/// The transcript completed (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    completed(record.components.transcript.as_ref())
+}
 
 /// Which published scheme a header is written in, told apart by its grammar. A header
 /// that mixes them is refused rather than judged by either: ambiguity is how signature
