@@ -14,8 +14,8 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::nabla::{self, TranscriptItem};
 use super::completed;
+use super::nabla::{self, TranscriptItem};
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{no_extra_headers, non_empty, read_json, MalformedEvent, Provider, Spec};
 use crate::record::Record;
