@@ -100,7 +100,11 @@ pub fn summarize(record: &Record) -> String {
         .as_ref()
         .and_then(|c| c.content.instructions.as_ref())
     {
-        let _ = writeln!(out, "      instructions: {}", clip(&instructions.text, 80));
+        let _ = writeln!(
+            out,
+            "      instructions: {}",
+            first_words(&instructions.text, 80)
+        );
     }
     if let Some(summary) = c.summary.as_ref().and_then(|c| c.content.summary.as_ref()) {
         let _ = writeln!(out, "      summary: {}", clip(&summary.text, 160));
