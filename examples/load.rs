@@ -12,7 +12,8 @@
 //! timeouts, most deliveries were answered 503), so the queue between ingest and processor
 //! is the ingest's own `Queue` capability in memory here; the SQS and S3 code paths are
 //! covered by the moto tests.
-//! Prints one line of figures; exits non-zero on any lost, doubled or mismatched record.
+//! Prints one line of figures, then one per provider; exits non-zero on any lost, doubled or
+//! mismatched record.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -171,10 +172,8 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
     }
 }
 
-fn v2_event(
-    delivery: &Delivery,
-    now: i64,
-) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+/// The headers `delivery` is sent with when signed at `now` (unix seconds).
+fn signed_headers(delivery: &Delivery, now: i64) -> Vec<(String, String)> {
     let keys = delivery
         .provider
         .keys(&[delivery.provider.facts().sample_secret])
@@ -186,10 +185,17 @@ fn v2_event(
             .prosa_type
             .map(|_| format!("uuid-{}", delivery.event_id)),
     };
-    let headers: serde_json::Map<String, Value> = delivery
+    delivery
         .provider
         .sign(&keys, &delivery.body, &opts)
         .expect("signing")
+}
+
+fn v2_event(
+    delivery: &Delivery,
+    now: i64,
+) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+    let headers: serde_json::Map<String, Value> = signed_headers(delivery, now)
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
         .collect();
@@ -215,6 +221,20 @@ struct Tally {
     accepted: BTreeMap<String, usize>,
     latencies_ms: Vec<f64>,
     wrong: Vec<String>,
+    by_provider: BTreeMap<Provider, ProviderTally>,
+    /// When each first delivery was signed: a signed timestamp can be the event's time
+    /// (Nabla Connect's is), so the expected fold needs it.
+    signed_at: BTreeMap<String, i64>,
+}
+
+/// One provider's share of the run, for the per-provider lines.
+#[derive(Default)]
+struct ProviderTally {
+    answers: BTreeMap<String, usize>,
+    latencies_ms: Vec<f64>,
+    records: usize,
+    lost: usize,
+    mismatched: usize,
 }
 
 /// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
@@ -234,7 +254,8 @@ async fn send_all(
                     return;
                 };
                 let started = Instant::now();
-                let event = v2_event(&delivery, Timestamp::now().unix_seconds());
+                let signed_at = Timestamp::now().unix_seconds();
+                let event = v2_event(&delivery, signed_at);
                 let response = lambda::ingest_handler(&ingest, event).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 let body: Value = response
@@ -244,8 +265,14 @@ async fn send_all(
                     .unwrap_or(Value::Null);
                 let status = body["status"].as_str().unwrap_or("error").to_owned();
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                if expected == "accepted" {
+                    t.signed_at.insert(delivery.event_id.clone(), signed_at);
+                }
                 t.latencies_ms.push(elapsed);
                 *t.answers.entry(status.clone()).or_default() += 1;
+                let mine = t.by_provider.entry(delivery.provider).or_default();
+                mine.latencies_ms.push(elapsed);
+                *mine.answers.entry(status.clone()).or_default() += 1;
                 if status == "accepted" {
                     *t.accepted.entry(delivery.event_id.clone()).or_default() += 1;
                 }
@@ -369,15 +396,52 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The expected record of each subject: the fold of its unique (first) events.
-fn expected_records(unique: &[Delivery]) -> BTreeMap<(Provider, String), scribehook::Record> {
+/// One line per provider: its deliveries and answers, ingest latencies, and its records as
+/// checked against the fold of their events.
+fn print_by_provider(by_provider: &mut BTreeMap<Provider, ProviderTally>) {
+    for provider in Provider::ALL {
+        let Some(mine) = by_provider.get_mut(&provider) else {
+            println!("load:   {:<13} no deliveries", provider.as_str());
+            continue;
+        };
+        mine.latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        let answers: Vec<String> = mine
+            .answers
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        println!(
+            "load:   {:<13} {:>5} deliveries ({}), ingest p50 {:.1} ms, p99 {:.1} ms; {} records, lost {}, differing from the fold {}",
+            provider.as_str(),
+            mine.latencies_ms.len(),
+            answers.join(", "),
+            percentile(&mine.latencies_ms, 0.5),
+            percentile(&mine.latencies_ms, 0.99),
+            mine.records,
+            mine.lost,
+            mine.mismatched,
+        );
+    }
+}
+
+/// The expected record of each subject: the fold of its unique (first) events, each read
+/// with the headers it was first sent with (`signed_at`: when it was signed).
+fn expected_records(
+    unique: &[Delivery],
+    signed_at: &BTreeMap<String, i64>,
+) -> BTreeMap<(Provider, String), scribehook::Record> {
     let mut by_subject: BTreeMap<(Provider, String), Vec<NormalizedEvent>> = BTreeMap::new();
     for d in unique {
+        let Some(at) = signed_at.get(&d.event_id) else {
+            continue;
+        };
         let mut headers = HeaderMap::new();
-        if let Some(kind) = d.prosa_type {
-            headers.insert("x-prosa-event", http::HeaderValue::from_static(kind));
-            if let Ok(uuid) = http::HeaderValue::from_str(&format!("uuid-{}", d.event_id)) {
-                headers.insert("x-prosa-event-uuid", uuid);
+        for (name, value) in signed_headers(d, *at) {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.append(name, value);
             }
         }
         let Ok(draft) = d.provider.normalize(&headers, &d.body) else {
@@ -471,9 +535,15 @@ async fn main() -> std::process::ExitCode {
 
     // Every record against the fold of its unique events.
     let store = DynamoDbStore::new(clients.dynamodb().await, table, None);
-    let expected = expected_records(&unique);
+    let signed_at = tally
+        .lock()
+        .map(|t| t.signed_at.clone())
+        .unwrap_or_default();
+    let expected = expected_records(&unique, &signed_at);
     let (mut lost, mut mismatched) = (0, 0);
+    let mut checked: BTreeMap<Provider, (usize, usize, usize)> = BTreeMap::new();
     for ((provider, subject), want) in &expected {
+        let (before_lost, before_mismatched) = (lost, mismatched);
         match store.get_record(*provider, subject).await {
             Ok(Some(got)) => {
                 lost += want
@@ -495,8 +565,16 @@ async fn main() -> std::process::ExitCode {
                 mismatched += 1;
             }
         }
+        let mine = checked.entry(*provider).or_default();
+        mine.0 += 1;
+        mine.1 += lost - before_lost;
+        mine.2 += mismatched - before_mismatched;
     }
-    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    for (provider, (records, lost, mismatched)) in checked {
+        let mine = t.by_provider.entry(provider).or_default();
+        (mine.records, mine.lost, mine.mismatched) = (records, lost, mismatched);
+    }
     let doubled = t.accepted.values().filter(|n| **n > 1).count();
     let never_accepted = unique
         .iter()
@@ -519,6 +597,7 @@ async fn main() -> std::process::ExitCode {
         t.wrong.len(),
         expected.len(),
     );
+    print_by_provider(&mut t.by_provider);
     if lost + doubled + never_accepted + mismatched + t.wrong.len() > 0 {
         return std::process::ExitCode::FAILURE;
     }
