@@ -15,7 +15,7 @@
 //! Record notifications go to an in-memory bus that refuses one publication in fifty (a
 //! flaky EventBridge): the figures say how many events each delivery led to, and that every
 //! record's last revision was told anyway, and `Record Completed` once per complete record.
-//! Prints one line of figures; exits non-zero on any lost, doubled or mismatched record or
+//! Prints one line of figures, then one per provider; exits non-zero on any lost, doubled or mismatched record or
 //! notification.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -176,8 +176,8 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
     }
 }
 
-/// The headers the provider sends with `delivery` signed at `now`.
-fn signed(delivery: &Delivery, now: i64) -> Vec<(String, String)> {
+/// The headers `delivery` is sent with when signed at `now` (unix seconds).
+fn signed_headers(delivery: &Delivery, now: i64) -> Vec<(String, String)> {
     let keys = delivery
         .provider
         .keys(&[delivery.provider.facts().sample_secret])
@@ -199,7 +199,7 @@ fn v2_event(
     delivery: &Delivery,
     now: i64,
 ) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
-    let headers: serde_json::Map<String, Value> = signed(delivery, now)
+    let headers: serde_json::Map<String, Value> = signed_headers(delivery, now)
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
         .collect();
@@ -225,9 +225,20 @@ struct Tally {
     accepted: BTreeMap<String, usize>,
     latencies_ms: Vec<f64>,
     wrong: Vec<String>,
-    /// When each first delivery was signed: a signed time can be the event's own time
-    /// (Nabla Connect's), so the expected fold needs it.
+    by_provider: BTreeMap<Provider, ProviderTally>,
+    /// When each first delivery was signed: a signed timestamp can be the event's time
+    /// (Nabla Connect's is), so the expected fold needs it.
     signed_at: BTreeMap<String, i64>,
+}
+
+/// One provider's share of the run, for the per-provider lines.
+#[derive(Default)]
+struct ProviderTally {
+    answers: BTreeMap<String, usize>,
+    latencies_ms: Vec<f64>,
+    records: usize,
+    lost: usize,
+    mismatched: usize,
 }
 
 /// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
@@ -247,8 +258,8 @@ async fn send_all(
                     return;
                 };
                 let started = Instant::now();
-                let now = Timestamp::now().unix_seconds();
-                let event = v2_event(&delivery, now);
+                let signed_at = Timestamp::now().unix_seconds();
+                let event = v2_event(&delivery, signed_at);
                 let response = lambda::ingest_handler(&ingest, event).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 let body: Value = response
@@ -259,10 +270,13 @@ async fn send_all(
                 let status = body["status"].as_str().unwrap_or("error").to_owned();
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                 if expected == "accepted" {
-                    t.signed_at.insert(delivery.event_id.clone(), now);
+                    t.signed_at.insert(delivery.event_id.clone(), signed_at);
                 }
                 t.latencies_ms.push(elapsed);
                 *t.answers.entry(status.clone()).or_default() += 1;
+                let mine = t.by_provider.entry(delivery.provider).or_default();
+                mine.latencies_ms.push(elapsed);
+                *mine.answers.entry(status.clone()).or_default() += 1;
                 if status == "accepted" {
                     *t.accepted.entry(delivery.event_id.clone()).or_default() += 1;
                 }
@@ -431,22 +445,52 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The expected record of each subject: the fold of its unique (first) events, read with
-/// the headers they were first sent with.
+/// One line per provider: its deliveries and answers, ingest latencies, and its records as
+/// checked against the fold of their events.
+fn print_by_provider(by_provider: &mut BTreeMap<Provider, ProviderTally>) {
+    for provider in Provider::ALL {
+        let Some(mine) = by_provider.get_mut(&provider) else {
+            println!("load:   {:<13} no deliveries", provider.as_str());
+            continue;
+        };
+        mine.latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        let answers: Vec<String> = mine
+            .answers
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        println!(
+            "load:   {:<13} {:>5} deliveries ({}), ingest p50 {:.1} ms, p99 {:.1} ms; {} records, lost {}, differing from the fold {}",
+            provider.as_str(),
+            mine.latencies_ms.len(),
+            answers.join(", "),
+            percentile(&mine.latencies_ms, 0.5),
+            percentile(&mine.latencies_ms, 0.99),
+            mine.records,
+            mine.lost,
+            mine.mismatched,
+        );
+    }
+}
+
+/// The expected record of each subject: the fold of its unique (first) events, each read
+/// with the headers it was first sent with (`signed_at`: when it was signed).
 fn expected_records(
     unique: &[Delivery],
     signed_at: &BTreeMap<String, i64>,
 ) -> BTreeMap<(Provider, String), scribehook::Record> {
     let mut by_subject: BTreeMap<(Provider, String), Vec<NormalizedEvent>> = BTreeMap::new();
     for d in unique {
+        let Some(at) = signed_at.get(&d.event_id) else {
+            continue;
+        };
         let mut headers = HeaderMap::new();
-        let now = signed_at.get(&d.event_id).copied().unwrap_or_default();
-        for (name, value) in signed(d, now) {
+        for (name, value) in signed_headers(d, *at) {
             if let (Ok(name), Ok(value)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
                 http::HeaderValue::from_str(&value),
             ) {
-                headers.insert(name, value);
+                headers.append(name, value);
             }
         }
         let Ok(draft) = d.provider.normalize(&headers, &d.body) else {
@@ -548,10 +592,12 @@ async fn main() -> std::process::ExitCode {
     let signed_at = std::mem::take(&mut tally.lock().unwrap_or_else(|p| p.into_inner()).signed_at);
     let expected = expected_records(&unique, &signed_at);
     let (mut lost, mut mismatched) = (0, 0);
+    let mut checked: BTreeMap<Provider, (usize, usize, usize)> = BTreeMap::new();
     // Records whose last revision was not told, or whose completion was told other than once.
     let (mut untold, mut completions_wrong, mut complete) = (0, 0, 0);
     let told = std::mem::take(&mut *bus.told.lock().unwrap_or_else(|p| p.into_inner()));
     for ((provider, subject), want) in &expected {
+        let (before_lost, before_mismatched) = (lost, mismatched);
         match store.get_record(*provider, subject).await {
             Ok(Some(got)) => {
                 lost += want
@@ -587,8 +633,16 @@ async fn main() -> std::process::ExitCode {
                 mismatched += 1;
             }
         }
+        let mine = checked.entry(*provider).or_default();
+        mine.0 += 1;
+        mine.1 += lost - before_lost;
+        mine.2 += mismatched - before_mismatched;
     }
-    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    for (provider, (records, lost, mismatched)) in checked {
+        let mine = t.by_provider.entry(provider).or_default();
+        (mine.records, mine.lost, mine.mismatched) = (records, lost, mismatched);
+    }
     let doubled = t.accepted.values().filter(|n| **n > 1).count();
     let never_accepted = unique
         .iter()
@@ -621,6 +675,7 @@ async fn main() -> std::process::ExitCode {
         t.wrong.len(),
         expected.len(),
     );
+    print_by_provider(&mut t.by_provider);
     if lost + doubled + never_accepted + mismatched + t.wrong.len() + untold + completions_wrong > 0
     {
         return std::process::ExitCode::FAILURE;
