@@ -424,11 +424,13 @@ pub struct Change {
 }
 
 /// Folds `event` into its record in `store` (as `records::merge_event` does), noting what
-/// the record was before when this fold changed it.
+/// the record was before when this fold changed it, and, when `notifying`, which event
+/// owns the `Record Completed` still to be told.
 pub async fn merge_noting(
     store: &dyn RecordStore,
     event: &NormalizedEvent,
     policy: OnDelete,
+    notifying: bool,
 ) -> Result<Option<Box<Change>>, StoreError> {
     // The facts before the last attempt's fold, and whether it changed the record.
     let noted: Mutex<Option<Facts>> = Mutex::new(None);
@@ -439,7 +441,7 @@ pub async fn merge_noting(
             record.fold_with(event, policy);
             let changed = before.as_ref() != Some(&record);
             let facts = changed.then(|| before.as_ref().map(Facts::of).unwrap_or_default());
-            if let Some(facts) = &facts {
+            if let (true, Some(facts)) = (notifying, &facts) {
                 // This event made the record complete: its processing owns the telling.
                 if !facts.complete && !record.notified.complete && Facts::of(&record).complete {
                     record.notified.completed_by = Some(event.event_id.clone());

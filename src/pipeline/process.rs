@@ -273,7 +273,8 @@ impl Processor {
         for (index, store) in self.stores.iter().enumerate() {
             store.put_event(event).await?;
             let record = if index == 0 {
-                primary = merge_noting(store.as_ref(), event, self.on_delete).await?;
+                let notifying = self.notifier.is_some();
+                primary = merge_noting(store.as_ref(), event, self.on_delete, notifying).await?;
                 primary.as_ref().map(|change| change.record.clone())
             } else {
                 merge_event(store.as_ref(), event, self.on_delete).await?
