@@ -380,7 +380,7 @@ fn signed_correctly(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Res
             let sig = one(headers, "x-nabla-connect-signature")?;
             let expected = expected_signature(provider, ts, body);
             // A comma-separated list; the whitespace split is the list grammar Nabla and
-            // Nabla Connect share (docs/providers.md#nabla): what matters is that one whole
+            // Nabla Connect share (docs/provider-guide.md#nabla): what matters is that one whole
             // entry is the digest.
             let found = sig
                 .split(|c: char| c == ',' || c.is_ascii_whitespace())
@@ -511,7 +511,7 @@ pub fn fuzz_normalize(provider: Provider, data: &[u8]) {
 }
 
 /// The Prosa event types a record may hold: `webhook.ping`, or a documented family and
-/// an outcome (docs/providers.md#prosa).
+/// an outcome (docs/provider-guide.md#prosa).
 fn is_documented_prosa_type(kind: &str) -> bool {
     kind == "webhook.ping"
         || ["stt.jobs.", "stt.job.", "tts.jobs.", "tts.job."]
