@@ -270,11 +270,11 @@ pub fn is_one_json_value(body: &[u8]) -> bool {
 
 /// Whether `provider`'s scheme named `scheme` signs bytes that can be read more than one
 /// way (docs/behaviour.md#signed-bytes-quoting-and-bounds): Prosa's plain SHA-256 `v1`
-/// (length extension) and Nabla's timestamp ‖ body (re-split). Only a body that is one
-/// JSON value may verify under them.
+/// (length extension), and Nabla's and Nabla Connect's timestamp ‖ body (re-split). Only
+/// a body that is one JSON value may verify under them.
 pub fn ambiguous(provider: Provider, scheme: &str) -> bool {
     match provider {
-        Provider::Nabla => true,
+        Provider::Nabla | Provider::NablaConnect => true,
         Provider::Prosa => scheme == "v1",
         Provider::Daily | Provider::Bota => false,
     }
