@@ -371,7 +371,8 @@ struct MemoryBus {
 struct Told {
     events: usize,
     last_revision: u64,
-    completed: usize,
+    /// The revision of each `Record Completed` told.
+    completed: Vec<u64>,
 }
 
 const FAIL_EVERY: usize = 50;
@@ -392,7 +393,9 @@ impl Notifier for MemoryBus {
                 let entry = told.entry((d.provider, d.subject_id.clone())).or_default();
                 entry.events += 1;
                 entry.last_revision = entry.last_revision.max(d.revision);
-                entry.completed += usize::from(n.detail_type == DetailType::Completed);
+                if n.detail_type == DetailType::Completed {
+                    entry.completed.push(d.revision);
+                }
             }
         }
         Ok(())
@@ -401,6 +404,35 @@ impl Notifier for MemoryBus {
     fn describe(&self) -> String {
         "memory://load".into()
     }
+}
+
+/// Hands `(message id, body)` pairs to the real processor handler as one SQS batch and
+/// returns the ids it reported failed; `None` when the invocation itself failed.
+async fn process_batch(
+    processor: &scribehook::pipeline::process::Processor,
+    messages: &[(String, String)],
+) -> Option<BTreeSet<String>> {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|(id, body)| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(id.clone());
+            record.body = Some(body.clone());
+            record
+        })
+        .collect();
+    let response =
+        lambda::processor_handler(processor, LambdaEvent::new(event, Context::default()))
+            .await
+            .ok()?;
+    Some(
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect(),
+    )
 }
 
 /// Drains the queue with `processors` concurrent processor invocations of up to ten
@@ -442,34 +474,18 @@ async fn process_all(
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                let mut event = SqsEvent::default();
-                event.records = batch
-                    .iter()
+                let messages: Vec<(String, String)> = batch
+                    .into_iter()
                     .map(|body| {
                         serial += 1;
-                        let mut record = SqsMessage::default();
-                        record.message_id = Some(format!("{worker}-{serial}"));
-                        record.body = Some(body.clone());
-                        record
+                        (format!("{worker}-{serial}"), body)
                     })
                     .collect();
-                let ids: Vec<Option<String>> =
-                    event.records.iter().map(|r| r.message_id.clone()).collect();
-                let Ok(response) = lambda::processor_handler(
-                    &processor,
-                    LambdaEvent::new(event, Context::default()),
-                )
-                .await
-                else {
+                let Some(failed) = process_batch(&processor, &messages).await else {
                     continue;
                 };
-                let failed: BTreeSet<&str> = response
-                    .batch_item_failures
-                    .iter()
-                    .map(|f| f.item_identifier.as_str())
-                    .collect();
-                for (id, body) in ids.iter().zip(batch) {
-                    if failed.contains(id.as_deref().unwrap_or_default()) {
+                for (id, body) in messages {
+                    if failed.contains(&id) {
                         let _ = requeue.send(body);
                     } else {
                         processed.fetch_add(1, Ordering::SeqCst);
@@ -606,29 +622,16 @@ async fn process_sqs(
                     }
                     continue;
                 }
-                let mut event = SqsEvent::default();
-                event.records = messages
+                let batch: Vec<(String, String)> = messages
                     .iter()
                     .map(|m| {
-                        let mut record = SqsMessage::default();
-                        record.message_id = m.message_id.clone();
-                        record.body = m.body.clone();
-                        record
+                        let id = m.message_id.clone().unwrap_or_default();
+                        (id, m.body.clone().unwrap_or_default())
                     })
                     .collect();
-                let Ok(response) = lambda::processor_handler(
-                    &processor,
-                    LambdaEvent::new(event, Context::default()),
-                )
-                .await
-                else {
+                let Some(failed) = process_batch(&processor, &batch).await else {
                     continue;
                 };
-                let failed: BTreeSet<&str> = response
-                    .batch_item_failures
-                    .iter()
-                    .map(|f| f.item_identifier.as_str())
-                    .collect();
                 let now = Instant::now();
                 for m in &messages {
                     if failed.contains(m.message_id.as_deref().unwrap_or_default()) {
@@ -711,7 +714,9 @@ async fn drain_notifications(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> (Tol
                 let entry = told.entry((provider, subject.to_owned())).or_default();
                 entry.events += 1;
                 entry.last_revision = entry.last_revision.max(revision);
-                entry.completed += usize::from(event["detail-type"] == "Record Completed");
+                if event["detail-type"] == "Record Completed" {
+                    entry.completed.push(revision);
+                }
             }
             let _ = sqs
                 .delete_message()
@@ -827,8 +832,10 @@ struct Checked {
     mismatched: usize,
     /// Records whose last revision was not told.
     untold: usize,
-    /// Records whose completion was told other than once (when complete) or more than once.
+    /// Records whose completion was told at more than one revision, or never when complete.
     completions_wrong: usize,
+    /// `Record Completed` told again at a revision it was told at (a retry's duplicate).
+    completed_duplicates: usize,
     complete: usize,
 }
 
@@ -855,14 +862,17 @@ async fn check_records(
                     usize::from(last != got.revision || got.notified.revision != got.revision);
                 let is_complete = scribehook::pipeline::notify::Facts::of(&got).complete;
                 c.complete += usize::from(is_complete);
-                // Once when complete; never twice (a record may stop being complete after
-                // it was told: a later failure wins).
-                let completions = record_told.map_or(0, |t| t.completed);
-                let wrong = completions > 1 || (is_complete && completions != 1);
+                // Once when complete, at one revision; never at two (a record may stop being
+                // complete after it was told: a later failure wins). The same event again at
+                // the same revision is a retry's duplicate, which consumers drop.
+                let told_at = record_told.map(|t| t.completed.clone()).unwrap_or_default();
+                let revisions: BTreeSet<u64> = told_at.iter().copied().collect();
+                let wrong = revisions.len() > 1 || (is_complete && revisions.is_empty());
                 if wrong && c.completions_wrong < 3 {
-                    eprintln!("load: {provider}/{subject} complete {is_complete}, told completed {completions} times");
+                    eprintln!("load: {provider}/{subject} complete {is_complete}, told completed at revisions {told_at:?}");
                 }
                 c.completions_wrong += usize::from(wrong);
+                c.completed_duplicates += told_at.len() - revisions.len();
                 if !got.same_content(want) {
                     c.mismatched += 1;
                     if c.mismatched <= 3 {
@@ -1030,7 +1040,7 @@ async fn main() -> std::process::ExitCode {
         ),
     };
     println!(
-        "load: notifications: {events_told} events for {sent} deliveries = {:.2} per delivery ({:.2} per unique event); {bus_line}; every record's last revision told: {} ({} not); Record Completed once per complete record: {} ({} complete, {} wrong)",
+        "load: notifications: {events_told} events for {sent} deliveries = {:.2} per delivery ({:.2} per unique event); {bus_line}; every record's last revision told: {} ({} not); Record Completed at one revision per complete record: {} ({} complete, {} wrong, {} duplicates of a revision already told)",
         events_told as f64 / sent as f64,
         events_told as f64 / unique.len() as f64,
         if c.untold == 0 { "yes" } else { "no" },
@@ -1038,6 +1048,7 @@ async fn main() -> std::process::ExitCode {
         if c.completions_wrong == 0 { "yes" } else { "no" },
         c.complete,
         c.completions_wrong,
+        c.completed_duplicates,
     );
     println!(
         "load: {sent} deliveries ({} unique, {} subjects, answers {:?}) by {} senders in {ingest_secs:.1} s = {:.0} deliveries/s ({} attempts answered 503 sent again); ingest p50 {:.1} ms, p99 {:.1} ms; {} messages processed by {} processors, all records in {total_secs:.1} s; lost {}, doubled {doubled}, never accepted {never_accepted}, wrong answers {}, records differing from the fold {} of {}",

@@ -66,7 +66,7 @@ ddb.create_table(TableName="scribehook-load-deployed", BillingMode="PAY_PER_REQU
     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
 boto3.client("s3", endpoint_url="$MOTO").create_bucket(Bucket="scribehook-load-archive")
 sqs = boto3.client("sqs", endpoint_url="$MOTO")
-queue = sqs.create_queue(QueueName="scribehook-load-deliveries", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+queue = sqs.create_queue(QueueName="scribehook-load-deliveries", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
 told = sqs.create_queue(QueueName="scribehook-load-notifications")["QueueUrl"]
 told_arn = sqs.get_queue_attributes(QueueUrl=told, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 events = boto3.client("events", endpoint_url="$MOTO")
