@@ -11,6 +11,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::{
     decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
@@ -147,7 +148,8 @@ impl Archive {
     ) -> Result<Created, StoreError> {
         let provider = verified.provider();
         let key = Self::key(provider, event_id);
-        let object = encode_new(verified, event_id, received_at)?;
+        let object = crate::telemetry::stage("encode archive")
+            .in_scope(|| encode_new(verified, event_id, received_at))?;
         match self.blobs.put(&key, object, Condition::IfAbsent).await? {
             Put::Written => Ok(Created::New),
             Put::ConditionFailed => match self.get(provider, event_id).await? {
@@ -241,6 +243,7 @@ impl Archive {
                 Bytes::from(mark.to_string()),
                 Condition::Always,
             )
+            .instrument(crate::telemetry::stage("processed mark"))
             .await?;
         Ok(())
     }

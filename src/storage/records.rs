@@ -134,6 +134,7 @@ pub async fn merge_event(
 ) -> Result<Option<Record>, StoreError> {
     store
         .update_record(event.provider, &event.subject_id, &|current| {
+            let _fold = crate::telemetry::stage("fold").entered();
             let mut record = current.cloned().unwrap_or_else(|| Record::new(event));
             let before = current.is_some().then(|| record.clone());
             record.fold_with(event, policy);
@@ -228,9 +229,8 @@ impl BlobRecordStore {
 impl RecordStore for BlobRecordStore {
     async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
         let key = Self::event_key(event.provider, &event.subject_id, &event.event_id);
-        self.blobs
-            .put(&key, encode("event", event)?, Condition::Always)
-            .await?;
+        let bytes = crate::telemetry::stage("encode event").in_scope(|| encode("event", event))?;
+        self.blobs.put(&key, bytes, Condition::Always).await?;
         Ok(())
     }
 
@@ -258,11 +258,8 @@ impl RecordStore for BlobRecordStore {
             None => Condition::IfAbsent,
         };
         let key = Self::record_key(provider, subject_id);
-        Ok(self
-            .blobs
-            .put(&key, encode("record", record)?, condition)
-            .await?
-            == Put::Written)
+        let bytes = crate::telemetry::stage("encode record").in_scope(|| encode("record", record))?;
+        Ok(self.blobs.put(&key, bytes, condition).await? == Put::Written)
     }
 
     fn describe(&self) -> String {
