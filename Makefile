@@ -163,7 +163,7 @@ $(VENV)/.sam-installed: requirements-sam.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-sam.txt
 	touch $@
 
-## The Rust target of ARCH, installed once before `sam build`: its five functions build in
+## The Rust target of ARCH, installed once before `sam build`: its functions build in
 ## parallel and would otherwise race to install it.
 rust-target:
 	@test -n "$(RUST_TARGET)" || { echo "ARCH must be arm64 or x86_64" >&2; exit 1; }
@@ -190,17 +190,19 @@ sam-build: sam-setup rust-target
 validate: sam-setup
 	AWS_REGION=$${AWS_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
 
-## 10,000 signed deliveries from all four providers through the real handlers (32 concurrent
+## 10,000 signed deliveries from every provider through the real handlers (32 concurrent
 ## senders, 4 concurrent processors) into DynamoDB (dynalite, from npm), then every record
-## checked against the fold of its events; prints throughput and latencies, stops by itself.
+## checked against the fold of its events; prints throughput and latencies, overall and per
+## provider, and stops by itself.
 load: setup
 	scripts/load.sh
 
-## Fuzzing (issue 8): every cargo-fuzz target in fuzz/ (signature headers + verify and
-## normalize per provider, API Gateway v1/v2 events through the real handler, the Deepgram,
-## WebVTT, SRT, txt and SOAP readers) for FUZZ_SECONDS each (default 30), from the seeds in
-## fuzz/corpus. Needs the nightly toolchain; installs cargo-fuzz from crates.io if missing.
-## FUZZ_TARGETS="verify_prosa apigw_v2" runs only those. Figures: fuzz/target/summary.txt.
+## Fuzzing (issue 8): every cargo-fuzz target in fuzz/ (signature headers + verify, and
+## normalize, each for every provider, the input's first byte choosing it; API Gateway v1/v2
+## events through the real handler; the Deepgram, WebVTT, SRT, txt and SOAP readers) for
+## FUZZ_SECONDS each (default 30), from the seeds in fuzz/corpus. Needs the nightly
+## toolchain; installs cargo-fuzz from crates.io if missing.
+## FUZZ_TARGETS="verify apigw_v2" runs only those. Figures: fuzz/target/summary.txt.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?=
 .PHONY: fuzz

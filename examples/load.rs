@@ -12,7 +12,11 @@
 //! timeouts, most deliveries were answered 503), so the queue between ingest and processor
 //! is the ingest's own `Queue` capability in memory here; the SQS and S3 code paths are
 //! covered by the moto tests.
-//! Prints one line of figures; exits non-zero on any lost, doubled or mismatched record.
+//! Record notifications go to an in-memory bus that refuses one publication in fifty (a
+//! flaky EventBridge): the figures say how many events each delivery led to, and that every
+//! record's last revision was told anyway, and `Record Completed` once per complete record.
+//! Prints one line of figures, then one per provider; exits non-zero on any lost, doubled or mismatched record or
+//! notification.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +29,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use scribehook::config::{Config, Secrets};
 use scribehook::entrypoints::{app, lambda};
 use scribehook::pipeline::ingest::{Dispatch, Ingest, Queue};
+use scribehook::pipeline::notify::{Detail, DetailType, Notification, Notifier};
 use scribehook::record::merge;
 use scribehook::storage::dynamodb::DynamoDbStore;
 use scribehook::storage::records::RecordStore;
@@ -171,10 +176,8 @@ fn event(provider: Provider, subject: &str, n: usize, rng: &mut Rng) -> Delivery
     }
 }
 
-fn v2_event(
-    delivery: &Delivery,
-    now: i64,
-) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+/// The headers `delivery` is sent with when signed at `now` (unix seconds).
+fn signed_headers(delivery: &Delivery, now: i64) -> Vec<(String, String)> {
     let keys = delivery
         .provider
         .keys(&[delivery.provider.facts().sample_secret])
@@ -186,10 +189,17 @@ fn v2_event(
             .prosa_type
             .map(|_| format!("uuid-{}", delivery.event_id)),
     };
-    let headers: serde_json::Map<String, Value> = delivery
+    delivery
         .provider
         .sign(&keys, &delivery.body, &opts)
         .expect("signing")
+}
+
+fn v2_event(
+    delivery: &Delivery,
+    now: i64,
+) -> LambdaEvent<scribehook::entrypoints::gateway::GatewayRequest> {
+    let headers: serde_json::Map<String, Value> = signed_headers(delivery, now)
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v)))
         .collect();
@@ -215,6 +225,20 @@ struct Tally {
     accepted: BTreeMap<String, usize>,
     latencies_ms: Vec<f64>,
     wrong: Vec<String>,
+    by_provider: BTreeMap<Provider, ProviderTally>,
+    /// When each first delivery was signed: a signed timestamp can be the event's time
+    /// (Nabla Connect's is), so the expected fold needs it.
+    signed_at: BTreeMap<String, i64>,
+}
+
+/// One provider's share of the run, for the per-provider lines.
+#[derive(Default)]
+struct ProviderTally {
+    answers: BTreeMap<String, usize>,
+    latencies_ms: Vec<f64>,
+    records: usize,
+    lost: usize,
+    mismatched: usize,
 }
 
 /// Sends `deliveries` with `SENDERS` concurrent senders; `expected` is each one's answer.
@@ -234,7 +258,8 @@ async fn send_all(
                     return;
                 };
                 let started = Instant::now();
-                let event = v2_event(&delivery, Timestamp::now().unix_seconds());
+                let signed_at = Timestamp::now().unix_seconds();
+                let event = v2_event(&delivery, signed_at);
                 let response = lambda::ingest_handler(&ingest, event).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 let body: Value = response
@@ -244,8 +269,14 @@ async fn send_all(
                     .unwrap_or(Value::Null);
                 let status = body["status"].as_str().unwrap_or("error").to_owned();
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                if expected == "accepted" {
+                    t.signed_at.insert(delivery.event_id.clone(), signed_at);
+                }
                 t.latencies_ms.push(elapsed);
                 *t.answers.entry(status.clone()).or_default() += 1;
+                let mine = t.by_provider.entry(delivery.provider).or_default();
+                mine.latencies_ms.push(elapsed);
+                *mine.answers.entry(status.clone()).or_default() += 1;
                 if status == "accepted" {
                     *t.accepted.entry(delivery.event_id.clone()).or_default() += 1;
                 }
@@ -280,6 +311,51 @@ impl Queue for MemoryQueue {
         self.0
             .send(message)
             .map_err(|e| StoreError::new("queue", e))
+    }
+}
+
+/// The bus: keeps what each record was told (the highest revision, how many `Record
+/// Completed`) and refuses every `FAIL_EVERY`th publication, as an EventBridge outage would.
+#[derive(Default)]
+struct MemoryBus {
+    calls: AtomicUsize,
+    refused: AtomicUsize,
+    told: Mutex<BTreeMap<(Provider, String), Told>>,
+}
+
+#[derive(Default)]
+struct Told {
+    events: usize,
+    last_revision: u64,
+    completed: usize,
+}
+
+const FAIL_EVERY: usize = 50;
+
+#[async_trait::async_trait]
+impl Notifier for MemoryBus {
+    async fn publish(&self, notifications: &[Notification]) -> Result<(), StoreError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) % FAIL_EVERY == FAIL_EVERY - 1 {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::new(
+                "put events",
+                "refused by the load's flaky bus",
+            ));
+        }
+        let mut told = self.told.lock().unwrap_or_else(|p| p.into_inner());
+        for n in notifications {
+            if let Detail::Record(d) = &n.detail {
+                let entry = told.entry((d.provider, d.subject_id.clone())).or_default();
+                entry.events += 1;
+                entry.last_revision = entry.last_revision.max(d.revision);
+                entry.completed += usize::from(n.detail_type == DetailType::Completed);
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "memory://load".into()
     }
 }
 
@@ -369,15 +445,52 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The expected record of each subject: the fold of its unique (first) events.
-fn expected_records(unique: &[Delivery]) -> BTreeMap<(Provider, String), scribehook::Record> {
+/// One line per provider: its deliveries and answers, ingest latencies, and its records as
+/// checked against the fold of their events.
+fn print_by_provider(by_provider: &mut BTreeMap<Provider, ProviderTally>) {
+    for provider in Provider::ALL {
+        let Some(mine) = by_provider.get_mut(&provider) else {
+            println!("load:   {:<13} no deliveries", provider.as_str());
+            continue;
+        };
+        mine.latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        let answers: Vec<String> = mine
+            .answers
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        println!(
+            "load:   {:<13} {:>5} deliveries ({}), ingest p50 {:.1} ms, p99 {:.1} ms; {} records, lost {}, differing from the fold {}",
+            provider.as_str(),
+            mine.latencies_ms.len(),
+            answers.join(", "),
+            percentile(&mine.latencies_ms, 0.5),
+            percentile(&mine.latencies_ms, 0.99),
+            mine.records,
+            mine.lost,
+            mine.mismatched,
+        );
+    }
+}
+
+/// The expected record of each subject: the fold of its unique (first) events, each read
+/// with the headers it was first sent with (`signed_at`: when it was signed).
+fn expected_records(
+    unique: &[Delivery],
+    signed_at: &BTreeMap<String, i64>,
+) -> BTreeMap<(Provider, String), scribehook::Record> {
     let mut by_subject: BTreeMap<(Provider, String), Vec<NormalizedEvent>> = BTreeMap::new();
     for d in unique {
+        let Some(at) = signed_at.get(&d.event_id) else {
+            continue;
+        };
         let mut headers = HeaderMap::new();
-        if let Some(kind) = d.prosa_type {
-            headers.insert("x-prosa-event", http::HeaderValue::from_static(kind));
-            if let Ok(uuid) = http::HeaderValue::from_str(&format!("uuid-{}", d.event_id)) {
-                headers.insert("x-prosa-event-uuid", uuid);
+        for (name, value) in signed_headers(d, *at) {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.append(name, value);
             }
         }
         let Ok(draft) = d.provider.normalize(&headers, &d.body) else {
@@ -417,7 +530,12 @@ async fn main() -> std::process::ExitCode {
         Dispatch::Queue(Arc::new(MemoryQueue(sender.clone()))),
         config.limits.clone(),
     ));
-    let processor = Arc::new(app::processor(&config, &clients).await);
+    let bus = Arc::new(MemoryBus::default());
+    let processor = Arc::new(
+        app::processor(&config, &clients)
+            .await
+            .with_notifier(Some(bus.clone())),
+    );
 
     // 500 subjects spread over every provider, 16 events each; then redeliveries and
     // conflicts.
@@ -471,9 +589,15 @@ async fn main() -> std::process::ExitCode {
 
     // Every record against the fold of its unique events.
     let store = DynamoDbStore::new(clients.dynamodb().await, table, None);
-    let expected = expected_records(&unique);
+    let signed_at = std::mem::take(&mut tally.lock().unwrap_or_else(|p| p.into_inner()).signed_at);
+    let expected = expected_records(&unique, &signed_at);
     let (mut lost, mut mismatched) = (0, 0);
+    let mut checked: BTreeMap<Provider, (usize, usize, usize)> = BTreeMap::new();
+    // Records whose last revision was not told, or whose completion was told other than once.
+    let (mut untold, mut completions_wrong, mut complete) = (0, 0, 0);
+    let told = std::mem::take(&mut *bus.told.lock().unwrap_or_else(|p| p.into_inner()));
     for ((provider, subject), want) in &expected {
+        let (before_lost, before_mismatched) = (lost, mismatched);
         match store.get_record(*provider, subject).await {
             Ok(Some(got)) => {
                 lost += want
@@ -481,7 +605,21 @@ async fn main() -> std::process::ExitCode {
                     .iter()
                     .filter(|id| !got.events.contains(*id))
                     .count();
-                if &got != want {
+                let record_told = told.get(&(*provider, subject.clone()));
+                let last = record_told.map_or(0, |t| t.last_revision);
+                untold +=
+                    usize::from(last != got.revision || got.notified.revision != got.revision);
+                let is_complete = scribehook::pipeline::notify::Facts::of(&got).complete;
+                complete += usize::from(is_complete);
+                // Once when complete; never twice (a record may stop being complete after
+                // it was told: a later failure wins).
+                let completions = record_told.map_or(0, |t| t.completed);
+                let wrong = completions > 1 || (is_complete && completions != 1);
+                if wrong && completions_wrong < 3 {
+                    eprintln!("load: {provider}/{subject} complete {is_complete}, told completed {completions} times");
+                }
+                completions_wrong += usize::from(wrong);
+                if !got.same_content(want) {
                     mismatched += 1;
                     if mismatched <= 3 {
                         eprintln!(
@@ -495,8 +633,16 @@ async fn main() -> std::process::ExitCode {
                 mismatched += 1;
             }
         }
+        let mine = checked.entry(*provider).or_default();
+        mine.0 += 1;
+        mine.1 += lost - before_lost;
+        mine.2 += mismatched - before_mismatched;
     }
-    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    for (provider, (records, lost, mismatched)) in checked {
+        let mine = t.by_provider.entry(provider).or_default();
+        (mine.records, mine.lost, mine.mismatched) = (records, lost, mismatched);
+    }
     let doubled = t.accepted.values().filter(|n| **n > 1).count();
     let never_accepted = unique
         .iter()
@@ -507,6 +653,16 @@ async fn main() -> std::process::ExitCode {
     for wrong in t.wrong.iter().take(5) {
         eprintln!("load: {wrong}");
     }
+    let events_told: usize = told.values().map(|t| t.events).sum();
+    println!(
+        "load: notifications: {events_told} events for {sent} deliveries = {:.2} per delivery ({:.2} per unique event); {} of {} publications refused by the flaky bus and published again; every record's last revision told: {} ({untold} not); Record Completed once per complete record: {} ({complete} complete, {completions_wrong} wrong)",
+        events_told as f64 / sent as f64,
+        events_told as f64 / unique.len() as f64,
+        bus.refused.load(Ordering::SeqCst),
+        bus.calls.load(Ordering::SeqCst),
+        if untold == 0 { "yes" } else { "no" },
+        if completions_wrong == 0 { "yes" } else { "no" },
+    );
     println!(
         "load: {sent} deliveries ({} unique, {} subjects, answers {:?}) by {SENDERS} senders in {ingest_secs:.1} s = {:.0} deliveries/s; ingest p50 {:.1} ms, p99 {:.1} ms; {} messages processed by {PROCESSORS} processors, all records in {total_secs:.1} s; lost {lost}, doubled {doubled}, never accepted {never_accepted}, wrong answers {}, records differing from the fold {mismatched} of {}",
         unique.len(),
@@ -519,7 +675,9 @@ async fn main() -> std::process::ExitCode {
         t.wrong.len(),
         expected.len(),
     );
-    if lost + doubled + never_accepted + mismatched + t.wrong.len() > 0 {
+    print_by_provider(&mut t.by_provider);
+    if lost + doubled + never_accepted + mismatched + t.wrong.len() + untold + completions_wrong > 0
+    {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS

@@ -4,7 +4,7 @@
 # and prints one line per target: executions, seconds, corpus size, crashes. Artifacts of a
 # crash land in fuzz/artifacts/<target>/; the script exits non-zero if any target crashed.
 #   FUZZ_SECONDS=300 fuzz/run.sh            every target for five minutes
-#   fuzz/run.sh verify_prosa apigw_v2       only these
+#   fuzz/run.sh verify apigw_v2             only these (verify and normalize cover every provider)
 # No sanitizer (-s none): the code under test is safe Rust, so AddressSanitizer finds nothing
 # libFuzzer's panic detection does not, and costs build time and executions.
 set -uo pipefail
@@ -16,6 +16,26 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo $TOOLCHAIN fuzz list)
 fi
 cargo $TOOLCHAIN fuzz build -s none || exit 2
+# The working corpus of a target that takes every provider, counted by provider (the first
+# byte of each input; names from `scribehook providers` when the binary is built).
+by_provider() {
+  python3 - "$1" "${CARGO_TARGET_DIR:-target}/debug/scribehook" <<'PYEOF'
+import collections, json, pathlib, subprocess, sys
+corpus, binary = pathlib.Path(sys.argv[1]), sys.argv[2]
+try:
+    out = subprocess.run([binary, "providers"], capture_output=True, check=True, text=True).stdout
+    names = [json.loads(line)["name"] for line in out.splitlines()]
+except (OSError, subprocess.CalledProcessError):
+    names = []
+counts = collections.Counter()
+for f in corpus.iterdir():
+    data = f.read_bytes()
+    if data:
+        counts[names[data[0] % len(names)] if names else f"#{data[0]}"] += 1
+print("    corpus by provider: " + ", ".join(f"{n} {counts[n]}" for n in (names or sorted(counts))))
+PYEOF
+}
+
 mkdir -p fuzz/target/logs
 summary=fuzz/target/summary.txt
 : > "$summary"
@@ -34,6 +54,9 @@ for t in "${targets[@]}"; do
   crashes=0
   if [ $rc -ne 0 ]; then crashes=1; failed=1; fi
   printf '%-22s %12s %8s %8s %8s\n' "$t" "${execs:-?}" "$elapsed" "$corpus" "$crashes" | tee -a "$summary"
+  if [[ $t == verify || $t == normalize ]]; then
+    by_provider "fuzz/target/corpus/$t" | tee -a "$summary"
+  fi
   if [ $rc -ne 0 ]; then
     grep -m3 -E 'panicked|SUMMARY|Test unit written' "$log" | sed 's/^/    /'
   fi

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # make demo: the product's main job on a laptop, no AWS account needed. Builds, serves the
 # real ingest handler locally (ARCHIVE and STORE on local files, deliveries queued on a local
-# SQS), sends every signed sample delivery for all four providers with `scribehook send`
-# (plus a duplicate, an out-of-order timeline and deliveries that must be refused), drains
-# the queue through the real processor handler, then prints the merged records and what was
-# rejected and why.
+# SQS), sends every signed sample delivery of every provider `scribehook providers` lists
+# with `scribehook send` (plus a duplicate, an out-of-order timeline, Nabla Connect's exports
+# of one encounter and deliveries that must be refused), drains the queue through the real
+# processor handler, then prints the merged records and what was rejected and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,17 +17,19 @@ DATA="$PWD/data/demo"
 rm -rf "$DATA"
 mkdir -p "$DATA"
 
-# The test secrets the samples are signed with (events/README.md). ARCHIVE and STORE are
-# local directories; a local S3 and SQS (moto) stand in for Daily's output bucket and for
-# the delivery queue, so both Lambda handlers run as deployed: the ingest queues, then
-# `scribehook drain` feeds the queue to the processor handler as SQS events.
-export DAILY_WEBHOOK_SECRETS="c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="
-export BOTA_WEBHOOK_SECRETS="whsec_scribehook_demo_bota"
-export NABLA_WEBHOOK_SECRETS="scribehook-demo-nabla"
-export PROSA_WEBHOOK_SECRETS="scribehook-demo-prosa"
+# The test secrets the samples are signed with (events/README.md), for every provider the
+# code lists. ARCHIVE and STORE are local directories; a local S3 and SQS (moto) stand in
+# for Daily's output bucket and for the delivery queue, so both Lambda handlers run as
+# deployed: the ingest queues, then `scribehook drain` feeds the queue to the processor
+# handler as SQS events.
+eval "$("$PY" scripts/providers.py "$BIN" env)"
+mapfile -t PROVIDER_NAMES < <("$PY" scripts/providers.py "$BIN" names)
 export ARCHIVE="file://$DATA" STORE="file://$DATA"
 unset QUEUE_URL AWS_LAMBDA_FUNCTION_NAME PROVIDERS
 export RUST_LOG="${RUST_LOG:-warn}"
+# Record notifications (docs/behaviour.md#record-notifications-eventbridge): what EventBridge
+# would carry, as JSON lines; shown at the end.
+export NOTIFY="file://$DATA/notifications"
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -110,19 +112,43 @@ send() {
   out=$("$BIN" send --provider "$provider" --url "$URL/$provider" "$@" <"$file" 2>/dev/null) || true
   status=$(head -n1 <<<"$out")
   body=$(tail -n +2 <<<"$out")
-  printf '  %-8s %-44s %s %s\n' "$provider" "$label" "${status:-???}" "$body"
+  printf '  %-13s %-44s %s %s\n' "$provider" "$label" "${status:-???}" "$body"
   if [[ "$status" != 2* ]]; then REJECTED+=("$provider $label → $status $body"); fi
 }
 p() { echo "events/payloads/$1/$2.json"; }
 
+# What a sample needs besides its body, one option per line: Prosa sends the event type and
+# a delivery UUID in headers, derived from the sample's name as scripts/make_events.py does.
+sample_options() {
+  case $1 in
+    prosa)
+      printf '%s\n' --event-type "${2%.envelope}" --event-id \
+        "$("$PY" -c "import uuid,sys; print(uuid.uuid5(uuid.NAMESPACE_URL, 'scribehook:prosa:' + sys.argv[1]))" "$2")"
+      ;;
+  esac
+}
+# Providers whose samples tell a story of their own below; every other provider's samples,
+# a new provider's included, are sent as they are.
+STORIES=" bota nabla-connect "
+
 echo "== Sending every sample delivery to $URL/<provider>"
-for f in events/payloads/daily/*.json; do send "$(basename "$f" .json)" daily "$f"; done
-send "job-finished, outputs in an allowed bucket" daily "$DATA/job-finished-own-bucket.json"
-for f in events/payloads/nabla/*.json; do send "$(basename "$f" .json)" nabla "$f"; done
-for f in events/payloads/prosa/*.json; do
-  name=$(basename "$f" .json)
-  send "$name" prosa "$f" --event-type "${name%.envelope}" --event-id "$("$PY" -c "import uuid,sys; print(uuid.uuid5(uuid.NAMESPACE_URL, 'scribehook:prosa:' + sys.argv[1]))" "$name")"
+for provider in "${PROVIDER_NAMES[@]}"; do
+  [[ $STORIES == *" $provider "* ]] && continue
+  for f in events/payloads/"$provider"/*.json; do
+    name=$(basename "$f" .json)
+    mapfile -t options < <(sample_options "$provider" "$name")
+    send "$name" "$provider" "$f" "${options[@]}"
+  done
 done
+send "job-finished, outputs in an allowed bucket" daily "$DATA/job-finished-own-bucket.json"
+
+echo "== Nabla Connect: the clinician exports a first draft of the note, then the full note"
+echo "   (transcript, visit diagnoses), then the patient instructions, all of one encounter;"
+echo "   each answer echoes request_uuid, which Nabla expects. The later export wins the note."
+send "NOTE_EXPORT, a first draft (5 s earlier)" nabla-connect "$(p nabla-connect NOTE_EXPORT.note-only)" \
+  --timestamp "$(($(date +%s) - 5))"
+send "NOTE_EXPORT, with transcript and diagnoses" nabla-connect "$(p nabla-connect NOTE_EXPORT)"
+send "PATIENT_INSTRUCTIONS_EXPORT" nabla-connect "$(p nabla-connect PATIENT_INSTRUCTIONS_EXPORT)"
 
 echo "== Bota's timeline, out of order (summary first, recording.created last)"
 for name in summary.completed transcription.completed recording.uploaded transcription.started summary.started recording.created; do
@@ -154,10 +180,16 @@ send "endpoint check {\"test\":\"test\"}" daily "$DATA/endpoint-check.json"
 echo "== Deliveries that must be refused"
 send "signed with the wrong secret" bota "$(p bota recording.created)" --secret whsec_not_the_configured_one
 send "timestamp an hour old" nabla "$(p nabla transcribe_async.succeeded)" --timestamp "$(($(date +%s) - 3600))"
+send "timestamp 61 s old (its window is 60 s)" nabla-connect "$(p nabla-connect PATIENT_INSTRUCTIONS_EXPORT)" \
+  --timestamp "$(($(date +%s) - 61))"
+# A callback type Nabla Connect may add later: 400 unknown_type, as its protocol asks (archived).
+sed 's/PATIENT_INSTRUCTIONS_EXPORT/VISIT_SUMMARY_EXPORT/; s/c4d8e2f1-6a3b-4e9c-a7d0-1b5f8e2c9d34/0b7e5d3c-1a29-4f86-b0c4-9e8d7f6a5b43/' \
+  "$(p nabla-connect PATIENT_INSTRUCTIONS_EXPORT)" >"$DATA/VISIT_SUMMARY_EXPORT.json"
+send "an unknown type (VISIT_SUMMARY_EXPORT)" nabla-connect "$DATA/VISIT_SUMMARY_EXPORT.json"
 echo 'this is not JSON' >"$DATA/not-json.txt"
 send "verified but not JSON" bota "$DATA/not-json.txt"
 out=$("$BIN" send --provider daily --url "$URL/zoom" <"$(p daily meeting.started)" 2>/dev/null) || true
-printf '  %-8s %-44s %s %s\n' zoom "unknown provider route" "$(head -n1 <<<"$out")" "$(tail -n +2 <<<"$out")"
+printf '  %-13s %-44s %s %s\n' zoom "unknown provider route" "$(head -n1 <<<"$out")" "$(tail -n +2 <<<"$out")"
 REJECTED+=("zoom unknown provider route → $(head -n1 <<<"$out") $(tail -n +2 <<<"$out")")
 
 echo
@@ -185,7 +217,7 @@ echo "== Merged records in $DATA/records"
 echo
 "$BIN" records --store "file://$DATA"
 
-echo "== Rejected deliveries (nothing stored for them, except the unparseable body, archived for replay)"
+echo "== Rejected deliveries (nothing stored for them, except the verified bodies not understood, archived for replay)"
 for r in "${REJECTED[@]}"; do echo "  $r"; done
 echo
 
@@ -249,4 +281,44 @@ echo "  after: ${left:-no file holds any of it}"
 again=$("$BIN" purge --provider daily --subject "$JOB" --yes 2>>"$DATA/server.log")
 echo "  run again (idempotent): $again"
 echo
-echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Server log: $DATA/server.log"
+
+# ---------------------------------------------------------------- record notifications
+# What a consumer of the EventBridge bus would have received, in order (NOTIFY=file://DIR
+# writes the same events as JSON lines): one Record Updated per change, Record Completed
+# once per record, codes only for what needs attention, and no content.
+echo "== Record notifications: what a consumer would have received (NOTIFY=file://$DATA/notifications)"
+"$BIN" records --store "file://$DATA" --json >"$DATA/records.jsonl"
+"$PY" - "$DATA/notifications" "$DATA/records.jsonl" <<'PYEOF'
+import json, pathlib, sys
+lines = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("notifications-*.jsonl")):
+    lines += [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+counts = {}
+for e in lines:
+    d, t = e["detail"], e["detail-type"]
+    counts[t] = counts.get(t, 0) + 1
+    if "revision" in d:
+        what = f"{d['provider']}/{d['subject_id']} r{d['revision']}"
+        extra = ("complete" if d["complete"] else "not complete") + \
+            (", " + " ".join(d["reasons"]) if d.get("reasons") else "")
+    else:
+        what, extra = f"{d['provider']}/{d['event_id']}", " ".join(d["reasons"])
+    print(f"  {t:<24} {what[:64]:<64} {extra}")
+print("  " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())))
+records = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+last = {}
+for e in lines:
+    d = e["detail"]
+    if "revision" in d:
+        key = (d["provider"], d["subject_id"])
+        last[key] = max(last.get(key, 0), d["revision"])
+behind = [f"{r['provider']}/{r['subject_id']}" for r in records
+          if last.get((r["provider"], r["subject_id"])) != r.get("revision")]
+print(f"  {len(records)} records, every last revision told: {'yes' if not behind else 'no: ' + ', '.join(behind)}")
+text = "\n".join(json.dumps(e) for e in lines)
+told = [p for p in ("coming back today", "ragweed allergies", "right knee pain", "patellofemoral") if p in text]
+print(f"  content in the notifications: {', '.join(told) if told else 'none'}")
+sys.exit(1 if behind or told else 0)
+PYEOF
+echo
+echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Notifications: $DATA/notifications   Server log: $DATA/server.log"

@@ -26,12 +26,10 @@ echo "== Re-signing the samples into ${EVENTS#"$PWD"/} (valid for 300 s)"
 "$PY" scripts/make_events.py "$TARGET_DIR/debug/scribehook" --out "$EVENTS"
 
 # The environment of `cargo lambda watch` is the functions' environment: the test secrets
-# the samples are signed with (events/README.md), local directories for ARCHIVE and STORE,
-# no QUEUE_URL (the ingest processes each delivery before answering).
-export DAILY_WEBHOOK_SECRETS="c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA=="
-export BOTA_WEBHOOK_SECRETS="whsec_scribehook_demo_bota"
-export NABLA_WEBHOOK_SECRETS="scribehook-demo-nabla"
-export PROSA_WEBHOOK_SECRETS="scribehook-demo-prosa"
+# the samples are signed with (events/README.md), for every provider the code lists, local
+# directories for ARCHIVE and STORE, no QUEUE_URL (the ingest processes each delivery
+# before answering).
+eval "$("$PY" scripts/providers.py "$TARGET_DIR/debug/scribehook" env)"
 export ARCHIVE="file://$DATA/store" STORE="file://$DATA/store"
 unset QUEUE_URL PROVIDERS AWS_LAMBDA_FUNCTION_NAME ALLOWED_OUTPUT_BUCKETS AWS_ENDPOINT_URL
 export AWS_REGION="${AWS_REGION:-us-east-1}"

@@ -19,6 +19,10 @@ if [ ! -x "$LOAD_DIR/node_modules/.bin/dynalite" ]; then
   npm install --prefix "$LOAD_DIR" --no-audit --no-fund --loglevel=error dynalite@4 >/dev/null
 fi
 
+# The provider list (and its test secrets) comes from the scribehook binary.
+echo "load: building scribehook and the load example (if needed)"
+cargo build --quiet --locked --bin scribehook --example load
+
 DYNAMO_PORT=$(free_port)
 node "$LOAD_DIR/node_modules/dynalite/cli.js" --port "$DYNAMO_PORT" >"$LOAD_DIR/dynalite.log" 2>&1 &
 wait_for "$DYNAMO_PORT"
@@ -34,8 +38,9 @@ ddb.create_table(TableName="scribehook-load", BillingMode="PAY_PER_REQUEST",
 PY
 rm -rf "$LOAD_DIR/archive"
 export LOAD_TABLE=scribehook-load ARCHIVE="file://$PWD/$LOAD_DIR/archive" STORE=dynamodb://scribehook-load
-export DAILY_WEBHOOK_SECRETS=c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA== BOTA_WEBHOOK_SECRETS=whsec_scribehook_demo_bota
-export NABLA_WEBHOOK_SECRETS=scribehook-demo-nabla PROSA_WEBHOOK_SECRETS=scribehook-demo-prosa
+# The test secrets of every provider the code lists (events/README.md): the example signs
+# each provider's deliveries with them.
+eval "$("$VENV/bin/python" scripts/providers.py "${CARGO_TARGET_DIR:-target}/debug/scribehook" env)"
 export RUST_LOG=${RUST_LOG:-error}
-echo "load: dynalite on $DYNAMO_PORT; sending (after the build, if needed)"
+echo "load: dynalite on $DYNAMO_PORT; sending"
 timeout 1200 cargo run --quiet --locked --example load

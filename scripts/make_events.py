@@ -148,6 +148,21 @@ def write(path, doc):
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
+SECRETS_BEGIN = "<!-- BEGIN GENERATED test-secrets (make events, from scribehook providers) -->"
+SECRETS_END = "<!-- END GENERATED test-secrets -->"
+
+
+def write_secrets_table(readme, known):
+    """The test secrets table of events/README.md, between its GENERATED markers, from the
+    provider list (tests/docs_providers.rs checks it names every provider)."""
+    rows = ["| provider | variable | test secret |", "|---|---|---|"]
+    rows += [f"| {p['title']} | `{p['secrets_env']}` | `{p['sample_secret']}` |" for p in known.values()]
+    text = readme.read_text()
+    head, rest = text.split(SECRETS_BEGIN, 1)
+    _, tail = rest.split(SECRETS_END, 1)
+    readme.write_text(head + SECRETS_BEGIN + "\n" + "\n".join(rows) + "\n" + SECRETS_END + tail)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Sign the sample payloads into API Gateway and SQS events.")
     parser.add_argument("binary", help="the scribehook binary (its `sign` command signs)")
@@ -186,6 +201,8 @@ def main():
     env["ProcessorFunction"] = {"ARCHIVE": local["ARCHIVE"], "STORE": local["STORE"], "ALLOWED_OUTPUT_BUCKETS": ""}
     write(out / "env.json", env)
     write(out / "manifest.json", {"signed_at": timestamp, "secrets": {p["name"]: p["sample_secret"] for p in known.values()}})
+    if out == EVENTS:
+        write_secrets_table(EVENTS / "README.md", known)
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"{shown}/ signed at {timestamp} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))})")
 

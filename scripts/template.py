@@ -479,6 +479,22 @@ def provider_alarms(providers: list[Provider]) -> str:
         "scribehook - more than 20 webhook deliveries rejected in 5 minutes (wrong or rotated secret, clock skew, or someone probing the endpoints).",
         20,
     )
+    out.append("")
+    out += provider_alarm(
+        providers,
+        "NotificationsFailedAlarm",
+        "NotificationsFailed",
+        "scribehook - a record notification was not confirmed by EventBridge (NotifyBus); the message is retried and nothing is lost. If it persists, check the bus and the processor's events:PutEvents permission, then `scribehook notify --pending`.",
+        0,
+    )
+    out.append("")
+    out += provider_alarm(
+        providers,
+        "OutputBucketErrorsAlarm",
+        "OutputBucketErrors",
+        "scribehook - the processor could not read a provider output from a bucket in AllowedOutputBuckets (missing bucket, AccessDenied, a KMS key it may not use). The operator's to fix - the messages are retried and end in the dead-letter queue; redrive them once fixed.",
+        0,
+    )
     return "\n".join(out) + "\n"
 
 
@@ -486,6 +502,8 @@ ALARMS = [
     "DeadLetterQueueAlarm",
     "QuarantinedAlarm",
     "RejectedDeliveriesAlarm",
+    "NotificationsFailedAlarm",
+    "OutputBucketErrorsAlarm",
     "IngestServerErrorsAlarm",
     "ProcessorErrorsAlarm",
 ]
@@ -499,6 +517,7 @@ FIGURES = [
     ("Processed", "Processed events per provider"),
     ("Quarantined", "Quarantined events per provider"),
     ("Purged", "Purged subjects per provider"),
+    ("NotificationsFailed", "Record notifications not confirmed per provider"),
 ]
 
 

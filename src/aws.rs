@@ -1,5 +1,6 @@
 //! The AWS SDK behind the capabilities the domain asks for: [`Queue`] (SQS),
-//! [`OutputSource`] (S3 reads of provider outputs) and [`SecretValues`] (Secrets Manager),
+//! [`OutputSource`] (S3 reads of provider outputs), [`SecretValues`] (Secrets Manager) and
+//! [`Notifier`] (EventBridge),
 //! plus the clients themselves, built once from one configuration. The stores' own SDK
 //! implementations live with them under `storage`.
 
@@ -14,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::SecretValues;
 use crate::pipeline::ingest::Queue;
+use crate::pipeline::notify::{Notification, Notifier, SOURCE};
 use crate::providers::daily::sources::{Download, FetchError, OutputSource};
 use crate::storage::file::FileBlobs;
 use crate::storage::s3::S3Blobs;
@@ -35,6 +37,7 @@ struct Shared {
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
     sqs: OnceCell<aws_sdk_sqs::Client>,
     secrets: OnceCell<aws_sdk_secretsmanager::Client>,
+    eventbridge: OnceCell<aws_sdk_eventbridge::Client>,
 }
 
 impl Clients {
@@ -150,6 +153,14 @@ impl Clients {
         client.await.clone()
     }
 
+    pub async fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        let client = self
+            .shared
+            .eventbridge
+            .get_or_init(|| async { aws_sdk_eventbridge::Client::new(&self.sdk().await) });
+        client.await.clone()
+    }
+
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         let client = self
             .shared
@@ -237,6 +248,84 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| StoreError::from_sdk("sqs send", &e))?;
         Ok(())
+    }
+}
+
+/// Record notifications put on an EventBridge bus (`NOTIFY_BUS`, a name or an ARN). The
+/// client is built on the first change to tell.
+pub struct EventBridgeNotifier {
+    clients: Clients,
+    bus: String,
+}
+
+impl EventBridgeNotifier {
+    /// PutEvents takes at most ten entries per call.
+    const MAX_ENTRIES: usize = 10;
+
+    pub fn new(clients: Clients, bus: impl Into<String>) -> Self {
+        Self {
+            clients,
+            bus: bus.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for EventBridgeNotifier {
+    async fn publish(&self, notifications: &[Notification]) -> Result<(), StoreError> {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let operation = || format!("eventbridge put events on {}", self.bus);
+        let client = self.clients.eventbridge().await;
+        for chunk in notifications.chunks(Self::MAX_ENTRIES) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for notification in chunk {
+                let time = aws_smithy_types::DateTime::from_millis(notification.time.unix_millis());
+                entries.push(
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE)
+                        .detail_type(notification.detail_type.as_str())
+                        .detail(notification.detail_json()?)
+                        .time(time)
+                        .build(),
+                );
+            }
+            let output = client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    // Never quarantined: the record is written, only the telling is left
+                    // (docs/behaviour.md#revisions-and-publication).
+                    let mut err = StoreError::from_sdk(operation(), &e);
+                    if err.fault == Fault::Permanent {
+                        err.fault = Fault::Transient;
+                    }
+                    err
+                })?;
+            if output.failed_entry_count() > 0 {
+                let codes: std::collections::BTreeSet<&str> = output
+                    .entries()
+                    .iter()
+                    .filter_map(|entry| entry.error_code())
+                    .collect();
+                return Err(StoreError::new(
+                    operation(),
+                    format!(
+                        "{} of {} entries failed ({})",
+                        output.failed_entry_count(),
+                        chunk.len(),
+                        codes.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("eventbridge://{}", self.bus)
     }
 }
 

@@ -116,6 +116,35 @@ pub struct Config {
     /// `DAILY_API_KEY` / `DAILY_API_KEY_ARN` and `DAILY_API_URL`: Daily's REST API, for
     /// outputs in storage that is not ours to read (docs/behaviour.md#daily-outputs).
     pub daily_api: Option<DailyApi>,
+    /// `NOTIFY_BUS` (an EventBridge bus name or ARN) or, locally, `NOTIFY=file://DIR`:
+    /// where record changes are told (docs/behaviour.md#record-notifications-eventbridge);
+    /// `None` (both unset or empty): nowhere.
+    pub notify: Option<NotifyTarget>,
+}
+
+/// Where record notifications go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// An EventBridge bus, by name or ARN.
+    Bus(String),
+    /// JSON lines in a local directory.
+    File(std::path::PathBuf),
+}
+
+fn notify_target(env: &Env<'_>) -> Result<Option<NotifyTarget>, ConfigError> {
+    match (env.get("NOTIFY_BUS"), env.get("NOTIFY")) {
+        (Some(_), Some(_)) => Err(ConfigError(
+            "NOTIFY_BUS and NOTIFY are both set; set NOTIFY_BUS for EventBridge or NOTIFY=file://DIR for local files".into(),
+        )),
+        (Some(bus), None) => Ok(Some(NotifyTarget::Bus(bus))),
+        (None, Some(uri)) => match uri.strip_prefix("file://").filter(|d| !d.is_empty()) {
+            Some(dir) => Ok(Some(NotifyTarget::File(dir.into()))),
+            None => Err(ConfigError(format!(
+                "NOTIFY={uri:?}: expected file:///dir (NOTIFY_BUS names an EventBridge bus)"
+            ))),
+        },
+        (None, None) => Ok(None),
+    }
 }
 
 /// Where Daily's REST API is and where its key comes from.
@@ -176,6 +205,7 @@ impl Config {
             max_output_bytes: env.number("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)?,
             purge_on_delete: env.flag("PURGE_ON_DELETE", true)?,
             daily_api: daily_api(&env),
+            notify: notify_target(&env)?,
         })
     }
 }
@@ -466,6 +496,32 @@ mod tests {
         assert_eq!(api.url, DEFAULT_DAILY_API_URL);
         assert!(!format!("{api:?}").contains("sk_live"), "redacted");
         assert!(config(&[("PURGE_ON_DELETE", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn notifications_go_to_a_bus_or_a_directory() {
+        assert_eq!(config(&[]).unwrap().notify, None);
+        assert_eq!(config(&[("NOTIFY_BUS", " ")]).unwrap().notify, None);
+        assert_eq!(
+            config(&[("NOTIFY_BUS", "scribehook-records")])
+                .unwrap()
+                .notify,
+            Some(NotifyTarget::Bus("scribehook-records".into()))
+        );
+        assert_eq!(
+            config(&[("NOTIFY", "file://./data/notify")])
+                .unwrap()
+                .notify,
+            Some(NotifyTarget::File("./data/notify".into()))
+        );
+        for bad in [
+            vec![("NOTIFY", "s3://b")],
+            vec![("NOTIFY", "file://")],
+            vec![("NOTIFY", "file:///x"), ("NOTIFY_BUS", "b")],
+        ] {
+            let err = config(&bad).unwrap_err().to_string();
+            assert!(err.contains("NOTIFY"), "{err}");
+        }
     }
 
     #[test]

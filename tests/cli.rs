@@ -222,6 +222,96 @@ fn sign_then_verify_round_trips_for_every_provider() {
     }
 }
 
+/// Nabla Connect through the binary (docs/cli.md#nabla-connect): a delivery signed by an
+/// independent implementation verifies, `sign` writes exactly those headers, a timestamp
+/// 61 s old is `stale_timestamp` under the provider's own 60 s default window, and
+/// `normalize` prints the note with its diagnoses.
+#[test]
+fn nabla_connect_signs_verifies_and_normalizes() {
+    const BODY: &[u8] = br#"{"request_uuid":"3f6c2a9e-7d41-4b8a-9c2e-5a1d0e7f4b21","type":"NOTE_EXPORT","data":{"external_patient_id":"p-1","external_encounter_id":"enc-1","external_provider_id":"dr-1","note":{"sections":[{"title":"Chief complaint","category":"CHIEF_COMPLAINT","content":"Right knee pain."}]},"visit_diagnoses":[{"system":"ICD-10","code":"M25.561","display":"Pain in right knee","is_hcc":false,"is_mcc":false}]}}"#;
+    const SECRET: &str = "nabla-connect-test-secret-3e9a";
+    // Python's hmac: hex(HMAC-SHA256(secret, timestamp text ‖ body)), no separator.
+    const SIGNATURE: &str = "x-nabla-connect-signature: 58e90167becb866b7ad3389b24ccbb07a82c55d811537087ebe68303ce1ba7e1";
+    const TIMESTAMP: &str = "x-nabla-connect-timestamp: 2026-12-07T09:15:00Z";
+    const SIGNED_AT: i64 = 1_796_634_900;
+    // Only the provider's own default window may apply.
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scribehook"))
+            .args(args)
+            .env_remove("SIGNATURE_TOLERANCE_SECONDS")
+            .env_remove("NABLA_CONNECT_SIGNATURE_TOLERANCE_SECONDS")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(BODY).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let verify = |headers: &[&str], now: i64| {
+        let now = now.to_string();
+        let mut args = vec![
+            "verify",
+            "--provider",
+            "nabla-connect",
+            "--secret",
+            SECRET,
+            "--now",
+            &now,
+        ];
+        for h in headers {
+            args.extend(["-H", h]);
+        }
+        run(&args)
+    };
+
+    let o = verify(&[SIGNATURE, TIMESTAMP], SIGNED_AT);
+    assert_eq!(stdout(&o), "valid", "{o:?}");
+
+    let o = run(&[
+        "sign",
+        "--provider",
+        "nabla-connect",
+        "--secret",
+        SECRET,
+        "--timestamp",
+        &SIGNED_AT.to_string(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let mut signed: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    signed.sort();
+    assert_eq!(signed, [SIGNATURE, TIMESTAMP]);
+    let signed: Vec<&str> = signed.iter().map(String::as_str).collect();
+    assert_eq!(stdout(&verify(&signed, SIGNED_AT + 60)), "valid");
+    let o = verify(&signed, SIGNED_AT + 61);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(stdout(&o), "stale_timestamp");
+    let o = verify(&[SIGNATURE, TIMESTAMP], SIGNED_AT - 61);
+    assert_eq!(stdout(&o), "stale_timestamp", "a timestamp 61 s ahead");
+    // A rotation: the header lists one signature per secret.
+    let o = verify(
+        &[
+            "x-nabla-connect-signature: 00ff, 58e90167becb866b7ad3389b24ccbb07a82c55d811537087ebe68303ce1ba7e1",
+            TIMESTAMP,
+        ],
+        SIGNED_AT,
+    );
+    assert_eq!(stdout(&o), "valid", "{o:?}");
+
+    let o = run(&["normalize", "--provider", "nabla-connect", "-H", TIMESTAMP]);
+    assert!(o.status.success(), "{o:?}");
+    let event: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(event["provider"], "nabla-connect");
+    assert_eq!(event["category"], "note");
+    assert_eq!(event["status"], "completed");
+    assert_eq!(event["event_id"], "3f6c2a9e-7d41-4b8a-9c2e-5a1d0e7f4b21");
+    assert_eq!(event["subject_id"], "enc-1");
+    assert_eq!(event["occurred_at"], "2026-12-07T09:15:00Z");
+    assert_eq!(event["note"]["sections"][0]["key"], "CHIEF_COMPLAINT");
+    assert_eq!(event["diagnoses"][0]["code"], "M25.561");
+    assert_eq!(event["diagnoses"][0]["display"], "Pain in right knee");
+}
+
 #[test]
 fn normalize_prints_schema_v1_events() {
     let body = std::fs::read(format!(

@@ -132,3 +132,33 @@ fn send_says_when_nothing_listens_and_when_the_url_is_another_provider_s() {
         "{message}"
     );
 }
+
+#[test]
+fn prosa_says_everything_it_needs_at_once() {
+    let dir = temp_dir("prosa");
+    let secret = Provider::Prosa.facts().sample_secret;
+    // A bare job body names neither the type nor a delivery id: both flags in one message.
+    let o = run(
+        &["sign", "--provider", "prosa", "--secret", secret],
+        &[],
+        &dir,
+    );
+    assert!(!o.status.success(), "{o:?}");
+    let message = stderr(&o);
+    assert!(
+        message.contains("--event-type") && message.contains("--event-id"),
+        "{message}"
+    );
+    // normalize without the headers Prosa sends says to pass them.
+    let o = run(&["normalize", "--provider", "prosa"], &[], &dir);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(stderr(&o).contains("-H 'X-Prosa-Event:"), "{o:?}");
+    // An empty --secret (an unset shell variable) is named as such, counted from #1.
+    let o = run(&["sign", "--provider", "prosa", "--secret", ""], &[], &dir);
+    assert!(!o.status.success(), "{o:?}");
+    let message = stderr(&o);
+    assert!(
+        message.contains("prosa secret #1: the secret given is empty"),
+        "{message}"
+    );
+}

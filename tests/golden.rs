@@ -1,7 +1,7 @@
 //! Golden outputs: every committed sample (API Gateway v2 and v1) through the real ingest
 //! handler with inline processing into a file store, plus a set of refused and repeated
 //! deliveries, with the clock pinned. The HTTP answers and every byte written (archive,
-//! events, records) must equal `tests/golden/outputs.txt`, so a refactor cannot change what
+//! events, records, record notifications) must equal `tests/golden/outputs.txt`, so a refactor cannot change what
 //! users see by accident. A change made on purpose regenerates the file with
 //! `UPDATE_GOLDEN=1 cargo test --test golden` and shows up in review as its diff.
 
@@ -74,7 +74,12 @@ fn dump_tree(dir: &Path, out: &mut String) {
 
 async fn run(kind: &str, dir: &Path, out: &mut String) {
     let signed_at = manifest()["signed_at"].as_i64().unwrap();
-    let (config, clients) = sample_config(dir, &[("MAX_BODY_BYTES", "65536")]);
+    // Record notifications as JSON lines beside the records: pinned like everything written.
+    let notify = format!("file://{}/notifications", dir.display());
+    let (config, clients) = sample_config(
+        dir,
+        &[("MAX_BODY_BYTES", "65536"), ("NOTIFY", notify.as_str())],
+    );
     let ingest = app::ingest(
         &config,
         &clients,

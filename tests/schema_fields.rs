@@ -7,10 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use scribehook::pipeline::notify::{
+    ComponentState, Detail, DetailType, Location, QuarantineDetail, RecordDetail, TableKey,
+};
 use scribehook::record::{
     Artifact, ArtifactKind, Category, Component, Components, Content, DeviceInfo, Diagnosis,
-    ErrorInfo, Instructions, Note, RecordingInfo, Role, Section, Segment, Status, Summary,
-    Transcript,
+    ErrorInfo, Instructions, Note, Notified, RecordingInfo, Role, Section, Segment, Status,
+    Summary, Transcript,
 };
 use scribehook::{NormalizedEvent, Provider, Record, Timestamp};
 use serde_json::{json, Value};
@@ -144,6 +147,13 @@ fn full_record() -> Record {
             instructions: Some(full_component()),
         },
         events: BTreeSet::from(["evt_1".to_owned()]),
+        revision: 3,
+        notified: Notified {
+            revision: 2,
+            complete: true,
+            purged: true,
+            reasons: BTreeSet::from(["summary_failed".to_owned()]),
+        },
     }
 }
 
@@ -181,10 +191,14 @@ fn join(path: &str, key: &str) -> String {
 
 /// The schemas by file name, for `$ref`s across them.
 fn schemas() -> BTreeMap<&'static str, Value> {
-    ["normalized-event.schema.json", "record.schema.json"]
-        .into_iter()
-        .map(|name| (name, schema(name)))
-        .collect()
+    [
+        "normalized-event.schema.json",
+        "record.schema.json",
+        "notification.schema.json",
+    ]
+    .into_iter()
+    .map(|name| (name, schema(name)))
+    .collect()
 }
 
 /// The schema `node` stands for, following `$ref`s (`file#/$defs/x` or `#/$defs/x`).
@@ -232,11 +246,17 @@ fn schema_paths(
 }
 
 fn assert_same_fields(document: &Value, schema_file: &'static str) {
+    assert_same_fields_at(document, schema_file, "");
+}
+
+/// [`assert_same_fields`] against the schema at `pointer` inside `schema_file`.
+fn assert_same_fields_at(document: &Value, schema_file: &'static str, pointer: &str) {
     let mut in_document = BTreeSet::new();
     document_paths(document, "", &mut in_document);
     let all = schemas();
     let mut in_schema = BTreeSet::new();
-    schema_paths(&all, schema_file, &all[schema_file], "", &mut in_schema);
+    let node = all[schema_file].pointer(pointer).unwrap();
+    schema_paths(&all, schema_file, node, "", &mut in_schema);
     let missing: Vec<_> = in_document.difference(&in_schema).collect();
     let unused: Vec<_> = in_schema.difference(&in_document).collect();
     assert!(
@@ -359,4 +379,80 @@ fn the_schema_enums_are_exactly_the_variants() {
         names(kinds),
         schema_enum("/$defs/artifact/properties/kind/enum")
     );
+}
+
+fn full_location() -> Location {
+    Location {
+        table: Some(TableKey {
+            name: "records".into(),
+            pk: "daily#subject_1".into(),
+            sk: "record".into(),
+        }),
+        s3: Some("s3://bucket/records/daily/subject_1/record.json".into()),
+        file: Some("file:///data/records/daily/subject_1/record.json".into()),
+    }
+}
+
+#[test]
+fn the_notification_schema_has_exactly_the_fields_of_the_detail_types() {
+    let state = || ComponentState {
+        status: Status::Completed,
+        event_id: "evt_1".into(),
+        occurred_at: at(0),
+    };
+    let record = RecordDetail {
+        schema_version: "1",
+        provider: Provider::Daily,
+        subject_id: "subject_1".into(),
+        revision: 1,
+        complete: true,
+        components: [
+            "recording",
+            "transcript",
+            "summary",
+            "note",
+            "job",
+            "device",
+            "instructions",
+        ]
+        .into_iter()
+        .map(|name| (name, state()))
+        .collect(),
+        location: full_location(),
+        deleted_at: Some(at(1)),
+        purged_at: Some(at(2)),
+        reasons: BTreeSet::from(["job_failed".to_owned()]),
+    };
+    let quarantine = QuarantineDetail {
+        schema_version: "1",
+        provider: Provider::Bota,
+        event_id: "evt_1".into(),
+        quarantined_at: at(0),
+        reasons: BTreeSet::from(["malformed_event".to_owned()]),
+        location: full_location(),
+    };
+    for (detail, pointer) in [
+        (Detail::Record(record), "/$defs/record"),
+        (Detail::Quarantine(quarantine), "/$defs/quarantine"),
+    ] {
+        let value = serde_json::to_value(&detail).unwrap();
+        assert_same_fields_at(&value, "notification.schema.json", pointer);
+    }
+    // Every detail type, listed through a match: a new one does not compile until it is
+    // here and in the docs.
+    for t in DetailType::ALL {
+        match t {
+            DetailType::Updated
+            | DetailType::Completed
+            | DetailType::NeedsAttention
+            | DetailType::Purged
+            | DetailType::Quarantined => {}
+        }
+    }
+    let behaviour =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/behaviour.md"))
+            .unwrap();
+    for t in DetailType::ALL {
+        assert!(behaviour.contains(&format!("`{}`", t.as_str())), "{t:?}");
+    }
 }

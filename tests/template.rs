@@ -203,10 +203,27 @@ fn standard_sets() -> Vec<Set> {
         ("DailySignatureToleranceSeconds", "600"),
         ("Tracing", "PassThrough"),
         ("Architecture", "x86_64"),
+        ("NotifyExampleProvider", "bota"),
     ] {
         all.insert(k, v.to_owned());
     }
     sets.push(("every option set".to_owned(), all));
+    // Record notifications: the stack's own bus is the default of every set above; then
+    // the account's default bus, with and without the example consumer, and none at all.
+    for (bus, example, store) in [
+        ("default", "", "dynamodb"),
+        ("default", "nabla", "both"),
+        ("stack", "nabla-connect", "s3"),
+        ("", "", "dynamodb"),
+        ("", "bota", "both"),
+    ] {
+        let mut p = BTreeMap::new();
+        p.insert("NotifyBus", bus.to_owned());
+        p.insert("NotifyExampleProvider", example.to_owned());
+        p.insert("StoreKind", store.to_owned());
+        let name = format!("notify_bus={bus:?} example={example:?} store={store}");
+        sets.push((name, p));
+    }
     sets
 }
 
@@ -601,6 +618,20 @@ fn processor_role_reads_only_allow_listed_buckets_and_the_daily_key() {
         {
             expected.push((actions(&["kms:Decrypt"]), vec![json!(OUTPUT_KEY)]));
         }
+        // Record notifications: PutEvents on the one bus NotifyBus names, nothing else.
+        match d.param("NotifyBus").as_str().unwrap() {
+            "stack" => expected.push((
+                actions(&["events:PutEvents"]),
+                vec![get_att("RecordEventBus", "Arn")],
+            )),
+            "default" => expected.push((
+                actions(&["events:PutEvents"]),
+                vec![sub(
+                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default",
+                )],
+            )),
+            _ => {}
+        }
         assert_eq!(statements(d, role), expected, "[{}] {role}", d.name);
         let want = BTreeSet::from([
             "AWSLambdaBasicExecutionRole".to_owned(),
@@ -620,6 +651,101 @@ fn processor_role_reads_only_allow_listed_buckets_and_the_daily_key() {
             assert!(env.get("DAILY_API_KEY_ARN").is_none(), "[{}]", d.name);
         }
         assert_eq!(env["ALLOWED_OUTPUT_BUCKETS"]["Fn::Join"][0], ",");
+    }
+}
+
+/// Record notifications (docs/behaviour.md#record-notifications-eventbridge): NOTIFY_BUS is
+/// the bus NotifyBus names (none when empty, and no bus, rule or permission then), only the
+/// processor may put events, and the example rule sends one provider's Record Completed to
+/// a queue that only that rule may send to.
+#[test]
+fn record_notifications_follow_notify_bus() {
+    for d in deployed() {
+        let bus = d.param("NotifyBus").as_str().unwrap();
+        let example = d.param("NotifyExampleProvider").as_str().unwrap();
+        let env = &d.props("ProcessorFunction")["Environment"]["Variables"];
+        let buses = d.of_type("AWS::Events::EventBus");
+        match bus {
+            "stack" => {
+                assert_eq!(
+                    env["NOTIFY_BUS"],
+                    reference("RecordEventBus"),
+                    "[{}]",
+                    d.name
+                );
+                assert_eq!(buses.len(), 1, "[{}]", d.name);
+                assert_eq!(
+                    d.props("RecordEventBus")["Name"],
+                    sub("${AWS::StackName}-records")
+                );
+            }
+            "default" => {
+                assert_eq!(env["NOTIFY_BUS"], "default", "[{}]", d.name);
+                assert!(buses.is_empty(), "[{}]", d.name);
+            }
+            _ => {
+                assert!(env.get("NOTIFY_BUS").is_none(), "[{}]", d.name);
+                assert!(buses.is_empty(), "[{}]", d.name);
+            }
+        }
+        // Only the processor may put events.
+        for (name, f) in d.of_type("AWS::Lambda::Function") {
+            if name != "ProcessorFunction" {
+                let role = f["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+                assert!(
+                    statements(d, role)
+                        .iter()
+                        .all(|(a, _)| !a.iter().any(|a| a.starts_with("events:"))),
+                    "[{}] {name}",
+                    d.name
+                );
+                assert!(f["Properties"]["Environment"]["Variables"]
+                    .get("NOTIFY_BUS")
+                    .is_none());
+            }
+        }
+        let rules = d.of_type("AWS::Events::Rule");
+        let outputs = &d.template["Outputs"];
+        if bus.is_empty() || example.is_empty() {
+            assert!(rules.is_empty(), "[{}]", d.name);
+            assert!(outputs.get("CompletedRecordsQueueUrl").is_none());
+            assert_eq!(outputs.get("RecordEventBusName").is_some(), !bus.is_empty());
+            continue;
+        }
+        let rule = d.props("CompletedRecordsRule");
+        assert_eq!(
+            rule["EventPattern"],
+            json!({"source": ["scribehook"], "detail-type": ["Record Completed"],
+                   "detail": {"provider": [example]}}),
+            "[{}]",
+            d.name
+        );
+        let on_bus = if bus == "stack" {
+            reference("RecordEventBus")
+        } else {
+            json!("default")
+        };
+        assert_eq!(rule["EventBusName"], on_bus, "[{}]", d.name);
+        assert_eq!(
+            rule["Targets"][0]["Arn"],
+            get_att("CompletedRecordsQueue", "Arn")
+        );
+        let policy = d.props("CompletedRecordsQueuePolicy");
+        let statement = &policy["PolicyDocument"]["Statement"][0];
+        assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(statement["Action"], "sqs:SendMessage");
+        assert_eq!(
+            statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+            get_att("CompletedRecordsRule", "Arn")
+        );
+        assert_eq!(
+            d.props("CompletedRecordsQueue")["SqsManagedSseEnabled"],
+            true
+        );
+        assert_eq!(
+            outputs["CompletedRecordsQueueUrl"]["Value"],
+            reference("CompletedRecordsQueue")
+        );
     }
 }
 
@@ -820,7 +946,10 @@ fn storage_and_queues_are_encrypted_with_the_customer_key_when_given() {
         }
         for (name, q) in d.of_type("AWS::SQS::Queue") {
             let p = &q["Properties"];
-            if kms {
+            // The example consumer's queue: EventBridge could only send to it under the
+            // customer key if that key's policy let events.amazonaws.com use it, which the
+            // stack cannot grant; its messages carry no content.
+            if kms && name != "CompletedRecordsQueue" {
                 assert_eq!(p["KmsMasterKeyId"], KMS_KEY, "[{}] {name}", d.name);
                 assert!(p.get("SqsManagedSseEnabled").is_none());
             } else {
@@ -952,6 +1081,8 @@ fn every_alarm_watches_a_metric_the_code_emits_for_every_provider() {
             "DeadLetterQueueAlarm",
             "QuarantinedAlarm",
             "RejectedDeliveriesAlarm",
+            "NotificationsFailedAlarm",
+            "OutputBucketErrorsAlarm",
             "IngestServerErrorsAlarm",
             "ProcessorErrorsAlarm",
         ] {

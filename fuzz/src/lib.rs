@@ -3,10 +3,12 @@
 //! is written here from the providers' published formulas (not with scribehook's own
 //! signing code), and one real ingest on a local file store for the API Gateway targets.
 //!
-//! Input framing of the verify and normalize targets, so that seeds stay readable:
+//! Input of the verify and normalize targets: one byte choosing the provider, its index in
+//! `Provider::ALL` ([`pick_provider`]; `\0` is Daily), then a framing that keeps seeds
+//! readable:
 //!
 //! ```text
-//! X-Webhook-Signature: @sig
+//! \0X-Webhook-Signature: @sig
 //! X-Webhook-Timestamp: @now
 //!
 //! {"type":"meeting.started",…}
@@ -38,14 +40,10 @@ use sha2::{Digest, Sha256};
 pub const NOW: i64 = 1_767_225_600;
 pub const TOLERANCE: u64 = 300;
 
-/// The test secrets of events/manifest.json, as each provider shows them.
+/// The test secret the samples are signed with (events/README.md), as the provider shows
+/// it: test data, not signing logic, so it comes from the provider list.
 pub fn secret(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Daily => "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
-        Provider::Bota => "whsec_scribehook_demo_bota",
-        Provider::Nabla => "scribehook-demo-nabla",
-        Provider::Prosa => "scribehook-demo-prosa",
-    }
+    provider.facts().sample_secret
 }
 
 pub fn keys(provider: Provider) -> &'static Keys {
@@ -59,10 +57,11 @@ pub fn keys(provider: Provider) -> &'static Keys {
     &all[Provider::ALL.iter().position(|p| *p == provider).unwrap()]
 }
 
-/// The signing key bytes, decoded here independently of scribehook.
+/// The signing key bytes, decoded here independently of scribehook (the list says only
+/// whether the secret is written as base64 or used as its UTF-8 text).
 fn key_bytes(provider: Provider) -> Vec<u8> {
-    match provider {
-        Provider::Daily => STANDARD.decode(secret(provider)).unwrap(),
+    match provider.facts().key_encoding {
+        "base64" => STANDARD.decode(secret(provider)).unwrap(),
         _ => secret(provider).as_bytes().to_vec(),
     }
 }
@@ -94,6 +93,7 @@ pub fn timestamp_header(provider: Provider) -> Option<&'static str> {
         Provider::Bota => Some("x-bota-timestamp"),
         Provider::Nabla => Some("x-nabla-webhook-timestamp"),
         Provider::Prosa => None,
+        Provider::NablaConnect => Some("x-nabla-connect-timestamp"),
     }
 }
 
@@ -107,6 +107,7 @@ pub fn expected_signature(provider: Provider, timestamp: &str, body: &[u8]) -> S
         Provider::Bota => hex::encode(hmac(&key, &[ts, b".", body])),
         Provider::Nabla => hex::encode(hmac(&key, &[ts, body])),
         Provider::Prosa => hex::encode(sha256(&[&key, b".", body])),
+        Provider::NablaConnect => hex::encode(hmac(&key, &[ts, body])),
     }
 }
 
@@ -323,19 +324,7 @@ fn signed_correctly(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Res
         }
         Provider::Nabla => {
             let ts = one(headers, "x-nabla-webhook-timestamp")?;
-            let unix = if ts.bytes().all(|b| b.is_ascii_digit()) {
-                let n = decimal(ts)?;
-                if n >= 100_000_000_000 {
-                    n / 1000
-                } else {
-                    n
-                }
-            } else {
-                Timestamp::parse(ts)
-                    .ok_or("timestamp is no date-time")?
-                    .unix_seconds()
-            };
-            in_window(unix)?;
+            in_window(date_time(ts)?)?;
             let sig = one(headers, "x-nabla-webhook-signature")?;
             let expected = expected_signature(provider, ts, body);
             let found = sig
@@ -385,7 +374,44 @@ fn signed_correctly(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Res
             }
             Ok(())
         }
+        Provider::NablaConnect => {
+            let ts = one(headers, "x-nabla-connect-timestamp")?;
+            in_window(date_time(ts)?)?;
+            let sig = one(headers, "x-nabla-connect-signature")?;
+            let expected = expected_signature(provider, ts, body);
+            // A comma-separated list; the whitespace split is the list grammar Nabla and
+            // Nabla Connect share (docs/providers.md#nabla): what matters is that one whole
+            // entry is the digest.
+            let found = sig
+                .split(|c: char| c == ',' || c.is_ascii_whitespace())
+                .any(|e| e.eq_ignore_ascii_case(&expected));
+            if !found {
+                return Err("no entry of the signature header is hex(HMAC(key, t‖body))".into());
+            }
+            Ok(())
+        }
     }
+}
+
+/// Nabla's and Nabla Connect's timestamp header in unix seconds: RFC 3339 or ISO 8601
+/// without a zone, or digits (unix seconds, or milliseconds from 100,000,000,000 on).
+fn date_time(ts: &str) -> Result<i64, String> {
+    if ts.bytes().all(|b| b.is_ascii_digit()) {
+        let n = decimal(ts)?;
+        return Ok(if n >= 100_000_000_000 { n / 1000 } else { n });
+    }
+    Ok(Timestamp::parse(ts)
+        .ok_or("timestamp is no date-time")?
+        .unix_seconds())
+}
+
+/// The provider a `verify` or `normalize` input is for, and the rest of it: the first byte
+/// is an index into [`Provider::ALL`] (modulo its length), so a provider added to the list
+/// is fuzzed with no change here. Seeds use the exact index, and a provider added at the
+/// end of the list leaves every existing seed's provider as it was.
+pub fn pick_provider(data: &[u8]) -> Option<(Provider, &[u8])> {
+    let (first, rest) = data.split_first()?;
+    Some((Provider::ALL[usize::from(*first) % Provider::ALL.len()], rest))
 }
 
 /// One verify target: framed input → headers (placeholders filled) → `verify`, `explain`;

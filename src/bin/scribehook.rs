@@ -50,6 +50,10 @@ enum Command {
     /// Process what is waiting on QUEUE_URL with the real processor handler, as the
     /// processor function would, until nothing is visible; then exit.
     Drain,
+    /// Publish the record notifications not confirmed yet (after an outage of the bus, or
+    /// with notifications newly turned on) on NOTIFY_BUS, or NOTIFY=file://DIR; prints
+    /// {"records","published","events"}.
+    Notify(NotifyArgs),
     /// Print the providers this build serves, one JSON object per line (name, route, the
     /// environment variables, signature headers): what the template, samples and scripts
     /// are generated from.
@@ -90,6 +94,14 @@ struct PurgeArgs {
     /// Confirm the erasure (required when run on a terminal).
     #[arg(long)]
     yes: bool,
+}
+
+#[derive(Args)]
+struct NotifyArgs {
+    /// Every record of the first STORE whose last revision (or completion, attention,
+    /// purge) was not confirmed published: publish it now.
+    #[arg(long, required = true)]
+    pending: bool,
 }
 
 #[derive(Args)]
@@ -258,6 +270,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Replay(args) => replay(args, &mut out).await,
         Command::Serve(args) => serve(args).await,
         Command::Drain => drain(&mut out).await,
+        Command::Notify(args) => notify(args, &mut out).await,
         Command::Records(args) => records(args, &mut out).await,
         Command::Purge(args) => purge(args, &mut out).await,
         Command::Providers => {
@@ -300,9 +313,18 @@ fn normalize(args: NormalizeArgs, out: &mut impl Write) -> Result<(), Failure> {
     let event = args
         .provider
         .normalize(&headers, &stdin_body()?)
-        .map_err(|e| Failure {
-            code: None,
-            reason: format!("malformed_event: {e}"),
+        .map_err(|e| {
+            // Some providers say what a delivery is in headers (Prosa's X-Prosa-Event).
+            let hint = if args.headers.is_empty() {
+                "; pass the headers the provider sent with -H 'Name: value' (Prosa: -H \
+                 'X-Prosa-Event: stt.jobs.completed')"
+            } else {
+                ""
+            };
+            Failure {
+                code: None,
+                reason: format!("{}: {e}{hint}", e.code),
+            }
         })?
         .finish(args.provider, Timestamp::now(), None);
     writeln!(out, "{}", terminal_json(&event, true)?)?;
@@ -427,6 +449,19 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         served = local::serve(listener, ingest) => served?,
         _ = tokio::signal::ctrl_c() => {}
     }
+    Ok(())
+}
+
+async fn notify(args: NotifyArgs, out: &mut impl Write) -> Result<(), Failure> {
+    // `--pending` is required: the one mode there is, named so a later one can be added.
+    let NotifyArgs { pending: _ } = args;
+    let config = Config::from_env()?;
+    let clients = app::Clients::from_env();
+    let processor = app::processor(&config, &clients).await;
+    let report = processor.notify_pending().await;
+    telemetry::flush_metrics();
+    serde_json::to_writer(&mut *out, &report?)?;
+    writeln!(out)?;
     Ok(())
 }
 

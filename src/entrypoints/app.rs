@@ -7,9 +7,10 @@
 use std::sync::Arc;
 
 pub use crate::aws::Clients;
-use crate::aws::{S3Outputs, SqsQueue};
-use crate::config::{Config, Secrets};
+use crate::aws::{EventBridgeNotifier, S3Outputs, SqsQueue};
+use crate::config::{Config, NotifyTarget, Secrets};
 use crate::pipeline::ingest::{Dispatch, Ingest};
+use crate::pipeline::notify::{FileNotifier, Notifier};
 use crate::pipeline::process::Processor;
 use crate::providers::daily::access_link::DailyApiClient;
 use crate::providers::daily::outputs::Fetcher;
@@ -46,6 +47,16 @@ pub async fn processor(config: &Config, clients: &Clients) -> Processor {
     let fetcher = fetcher(config, clients);
     Processor::new(archive, stores, fetcher)
         .with_on_delete(OnDelete::from_flag(config.purge_on_delete))
+        .with_notifier(notifier(config, clients))
+}
+
+/// Where record changes are told: `NOTIFY_BUS`, `NOTIFY=file://DIR`, or nowhere
+/// (docs/behaviour.md#record-notifications-eventbridge). No client is built here.
+pub fn notifier(config: &Config, clients: &Clients) -> Option<Arc<dyn Notifier>> {
+    match config.notify.as_ref()? {
+        NotifyTarget::Bus(bus) => Some(Arc::new(EventBridgeNotifier::new(clients.clone(), bus))),
+        NotifyTarget::File(dir) => Some(Arc::new(FileNotifier::new(dir.clone()))),
+    }
 }
 
 /// The output fetcher: S3 for allow-listed buckets, and Daily's access links for batch

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::record::{Artifact, Transcript};
+use crate::record::{Artifact, Diagnosis, Transcript};
 use crate::record::{Component, Record};
 use crate::telemetry::Escaped;
 
@@ -16,7 +16,13 @@ fn shown(text: &str) -> String {
 }
 
 fn clip(text: &str, max: usize) -> String {
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // One line: a note's list items, one per line, stay apart.
+    let text = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     if text.chars().count() <= max {
         shown(&text)
     } else {
@@ -35,7 +41,7 @@ fn clock(ms: i64) -> String {
 
 fn status_line(name: &str, c: &Component) -> String {
     let mut line = format!(
-        "    {name:<11} {:<10} {} ({})",
+        "    {name:<12} {:<10} {} ({})",
         format!("{:?}", c.status).to_lowercase(),
         c.updated_at,
         shown(&c.event_type)
@@ -51,13 +57,40 @@ fn status_line(name: &str, c: &Component) -> String {
     line
 }
 
-/// The summary of one record: header, component statuses, then the first transcript
-/// lines, note sections, summary and artifacts.
+/// The record's revision, whether it is complete, and how far its notifications were
+/// confirmed (docs/behaviour.md#revisions-and-publication).
+fn revision_line(record: &Record) -> String {
+    let facts = crate::pipeline::notify::Facts::of(record);
+    let complete = if facts.complete {
+        "complete"
+    } else {
+        "not complete"
+    };
+    let reasons = facts.reasons;
+    let attention = if reasons.is_empty() {
+        String::new()
+    } else {
+        let codes: Vec<&str> = reasons.iter().map(String::as_str).collect();
+        format!(", needs attention: {}", codes.join(" "))
+    };
+    let notified = match record.notified.revision {
+        0 => "none notified".to_owned(),
+        n if n == record.revision => "notified".to_owned(),
+        n => format!("notified up to revision {n}"),
+    };
+    format!(
+        "    revision {}, {complete}{attention}, {notified}",
+        record.revision
+    )
+}
+
+/// The summary of one record: header, revision and completeness, component statuses,
+/// then the first transcript lines, note sections, summary and artifacts.
 pub fn summarize(record: &Record) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {}  (updated {}, {} event{}{})",
+        "{} {}  (updated {}, {} event{}{}{})",
         record.provider,
         shown(&record.subject_id),
         record.updated_at,
@@ -66,8 +99,13 @@ pub fn summarize(record: &Record) -> String {
         record
             .deleted_at
             .map(|t| format!(", deleted {t}"))
+            .unwrap_or_default(),
+        record
+            .purged_at
+            .map(|t| format!(", content purged {t}"))
             .unwrap_or_default()
     );
+    let _ = writeln!(out, "{}", revision_line(record));
     let c = &record.components;
     let named = [
         ("recording", &c.recording),
@@ -76,6 +114,7 @@ pub fn summarize(record: &Record) -> String {
         ("note", &c.note),
         ("job", &c.job),
         ("device", &c.device),
+        ("instructions", &c.instructions),
     ];
     for (name, component) in named {
         if let Some(component) = component {
@@ -104,6 +143,20 @@ pub fn summarize(record: &Record) -> String {
         for s in &note.sections {
             let _ = writeln!(out, "      {}: {}", shown(&s.key), clip(&s.text, 80));
         }
+    }
+    if let Some(diagnoses) = c.note.as_ref().and_then(|c| c.content.diagnoses.as_ref()) {
+        diagnosis_line(&mut out, diagnoses);
+    }
+    if let Some(instructions) = c
+        .instructions
+        .as_ref()
+        .and_then(|c| c.content.instructions.as_ref())
+    {
+        let _ = writeln!(
+            out,
+            "      instructions: {}",
+            first_words(&instructions.text, 80)
+        );
     }
     if let Some(summary) = c.summary.as_ref().and_then(|c| c.content.summary.as_ref()) {
         let _ = writeln!(out, "      summary: {}", clip(&summary.text, 160));
@@ -141,6 +194,60 @@ fn transcript_lines(out: &mut String, t: &Transcript) {
     }
 }
 
+/// The suggested diagnosis codes on one line: each code with the first words of its
+/// display text and its HCC/MCC flags, at most three; the code system once when all share it.
+fn diagnosis_line(out: &mut String, diagnoses: &[Diagnosis]) {
+    let first = diagnoses.first().and_then(|d| d.system.as_deref());
+    let one_system = diagnoses.iter().all(|d| d.system.as_deref() == first);
+    let shown: Vec<String> = diagnoses
+        .iter()
+        .take(3)
+        .map(|d| {
+            let mut item = String::new();
+            if let (false, Some(system)) = (one_system, &d.system) {
+                let _ = write!(item, "{} ", clip(system, 20));
+            }
+            item.push_str(&clip(&d.code, 20));
+            if let Some(display) = &d.display {
+                let _ = write!(item, " {}", first_words(display, 32));
+            }
+            for (flag, set) in [("HCC", d.hcc), ("MCC", d.mcc)] {
+                if set == Some(true) {
+                    let _ = write!(item, " [{flag}]");
+                }
+            }
+            item
+        })
+        .collect();
+    let more = match diagnoses.len().saturating_sub(shown.len()) {
+        0 => String::new(),
+        n => format!("; … {n} more"),
+    };
+    let system = first
+        .filter(|_| one_system)
+        .map(|s| format!(" ({})", clip(s, 20)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "      diagnoses{system}: {}{more}", shown.join("; "));
+}
+
+/// The words of `text` that fit in `max` characters (at least the first), with `…` when
+/// some are left out.
+fn first_words(text: &str, max: usize) -> String {
+    let mut kept = String::new();
+    for word in text.split_whitespace() {
+        if !kept.is_empty() && kept.chars().count() + 1 + word.chars().count() > max {
+            kept.push('…');
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(' ');
+        }
+        kept.push_str(word);
+    }
+    // clip escapes what it prints; the length is already bounded here, word by word.
+    clip(&kept, usize::MAX)
+}
+
 /// Each Daily output: fetched or not, and why.
 fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
     for a in artifacts {
@@ -156,12 +263,8 @@ fn artifact_lines(out: &mut String, artifacts: &[Artifact]) {
             .map(|r| r.strip_prefix("not fetched: ").unwrap_or(r))
             .map(|r| format!(": {}", clip(r, 90)))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "      {:?}/{} {state}{reason}",
-            a.kind,
-            shown(&a.format)
-        );
+        let kind = format!("{:?}", a.kind).to_lowercase();
+        let _ = writeln!(out, "      {kind} {} {state}{reason}", shown(&a.format));
     }
 }
 
@@ -200,11 +303,114 @@ mod tests {
             text.starts_with("nabla rec_1  (updated 1970-01-01T00:00:00Z, 1 event)"),
             "{text}"
         );
-        assert!(text.contains("transcript  completed"), "{text}");
+        assert!(text.contains("transcript   completed"), "{text}");
+        assert!(
+            text.contains("revision 0, complete, none notified"),
+            "{text}"
+        );
         assert!(
             text.contains("[01:01.500] DOCTOR (clinician): line 1"),
             "{text}"
         );
         assert!(text.contains("… 2 more segments"), "{text}");
+    }
+
+    #[test]
+    fn list_items_stay_apart_and_a_purge_is_marked() {
+        let mut draft = EventDraft::new(
+            "evt_1",
+            "batch-processor.job-finished",
+            Category::Note,
+            "job_1",
+            Status::Completed,
+            Timestamp::from_unix(0),
+        );
+        draft.content.note = Some(crate::record::Note {
+            title: None,
+            sections: vec![crate::record::Section {
+                key: "PLAN".into(),
+                title: None,
+                text: "Physiotherapy, six sessions\nIbuprofen 400 mg".into(),
+            }],
+        });
+        let event = draft.finish(Provider::Daily, Timestamp::from_unix(1).unwrap(), None);
+        let mut record = crate::record::merge(&[event]).unwrap();
+        let text = summarize(&record);
+        assert!(
+            text.contains("PLAN: Physiotherapy, six sessions; Ibuprofen 400 mg"),
+            "{text}"
+        );
+        record.erase(Timestamp::from_unix(2).unwrap());
+        let text = summarize(&record);
+        assert!(
+            text.contains(", content purged 1970-01-01T00:00:02Z)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn summaries_show_diagnoses_and_instructions_briefly() {
+        use crate::record::{Diagnosis, Instructions, Note, Section};
+        let mut note = EventDraft::new(
+            "req_1",
+            "NOTE_EXPORT",
+            Category::Note,
+            "enc_1",
+            Status::Completed,
+            Timestamp::from_unix(0),
+        );
+        note.content.note = Some(Note {
+            title: None,
+            sections: vec![Section {
+                key: "CHIEF_COMPLAINT".into(),
+                title: Some("Chief complaint".into()),
+                text: "Right knee pain.".into(),
+            }],
+        });
+        note.content.diagnoses = Some(
+            (0..7)
+                .map(|i| Diagnosis {
+                    system: Some("ICD-10".into()),
+                    code: format!("M25.56{i}"),
+                    display: Some(format!(
+                        "Pain in knee, a display text long enough to be cut {i}"
+                    )),
+                    hcc: Some(i == 1),
+                    mcc: Some(false),
+                })
+                .collect(),
+        );
+        let mut instructions = EventDraft::new(
+            "req_2",
+            "PATIENT_INSTRUCTIONS_EXPORT",
+            Category::Instructions,
+            "enc_1",
+            Status::Completed,
+            Timestamp::from_unix(1),
+        );
+        instructions.content.instructions = Some(Instructions {
+            text: "Ice the knee twice a day. ".repeat(10),
+        });
+        let events = [note, instructions].map(|d| {
+            d.finish(
+                Provider::NablaConnect,
+                Timestamp::from_unix(2).unwrap(),
+                None,
+            )
+        });
+        let text = summarize(&crate::record::merge(&events).unwrap());
+        assert!(text.contains("instructions completed  "), "{text}");
+        assert!(text.contains("CHIEF_COMPLAINT: Right knee pain."), "{text}");
+        assert!(
+            text.contains(
+                "diagnoses (ICD-10): M25.560 Pain in knee, a display text…; M25.561 Pain in knee, a display text… [HCC]; M25.562 Pain in knee, a display text…; … 4 more\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("instructions: Ice the knee twice a day. Ice the knee"),
+            "{text}"
+        );
+        assert!(text.contains("…\n"), "{text}");
     }
 }

@@ -1,7 +1,10 @@
 //! The steps of one delivery: verify and archive ([`ingest`]), normalize and store
-//! ([`process`]), and end a subject's content ([`purge`]).
+//! ([`process`]), end a subject's content ([`purge`]), and tell of record changes
+//! ([`notify`], [`publish`]).
 
 pub mod delivery;
 pub mod ingest;
+pub mod notify;
 pub mod process;
+pub mod publish;
 pub mod purge;

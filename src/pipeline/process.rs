@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::notify::{merge_noting, Change, Notifier};
 use crate::providers::daily::outputs::Fetcher;
 use crate::providers::daily::sources::FetchError;
 use crate::providers::MalformedEvent;
@@ -85,6 +86,7 @@ pub struct Processor {
     fetcher: Fetcher,
     clock: Clock,
     on_delete: OnDelete,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl Processor {
@@ -95,7 +97,20 @@ impl Processor {
             fetcher,
             clock: system_clock(),
             on_delete: OnDelete::default(),
+            notifier: None,
         }
+    }
+
+    /// The same processor telling `notifier` of every record change
+    /// (docs/behaviour.md#record-notifications-eventbridge); without one, nothing is told.
+    pub fn with_notifier(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Where record changes are told, when anywhere.
+    pub fn notifier(&self) -> Option<&Arc<dyn Notifier>> {
+        self.notifier.as_ref()
     }
 
     /// The same processor with `PURGE_ON_DELETE`'s policy (default: purge).
@@ -133,7 +148,9 @@ impl Processor {
         let Some(delivery) = self.archive.get(id.provider, &id.event_id).await? else {
             // A delivery erased by a purge (docs/behaviour.md#deletion-and-retention) is done: its tombstone stands in.
             if let Some(tombstone) = self.archive.erased(id.provider, &id.event_id).await? {
-                self.write(&tombstone).await?;
+                if let Some(change) = Box::pin(self.write(&tombstone)).await? {
+                    Box::pin(self.notify(&change)).await?;
+                }
                 return Ok(tombstone);
             }
             return Err(ProcessError::NotArchived {
@@ -171,10 +188,16 @@ impl Processor {
         self.settle(id, processed).await
     }
 
-    /// Writes the delivery's event into every store, then marks the delivery processed (a
-    /// redelivery is then answered without another run).
+    /// Writes the delivery's event into every store, tells of the record's change, then
+    /// marks the delivery processed (a redelivery is then answered without another run).
+    /// A notification not confirmed fails the delivery, so it is retried and told again
+    /// (docs/behaviour.md#revisions-and-publication).
     async fn record(&self, id: &DeliveryId, event: &NormalizedEvent) -> Result<(), StoreError> {
-        self.write(event).await?;
+        // Boxed: the write and the telling are large state machines, and inline processing
+        // runs inside the ingest's own future (a test runtime polls it on a 2 MiB stack).
+        if let Some(change) = Box::pin(self.write(event)).await? {
+            Box::pin(self.notify(&change)).await?;
+        }
         self.archive
             .mark_processed(id.provider, &id.event_id, self.now())
             .await
@@ -203,6 +226,7 @@ impl Processor {
             raw_location: self.archive.location(id.provider, &id.event_id),
         };
         let location = self.archive.quarantine(&entry).await?;
+        self.notify_quarantined(&entry, &location).await?;
         Ok(Processed::Quarantined {
             location,
             code: err.code(),
@@ -242,11 +266,18 @@ impl Processor {
     /// Writes the event and folds it into its record, in every store. When that record's
     /// content has ended (a deletion under `PURGE_ON_DELETE`, or an erasure), the subject's
     /// content is purged everywhere, this event's archived delivery included (docs/behaviour.md#deletion-and-retention).
-    pub async fn write(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
+    /// Returns the record of the first store, the one notifications are counted in.
+    pub async fn write(&self, event: &NormalizedEvent) -> Result<Option<Box<Change>>, StoreError> {
         let mut ended = BTreeSet::new();
-        for store in &self.stores {
+        let mut primary = None;
+        for (index, store) in self.stores.iter().enumerate() {
             store.put_event(event).await?;
-            let record = merge_event(store.as_ref(), event, self.on_delete).await?;
+            let record = if index == 0 {
+                primary = merge_noting(store.as_ref(), event, self.on_delete).await?;
+                primary.as_ref().map(|change| change.record.clone())
+            } else {
+                merge_event(store.as_ref(), event, self.on_delete).await?
+            };
             if let Some(record) = record.filter(|r| r.content_ended(self.on_delete)) {
                 ended.extend(record.events);
             }
@@ -256,7 +287,7 @@ impl Processor {
             self.purge_content(event.provider, &event.subject_id, ended)
                 .await?;
         }
-        Ok(())
+        Ok(primary)
     }
 
     /// Re-processes archived deliveries (after a parser fix or a schema change): every
@@ -316,6 +347,8 @@ impl Processor {
                         self.purge_content(provider, subject, record.events).await?;
                     }
                 }
+                // A rebuilt record is told like a first delivery's.
+                self.notify_current(provider, subject).await?;
                 for event in subject_events
                     .iter()
                     .filter(|e| quarantined.contains(&e.event_id))
@@ -344,17 +377,18 @@ impl Processor {
                 // be lost by replacing the record; fold it back instead of dropping it.
                 let mut next = rebuilt.clone();
                 if let (Some(current), Some(next)) = (current, next.as_mut()) {
-                    // An erasure outlives every rebuild.
+                    // An erasure outlives every rebuild, and so does what was told of it.
                     if let Some(at) = current.purged_at {
                         next.erase(at);
                     }
+                    next.notified.clone_from(&current.notified);
                     if current.events.iter().any(|id| !next.events.contains(id)) {
                         return Err(StoreError::new(
                             format!("replay {provider}/{subject}"),
                             "the record received new events during replay; run replay again",
                         ));
                     }
-                    if current == next {
+                    if current.same_content(next) {
                         return Ok(None);
                     }
                 }

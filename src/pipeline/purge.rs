@@ -89,6 +89,8 @@ impl Processor {
         let mut report = self.purge_content(provider, subject_id, ids).await?;
         report.records_found = found;
         report.records_erased = erased;
+        // After the purge, not before: `Record Purged` says the content is gone.
+        self.notify_current(provider, subject_id).await?;
         Ok(report)
     }
 

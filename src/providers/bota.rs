@@ -6,11 +6,13 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::completed;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{
     de, read_json, read_time, Delivery, Explanation, Failure, Identity, MalformedEvent, Provider,
     SignOptions, Spec,
 };
+use crate::record::Record;
 use crate::record::{
     seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
     Timestamp, Transcript,
@@ -107,7 +109,15 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: None,
     jwt_authorizer: false,
     sample_secret: "whsec_scribehook_demo_bota",
+    complete,
 };
+
+/// Transcript and summary both completed; a failed one is never complete
+/// (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    let c = &record.components;
+    completed(c.transcript.as_ref()) && completed(c.summary.as_ref())
+}
 
 /// Bota sends the signed body's id alongside the signature; default to it.
 fn with_event_id(

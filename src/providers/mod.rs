@@ -9,7 +9,7 @@ use std::fmt;
 use http::HeaderMap;
 use serde::Deserialize;
 
-use crate::record::{Category, ErrorInfo, EventDraft, Status, Timestamp};
+use crate::record::{Category, Component, ErrorInfo, EventDraft, Record, Status, Timestamp};
 pub use crate::record::{Provider, UnknownProvider};
 use crate::signature::{VerifyError, Window};
 pub use explain::{Explanation, SecretCheck, SignatureCheck, TimestampCheck};
@@ -61,6 +61,14 @@ pub(crate) struct Spec {
     pub jwt_authorizer: bool,
     /// The test secret the samples in `events/` are signed with; never for a deployment.
     pub sample_secret: &'static str,
+    /// Whether a record of this provider holds what its encounter was for: the rule
+    /// `Record Completed` is sent by (docs/behaviour.md#completeness).
+    pub complete: fn(&Record) -> bool,
+}
+
+/// Whether the component is there and completed.
+pub(crate) fn completed(component: Option<&Component>) -> bool {
+    component.is_some_and(|c| c.status == Status::Completed)
 }
 
 /// What signing adds to the scheme's headers.
@@ -96,6 +104,12 @@ impl Provider {
     /// The environment variable of this provider's own timestamp window.
     pub fn tolerance_env(self) -> String {
         format!("{}_SIGNATURE_TOLERANCE_SECONDS", self.env_prefix())
+    }
+
+    /// Whether `record` reached this provider's completeness rule
+    /// (docs/behaviour.md#completeness).
+    pub fn is_complete(self, record: &Record) -> bool {
+        (self.spec().complete)(record)
     }
 
     /// The provider's own default window, when it publishes one.
@@ -153,10 +167,16 @@ impl Provider {
             keys.push(Key(bytes));
         }
         if keys.is_empty() {
+            let reason = if secrets.is_empty() {
+                "no secret configured"
+            } else {
+                // `--secret "$PROSA_SECRET"` with the variable unset, say.
+                "the secret given is empty (an unset shell variable?)"
+            };
             return Err(KeyError {
                 provider: self,
                 index: 0,
-                reason: "no secret configured".into(),
+                reason: reason.into(),
             });
         }
         Ok(Keys(keys))

@@ -9,10 +9,12 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::completed;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{
     no_extra_headers, read_json, read_time, Failure, Identity, MalformedEvent, Provider, Spec,
 };
+use crate::record::Record;
 use crate::record::{
     Category, ErrorInfo, EventDraft, Note, Role, Section, Segment, Status, Transcript,
 };
@@ -58,7 +60,18 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: None,
     jwt_authorizer: false,
     sample_secret: "scribehook-demo-nabla",
+    complete,
 };
+
+/// The note completed; for a transcription request (no note), the transcript
+/// (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    let c = &record.components;
+    match &c.note {
+        Some(note) => completed(Some(note)),
+        None => completed(c.transcript.as_ref()),
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Event model (docs.nabla.com "Receive webhook events"; docs/providers.md#nabla)

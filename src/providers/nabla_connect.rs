@@ -14,9 +14,11 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::completed;
 use super::nabla::{self, TranscriptItem};
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{no_extra_headers, non_empty, read_json, MalformedEvent, Provider, Spec};
+use crate::record::Record;
 use crate::record::{
     Category, Diagnosis, EventDraft, Instructions, Note, Section, Status, Timestamp, Transcript,
 };
@@ -52,7 +54,14 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: Some("request_uuid"),
     jwt_authorizer: true,
     sample_secret: "scribehook-demo-nabla-connect",
+    complete,
 };
+
+/// A note exported (`NOTE_EXPORT`, status completed); patient instructions alone are not
+/// the encounter's note (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    completed(record.components.note.as_ref())
+}
 
 // ---------------------------------------------------------------------------------------
 // Event model (Nabla Connect's "Callback types"; every field optional that can be, the

@@ -12,11 +12,13 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::completed;
 use super::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use super::{
     body_event_id, de, non_empty, read_json, read_time, Failure, Identity, MalformedEvent,
 };
 use super::{Delivery, Explanation, Provider, SignError, SignOptions, Spec};
+use crate::record::Record;
 use crate::record::{
     seconds_to_ms, Category, ErrorInfo, EventDraft, Role, Segment, Status, Timestamp, Transcript,
 };
@@ -68,7 +70,13 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: None,
     jwt_authorizer: false,
     sample_secret: "scribehook-demo-prosa",
+    complete,
 };
+
+/// The transcript completed (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    completed(record.components.transcript.as_ref())
+}
 
 /// Which published scheme a header is written in, told apart by its grammar. A header
 /// that mixes them is refused rather than judged by either: ambiguity is how signature
@@ -109,30 +117,31 @@ fn with_event_headers(
     opts: &SignOptions,
 ) -> Result<Vec<(String, String)>, SignError> {
     let envelope = serde_json::from_slice::<EnvelopeIds>(body).unwrap_or_default();
-    let event_type = given_or(
-        &opts.event_type,
-        envelope.event_type,
-        "X-Prosa-Event",
-        "type",
-    )?;
-    let event_id = given_or(&opts.event_id, envelope.id, "X-Prosa-Event-UUID", "id")?;
+    // The body's envelope names them when it has one; a bare job body does not.
+    let event_type = opts.event_type.clone().or(envelope.event_type);
+    let event_id = opts.event_id.clone().or(envelope.id);
+    let (Some(event_type), Some(event_id)) = (&event_type, &event_id) else {
+        // Both at once, so a second try does not find the other missing.
+        let missing: Vec<&str> = [
+            (
+                event_type.is_none(),
+                "--event-type (e.g. stt.jobs.completed)",
+            ),
+            (event_id.is_none(), "--event-id (any UUID)"),
+        ]
+        .into_iter()
+        .filter_map(|(absent, flag)| absent.then_some(flag))
+        .collect();
+        return Err(SignError(format!(
+            "Prosa sends the event type in X-Prosa-Event and a delivery id in \
+             X-Prosa-Event-UUID, and this body's envelope does not name them: pass {}",
+            missing.join(" and ")
+        )));
+    };
+    let (event_type, event_id) = (event_type.clone(), event_id.clone());
     headers.push(("X-Prosa-Event".into(), event_type));
     headers.push(("X-Prosa-Event-UUID".into(), event_id));
     Ok(headers)
-}
-
-/// A value Prosa sends in a header of its own: the one given, else the envelope's.
-fn given_or(
-    given: &Option<String>,
-    envelope: Option<String>,
-    header: &str,
-    what: &str,
-) -> Result<String, SignError> {
-    given.clone().or(envelope).ok_or_else(|| {
-        SignError(format!(
-            "Prosa sends the event {what} in {header}: pass --event-{what}"
-        ))
-    })
 }
 
 // ---------------------------------------------------------------------------------------

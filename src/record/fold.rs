@@ -35,6 +35,47 @@ pub struct Record {
     pub purged_at: Option<Timestamp>,
     pub components: Components,
     pub events: BTreeSet<String>,
+    /// Bookkeeping of the stored record, outside the fold: one more on every write that
+    /// changes what the record says (the store's compare-and-swap counts it), so a re-fold
+    /// of the same events stays equal (docs/behaviour.md#revisions-and-publication).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u64,
+    /// What the record's notifications were confirmed published for (bookkeeping too).
+    #[serde(default, skip_serializing_if = "Notified::is_empty")]
+    pub notified: Notified,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The notifications of a record confirmed published
+/// (docs/behaviour.md#revisions-and-publication): a later processing publishes what is
+/// not confirmed here, so a failed publication is sent again rather than lost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    /// The last revision whose notification was confirmed (0: none yet).
+    #[serde(default)]
+    pub revision: u64,
+    /// `Record Completed` was confirmed: it is sent once per record.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub complete: bool,
+    /// `Record Purged` was confirmed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub purged: bool,
+    /// The reason codes of the last `Record Needs Attention` confirmed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reasons: BTreeSet<String>,
+}
+
+impl Notified {
+    pub fn is_empty(&self) -> bool {
+        *self == Notified::default()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -223,7 +264,40 @@ impl Record {
             purged_at: None,
             components: Components::default(),
             events: BTreeSet::new(),
+            revision: 0,
+            notified: Notified::default(),
         }
+    }
+
+    /// Whether both say the same of their subject, their bookkeeping (revision, what was
+    /// notified) aside: what decides whether a write is a new revision.
+    pub fn same_content(&self, other: &Record) -> bool {
+        let Record {
+            schema_version,
+            provider,
+            subject_id,
+            updated_at,
+            deleted_at,
+            purged_at,
+            components,
+            events,
+            revision: _,
+            notified: _,
+        } = self;
+        *schema_version == other.schema_version
+            && *provider == other.provider
+            && *subject_id == other.subject_id
+            && *updated_at == other.updated_at
+            && *deleted_at == other.deleted_at
+            && *purged_at == other.purged_at
+            && *components == other.components
+            && *events == other.events
+    }
+
+    /// Whether the subject's content has ended by a deletion or an erasure (whatever
+    /// `PURGE_ON_DELETE` says): what `Record Purged` reports.
+    pub fn ended(&self) -> bool {
+        self.deleted_at.is_some() || self.purged_at.is_some()
     }
 
     /// Folds one event in, keeping content after a deletion ([`OnDelete::Mark`]; the

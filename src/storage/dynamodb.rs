@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::ProvideErrorKind;
 
-use super::records::{decode_record, encode, RecordStore};
+use super::records::{decode_record, encode, RecordLocation, RecordStore};
 use super::{key_segment, Blobs, Condition, Erase, Fault, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
@@ -328,5 +328,42 @@ impl RecordStore for DynamoDbStore {
 
     fn describe(&self) -> String {
         format!("dynamodb://{}", self.table)
+    }
+
+    fn record_location(&self, provider: Provider, subject_id: &str) -> Option<RecordLocation> {
+        Some(RecordLocation::Table {
+            name: self.table.clone(),
+            pk: format!("{provider}#{}", key_segment(subject_id)),
+            sk: "record".into(),
+        })
+    }
+
+    async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        // A scan of the record items only: what `scribehook notify --pending` needs after
+        // an outage, not a per-delivery path.
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :record")
+                .expression_attribute_values(":record", s("record"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("dynamodb scan {}", self.table), &e))?;
+            for item in page.items() {
+                if let Some(bytes) = self.read_document(item, "record").await? {
+                    records.push(decode_record("dynamodb record", &bytes)?);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(records),
+            }
+        }
     }
 }

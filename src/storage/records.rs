@@ -33,6 +33,20 @@ pub struct Purged {
     pub deleted: Vec<String>,
 }
 
+/// Where a store keeps a subject's record, as a consumer of notifications reads it back
+/// (docs/behaviour.md#record-notifications-eventbridge).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordLocation {
+    /// A DynamoDB item: the table and the item's key.
+    Table {
+        name: String,
+        pk: String,
+        sk: String,
+    },
+    /// An object: `s3://bucket/key` or `file:///dir/key`.
+    Object(String),
+}
+
 /// Decides the new record from the stored one: `Ok(None)` when nothing needs writing.
 pub type Update<'a> =
     dyn Fn(Option<&Record>) -> Result<Option<Record>, StoreError> + Send + Sync + 'a;
@@ -58,6 +72,20 @@ pub trait RecordStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// `s3://…`, `file://…`, `dynamodb://…`, for logs.
     fn describe(&self) -> String;
+
+    /// Where the subject's record is, for notifications; `None` when it cannot be named.
+    fn record_location(&self, _provider: Provider, _subject_id: &str) -> Option<RecordLocation> {
+        None
+    }
+
+    /// Every record in the store (`scribehook records`, `scribehook notify --pending`). A
+    /// store that cannot list its records says so.
+    async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        Err(StoreError::permanent(
+            format!("list the records in {}", self.describe()),
+            "this record store cannot list its records",
+        ))
+    }
 
     /// The subject's stored events, for the purge walk ([`purge_subject`]), each with
     /// whether its stored form must be rewritten whatever it holds (it points at an overflow
@@ -108,8 +136,15 @@ pub trait RecordStore: Send + Sync {
                 Some((record, version)) => (Some(record), Some(version)),
                 None => (None, None),
             };
-            let Some(next) = update(record.as_ref())? else {
+            let Some(mut next) = update(record.as_ref())? else {
                 return Ok(record);
+            };
+            // The revision counts the writes that change what the record says; one that only
+            // notes what was notified keeps it (docs/behaviour.md#revisions-and-publication).
+            let revision = record.as_ref().map_or(0, |r| r.revision);
+            next.revision = match &record {
+                Some(current) if current.same_content(&next) => revision,
+                _ => revision + 1,
             };
             if self
                 .write_record(provider, subject_id, &next, version.as_ref())
@@ -264,6 +299,15 @@ impl RecordStore for BlobRecordStore {
 
     fn describe(&self) -> String {
         self.blobs.location("records")
+    }
+
+    fn record_location(&self, provider: Provider, subject_id: &str) -> Option<RecordLocation> {
+        let key = Self::record_key(provider, subject_id);
+        Some(RecordLocation::Object(self.blobs.location(&key)))
+    }
+
+    async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        self.records().await
     }
 
     async fn subject_events(

@@ -103,10 +103,12 @@ pub enum Metric {
     Purged,
     /// An allow-listed output bucket is missing or forbidden (the processor retries).
     OutputBucketErrors,
+    /// A record notification was not confirmed (docs/behaviour.md#record-notifications-eventbridge).
+    NotificationsFailed,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::Accepted,
         Metric::Duplicate,
         Metric::Conflict,
@@ -120,6 +122,7 @@ impl Metric {
         Metric::Failed,
         Metric::Purged,
         Metric::OutputBucketErrors,
+        Metric::NotificationsFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -137,6 +140,7 @@ impl Metric {
             Metric::Failed => "Failed",
             Metric::Purged => "Purged",
             Metric::OutputBucketErrors => "OutputBucketErrors",
+            Metric::NotificationsFailed => "NotificationsFailed",
         }
     }
 

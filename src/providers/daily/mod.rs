@@ -11,11 +11,13 @@ pub mod transcript;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::providers::completed;
 use crate::providers::scheme::{Clock, Content, Digest, Encoding, Grammar, KeyEncoding, Scheme};
 use crate::providers::{
     de, no_extra_headers, non_empty, read_json, read_unix_time, Failure, Identity, MalformedEvent,
     Provider, Spec,
 };
+use crate::record::Record;
 use crate::record::{
     self, seconds_to_ms, Artifact, ArtifactKind, Category, ErrorInfo, EventDraft, RecordingInfo,
     Status,
@@ -54,7 +56,26 @@ pub(crate) const SPEC: Spec = Spec {
     echo_event_id: None,
     jwt_authorizer: false,
     sample_secret: "c2NyaWJlaG9vay1kZW1vLWRhaWx5LXNlY3JldA==",
+    complete,
 };
+
+/// A batch job: completed, with every listed output fetched or recorded as not fetched (its
+/// `reason`); a meeting transcript or recording: ready (docs/behaviour.md#completeness).
+fn complete(record: &Record) -> bool {
+    let c = &record.components;
+    match &c.job {
+        Some(job) => {
+            job.status == Status::Completed
+                && job
+                    .content
+                    .artifacts
+                    .iter()
+                    .flatten()
+                    .all(|a| a.fetched || a.reason.is_some())
+        }
+        None => completed(c.transcript.as_ref()) || completed(c.recording.as_ref()),
+    }
+}
 
 fn is_endpoint_check(body: &[u8]) -> bool {
     const CHECK: &[u8] = br#"{"test":"test"}"#;
