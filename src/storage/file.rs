@@ -205,10 +205,14 @@ impl Blobs for FileBlobs {
 
     async fn put(&self, key: &str, bytes: Bytes, condition: Condition) -> Result<Put, StoreError> {
         let path = self.path(key);
-        tokio::task::spawn_blocking(move || put_blocking(&path, &bytes, &condition))
-            .instrument(crate::telemetry::stage("file write"))
-            .await
-            .map_err(|e| StoreError::new("file write task", e))?
+        // The span is opened here (under the caller's) and entered on the blocking thread,
+        // so it times the write itself.
+        let span = crate::telemetry::stage("file write");
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| put_blocking(&path, &bytes, &condition))
+        })
+        .await
+        .map_err(|e| StoreError::new("file write task", e))?
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -124,7 +124,13 @@ async fn main() -> std::process::ExitCode {
 
     let started = Instant::now();
     let lambda_event = LambdaEvent::new(request, Context::default());
-    let Ok(response) = lambda::ingest_handler(&ingest, lambda_event).await;
+    let response = match lambda::ingest_handler(&ingest, lambda_event).await {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!("profile: the handler failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let handler_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let started = Instant::now();
