@@ -14,14 +14,16 @@ stand-in of the Lambda Runtime API on loopback (this script):
   peak since its exec. (`os.wait4`'s `ru_maxrss` would include this script's own peak,
   which Linux carries into a child across exec; it is shown, not used.)
 
-Rows (floor in brackets): ingest init [bare lambda_runtime function], ingest invoke of a
-5.3 MB signed Bota transcript, inline, ARCHIVE and STORE file:// on tmpfs [the bare function
-echoing the event], the same event through a Python receiver (bench/peer), release binary
-size [bare function], processor peak RSS on a 50 MB Deepgram transcript fetched from S3
-(moto) [object size], in-process verify + parse + normalize [HMAC-SHA256 +
-serde_json::Value, bench/src/bin/throughput.rs], ingest peak RSS [bare echo's]. Plus informative
-lines: the deployed configuration (ARCHIVE on S3, QUEUE_URL set, moto), a warm second
-invoke, the peer's init, the processor's time.
+Rows (floor in brackets): ingest init, file:// and deployed (S3 archive + queue) [a bare
+lambda_runtime function answering a constant, bench/src/bin/bare_constant.rs], ingest invoke
+of a 5.3 MB signed Bota transcript, inline, ARCHIVE and STORE file:// on tmpfs [the same
+constant floor], the same event through a Python receiver (bench/peer), Nabla Connect's reply
+time (informative), release binary size [constant floor], processor peak RSS on a 50 MB
+Deepgram transcript fetched from S3 (moto) [object size], in-process verify + parse +
+normalize [HMAC-SHA256 + serde_json::Value, bench/src/bin/throughput.rs], ingest peak RSS
+[bare echo's]. Plus informative lines (the former echo floor, a warm second invoke, the
+peer's init, the processor's time), a profile of the inline path (bench/src/bin/profile.rs)
+and what a million deliveries cost (the deployed path on moto, its requests recorded).
 
 usage: bench.py [--runs N] [--processor-runs N] [--target-dir DIR] [--doc PATH]
 Run by `make bench` with .venv's Python (moto, boto3) after the release build.
@@ -32,6 +34,7 @@ import copy
 import datetime
 import hashlib
 import hmac
+import math
 import http.server
 import json
 import os
@@ -61,6 +64,30 @@ SIZE_TARGET_BYTES = 8 * MB
 OUTPUT_BUCKET = "scribehook-bench-outputs"
 OUTPUT_REGION = "us-west-2"  # the region the Daily sample names
 ARCHIVE_BUCKET = "scribehook-bench-archive"
+# The cost table (Report.cost_lines): us-east-1 list prices, remembered, not fetched live.
+PRICE_DATE = "as of 2025"
+PRICES_LABELLED = [
+    ("lambda_gb_s", 0.0000133334, ("Lambda arm64 compute", "$0.0000133334 a GB-second")),
+    ("lambda_request", 0.20 / 1e6, ("Lambda requests", "each ($0.20 a million)")),
+    ("apigw", 1.00 / 1e6, ("API Gateway HTTP API", "a request per 512 KB ($1.00 a million)")),
+    ("s3_put", 0.005 / 1000, ("S3 Standard PUT", "each ($0.005 a thousand)")),
+    ("s3_get", 0.0004 / 1000, ("S3 Standard GET/HEAD", "each ($0.0004 a thousand)")),
+    ("sqs", 0.40 / 1e6, ("SQS standard", "a request per 64 KB ($0.40 a million)")),
+    ("ddb_write", 0.625 / 1e6, ("DynamoDB on-demand", "a write unit ($0.625 a million)")),
+    ("ddb_read", 0.125 / 1e6, ("DynamoDB on-demand", "a read unit ($0.125 a million)")),
+    ("eventbridge", 1.00 / 1e6, ("EventBridge custom events", "per 64 KB event ($1.00 a million)")),
+    ("logs_gb", 0.50, ("CloudWatch Logs ingestion", "$0.50 a GB")),
+    ("xray", 5.00 / 1e6, ("X-Ray traces recorded", "each ($5.00 a million)")),
+]
+PRICES = [(k, v, u) for k, v, u in PRICES_LABELLED]
+VCPU_MB = 1769          # Lambda: one full vCPU at 1,769 MB
+INGEST_MB, PROCESSOR_MB = 256, 1024   # template.yaml's IngestMemorySize, ProcessorMemorySize
+COLD_SHARE = 0.01       # deliveries that start an environment (assumed)
+MIX_SMALL = 0.8         # the mix: 80% small lifecycle deliveries, 20% large transcripts
+SQS_ESM_REQUESTS = 2    # the event source mapping's receive and delete, one message a batch
+# The cost table's small delivery: Bota's sample transcription.completed as it is.
+SMALL_BODY = (pathlib.Path(__file__).resolve().parent.parent
+              / "events/payloads/bota/transcription.completed.json").read_bytes()
 PEER_DIR = ROOT / "bench" / "peer"
 PEER_VENV = ROOT / "bench" / ".venv"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
@@ -492,6 +519,8 @@ def run_function(cmd, extra_env, events, log_path, cwd=None, timeout=120):
         "init_cpu_ms": cpu_ms(api.cpu, 0, 0),
         "init_wait_ms": cpu_ms(api.cpu, 0, 1),
         "invoke_cpu_ms": [cpu_delta_ms(api.cpu, i) for i in range(len(events))],
+        # What the function wrote to stdout/stderr (its JSON log lines and EMF metrics).
+        "log_bytes": pathlib.Path(log_path).stat().st_size,
     }
 
 
@@ -735,6 +764,7 @@ def main():
         print(f"   Bota transcription.completed body: {len(body):,} bytes, {segments:,} segments",
               flush=True)
 
+        os.environ["MOTO_RECORDER_FILEPATH"] = str(work / "moto-recording.jsonl")
         moto = Moto()
         s3 = moto.client("s3")
         s3.create_bucket(Bucket=ARCHIVE_BUCKET)
@@ -745,6 +775,7 @@ def main():
         processor = processor_runs(args, binaries, work, moto)
         throughput = run_throughput(args, binaries, body_path)
         profile = profile_runs(args, binaries, work, body)
+        cost = cost_runs(args, binaries, work, moto, body)
     finally:
         if moto is not None:
             moto.stop()
@@ -756,6 +787,7 @@ def main():
     sizes = {name: path.stat().st_size for name, path in binaries.items()}
     report = Report(args, host, storage_note, len(body), segments, results, processor,
                     throughput, profile, sizes, peer_missing, time.monotonic() - started)
+    report.cost = cost
     report.print()
     report.write(pathlib.Path(args.doc), pathlib.Path(args.notes))
     print(f"== wrote {os.path.relpath(args.doc, ROOT)} from this run "
@@ -836,11 +868,21 @@ def ingest_rounds(args, binaries, work, body, peer_python, moto, queue_url):
         {"name": "nc_deployed", "cmd": [str(binaries["ingest"])], "env": nc_env,
          "events": 1, "check": check_nabla_connect,
          "event": lambda: nabla_connect_event(nc_body)},
+        # The cost table's small delivery: the Bota sample as it is.
+        {"name": "deployed_small", "cmd": [str(binaries["ingest"])],
+         "env": lambda d, n: deployed_env(d, n, "small"), "events": 1,
+         "check": check_ingest("ingest (deployed configuration, small delivery)"),
+         "event": lambda: bota_event(SMALL_BODY)},
     ]
     if peer_python:
         variants.append({"name": "peer", "cmd": [peer_python, "-m", "awslambdaric", "handler.handler"],
                          "cwd": str(PEER_DIR), "env": lambda d, n: secrets, "events": 1,
                          "check": check_ingest("the Python peer")})
+        variants.append({"name": "peer_small",
+                         "cmd": [peer_python, "-m", "awslambdaric", "handler.handler"],
+                         "cwd": str(PEER_DIR), "env": lambda d, n: secrets, "events": 1,
+                         "check": check_ingest("the Python peer (small delivery)"),
+                         "event": lambda: bota_event(SMALL_BODY)})
     results = {v["name"]: [] for v in variants}
     answers = {}
     for round_no in range(args.runs + 1):
@@ -859,7 +901,8 @@ def ingest_rounds(args, binaries, work, body, peer_python, moto, queue_url):
                 answers[variant["name"]] = run["responses"][0]
             else:
                 kept = {k: run[k] for k in ("init_ms", "invoke_ms", "rss_kib", "ru_maxrss_kib",
-                                            "init_cpu_ms", "init_wait_ms", "invoke_cpu_ms")}
+                                            "init_cpu_ms", "init_wait_ms", "invoke_cpu_ms",
+                                            "log_bytes")}
                 if variant["name"] == "peer":
                     kept["handler_ms"] = http_answer(run["responses"][0])[1].get("handler_ms")
                 results[variant["name"]].append(kept)
@@ -977,6 +1020,110 @@ def profile_runs(args, binaries, work, body):
             raise RunFailed(f"profile: the ingest answered {run['status']} {run['answer']}")
         if n > 0:
             runs.append(run)
+    return runs
+
+
+def aws_requests(recording):
+    """What the functions asked of AWS, from moto's recording (one JSON line per request):
+    counts by service and operation, with DynamoDB's write and read units and EventBridge's
+    and SQS's 64 KB chunks estimated from the request bodies' sizes."""
+    counts = {}
+
+    def add(key, n=1):
+        counts[key] = counts.get(key, 0) + n
+
+    for line in recording.read_text().splitlines() if recording.exists() else []:
+        entry = json.loads(line)
+        headers = {k.lower(): v for k, v in entry["headers"].items()}
+        if "aws-sdk-rust" not in headers.get("user-agent", "") + headers.get("x-amz-user-agent", ""):
+            continue  # this script's own boto3 calls
+        scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("authorization", ""))
+        service = scope[1] if scope else "?"
+        body = entry.get("body") or ""
+        raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+        target = headers.get("x-amz-target", "")
+        op = target.split(".")[-1] if target else entry["method"]
+        add(f"{service} {op}")
+        if service == "dynamodb" and op in ("PutItem", "UpdateItem", "DeleteItem"):
+            item = json.loads(raw).get("Item", {})
+            add("dynamodb write units", max(1, -(-len(json.dumps(item)) // 1024)))
+        elif service == "dynamodb" and op in ("GetItem", "Query"):
+            add("dynamodb read units")
+        elif service == "events" and op == "PutEvents":
+            for e in json.loads(raw).get("Entries", []):
+                add("events chunks", max(1, -(-len(json.dumps(e)) // 65536)))
+        elif service == "sqs" and op == "SendMessage":
+            add("sqs chunks", max(1, -(-len(json.loads(raw).get("MessageBody", "")) // 65536)))
+    return counts
+
+
+def cost_runs(args, binaries, work, moto, body):
+    """The cost table's deliveries through the deployed path on moto: the ingest (ARCHIVE on
+    S3, QUEUE_URL set), then the processor (1024 MB, STORE on DynamoDB, notifications on an
+    EventBridge bus) on the message it queued, each cold, for the small sample and the large
+    body; moto records every request the functions make."""
+    recording = pathlib.Path(os.environ["MOTO_RECORDER_FILEPATH"])
+    sqs, ddb, events = moto.client("sqs"), moto.client("dynamodb"), moto.client("events")
+    queue_url = sqs.create_queue(QueueName="scribehook-bench-cost")["QueueUrl"]
+    bus = "scribehook-bench-bus"
+    events.create_event_bus(Name=bus)
+    sample = json.loads((ROOT / "events/sqs/bota.json").read_text())["Records"][0]
+    recorder = moto.endpoint + "/moto-api/recorder/"
+    import urllib.request
+
+    def recorder_call(action):
+        urllib.request.urlopen(urllib.request.Request(recorder + action, method="POST"), b"").read()
+
+    runs = {"small": [], "large": []}
+    for kind, kind_body in (("small", SMALL_BODY), ("large", body)):
+        for n in range(args.processor_runs + 1):
+            prefix, table = f"cost-{kind}-{n}", f"cost-{kind}-{n}"
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                   {"AttributeName": "sk", "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                        {"AttributeName": "sk", "KeyType": "RANGE"}])
+            env = {**moto.env(), "ARCHIVE": f"s3://{ARCHIVE_BUCKET}/{prefix}",
+                   "STORE": f"dynamodb://{table}"}
+            recording.unlink(missing_ok=True)
+            recorder_call("start-recording")
+            ingest = run_function([str(binaries["ingest"])],
+                                  {**env, "BOTA_WEBHOOK_SECRETS": BOTA_SECRET, "QUEUE_URL": queue_url},
+                                  [bota_event(kind_body)], work / "function.log")
+            recorder_call("stop-recording")
+            expect_accepted(f"ingest (cost, {kind})", ingest["responses"][0])
+            ingest_requests = aws_requests(recording)
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", [])
+            if not messages:
+                raise RunFailed(f"the ingest queued no message for the {kind} delivery")
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            record = {**sample, "messageId": messages[0]["MessageId"], "body": messages[0]["Body"],
+                      "md5OfBody": messages[0].get("MD5OfBody", "")}
+            recording.unlink(missing_ok=True)
+            recorder_call("start-recording")
+            proc = run_function([str(binaries["processor"])],
+                                {**env, "NOTIFY_BUS": bus, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"},
+                                [json.dumps({"Records": [record]}).encode()], work / "function.log")
+            recorder_call("stop-recording")
+            answer = json.loads(proc["responses"][0])
+            if answer.get("batchItemFailures"):
+                raise RunFailed(f"the processor failed the {kind} delivery: {answer}")
+            items = ddb.scan(TableName=table, Select="COUNT")["Count"]
+            if items < 2:
+                raise RunFailed(f"the processor answered {answer} but wrote {items} items")
+            processor_requests = aws_requests(recording)
+            ddb.delete_table(TableName=table)
+            if n == 0:
+                print(f"   cost, {kind} delivery ({len(kind_body):,} bytes): ingest asked "
+                      f"{ingest_requests}, processor asked {processor_requests}", flush=True)
+                continue
+            keep = ("init_ms", "invoke_ms", "init_cpu_ms", "invoke_cpu_ms", "log_bytes")
+            runs[kind].append({"body_bytes": len(kind_body),
+                               "ingest": {k: ingest[k] for k in keep},
+                               "processor": {k: proc[k] for k in keep},
+                               "requests": {"ingest": ingest_requests,
+                                            "processor": processor_requests}})
+    recording.unlink(missing_ok=True)
     return runs
 
 
@@ -1182,6 +1329,8 @@ class Report:
         for path in paths:
             n = count(path)
             label = path.replace(" > ", " / ") + (f" (x{n})" if n > 1 else "")
+            if any(p.startswith(path + " > ") for p in paths):
+                label += " (the rest, outside its nested stages: waiting for the write thread, bookkeeping)"
             table.append((label, median([own(r, path) for r in runs])))
         table.append(("rest of the handler: routing, keys, answer, log line, metrics, "
                       "draft → event (`finish`)",
@@ -1206,6 +1355,146 @@ class Report:
                  "| stage | ms | share of row 3's invoke |", "|---|---|---|"]
         for label, value in table:
             lines.append(f"| {label} | {value:.2f} | {value / ingest_inv:.0%} |")
+        return lines
+
+    def cost_table(self):
+        """(line, small, large, mix, Python mix) in dollars per million deliveries, from the
+        cost runs' measured CPU times and recorded AWS requests, at PRICES."""
+        cost = getattr(self, "cost", None)
+        if not cost or not cost.get("small") or not cost.get("large"):
+            return None
+        price = {key: value for key, value, _ in PRICES}
+
+        def med(kind, fn, key):
+            # Invoke figures are lists, one per event: each run had one.
+            return median([r[fn][key][0] if isinstance(r[fn][key], list) else r[fn][key]
+                           for r in cost[kind]])
+
+        def req(kind, fn, key):
+            return median([r["requests"][fn].get(key, 0) for r in cost[kind]])
+
+        def gb_s(cpu_ms, memory_mb):
+            # On Lambda a function gets memory/1769 of a vCPU: CPU time stretches by the
+            # inverse below 1769 MB. Billed per started millisecond.
+            scale = max(1.0, VCPU_MB / memory_mb)
+            return math.ceil(cpu_ms * scale) / 1000 * memory_mb / 1024
+
+        def peer_cpu(kind, key):
+            name = "peer" if kind == "large" else "peer_small"
+            values = self.values(name, key) if self.results.get(name) else []
+            return median(values) if values else None
+
+        def lines(kind, python=False):
+            body = cost[kind][0]["body_bytes"]
+            ingest_cpu, ingest_init = med(kind, "ingest", "invoke_cpu_ms"), med(kind, "ingest", "init_cpu_ms")
+            if python:
+                ingest_cpu, ingest_init = peer_cpu(kind, "invoke_cpu_ms"), peer_cpu(kind, "init_cpu_ms")
+                if ingest_cpu is None or ingest_init is None:
+                    return None
+            proc_cpu, proc_init = med(kind, "processor", "invoke_cpu_ms"), med(kind, "processor", "init_cpu_ms")
+            s3_put = req(kind, "ingest", "s3 PUT") + req(kind, "processor", "s3 PUT")
+            s3_get = (req(kind, "ingest", "s3 GET") + req(kind, "processor", "s3 GET")
+                      + req(kind, "ingest", "s3 HEAD") + req(kind, "processor", "s3 HEAD"))
+            sqs = req(kind, "ingest", "sqs chunks") + SQS_ESM_REQUESTS
+            log_bytes = med(kind, "ingest", "log_bytes") + med(kind, "processor", "log_bytes")
+            m = 1e6
+            wru, rru = req(kind, "processor", "dynamodb write units"), req(kind, "processor", "dynamodb read units")
+            events = req(kind, "processor", "events chunks")
+            units = math.ceil(body / (512 * 1024))
+            # line -> (dollars a million deliveries, what one delivery asks)
+            return {
+                "API Gateway HTTP API (a request per 512 KB)": (m * units * price["apigw"], f"{units}"),
+                "ingest Lambda, 256 MB: duration": (m * gb_s(ingest_cpu, INGEST_MB) * price["lambda_gb_s"],
+                                                    f"{math.ceil(ingest_cpu * VCPU_MB / INGEST_MB)} ms"),
+                f"ingest Lambda: init, {COLD_SHARE:.0%} of deliveries cold":
+                    (m * COLD_SHARE * gb_s(ingest_init, INGEST_MB) * price["lambda_gb_s"],
+                     f"{math.ceil(ingest_init * VCPU_MB / INGEST_MB)} ms"),
+                "Lambda requests (ingest + processor, one message a batch)": (m * 2 * price["lambda_request"], "2"),
+                "processor Lambda, 1024 MB: duration": (m * gb_s(proc_cpu, PROCESSOR_MB) * price["lambda_gb_s"],
+                                                        f"{math.ceil(proc_cpu * VCPU_MB / PROCESSOR_MB)} ms"),
+                f"processor Lambda: init, {COLD_SHARE:.0%} cold":
+                    (m * COLD_SHARE * gb_s(proc_init, PROCESSOR_MB) * price["lambda_gb_s"],
+                     f"{math.ceil(proc_init * VCPU_MB / PROCESSOR_MB)} ms"),
+                "S3 PUT": (m * s3_put * price["s3_put"], f"{s3_put:g}"),
+                "S3 GET/HEAD": (m * s3_get * price["s3_get"], f"{s3_get:g}"),
+                "SQS (send; the mapping's receive and delete)": (m * sqs * price["sqs"], f"{sqs:g}"),
+                "DynamoDB writes": (m * wru * price["ddb_write"], f"{wru:g} WRU"),
+                "DynamoDB reads": (m * rru * price["ddb_read"], f"{rru:g} RRU"),
+                "EventBridge events": (m * events * price["eventbridge"], f"{events:g}"),
+                "CloudWatch Logs (the functions' output)": (m * log_bytes / 1e9 * price["logs_gb"],
+                                                            f"{log_bytes:,.0f} B"),
+                "X-Ray (Tracing Active; every invocation sampled)": (m * 2 * price["xray"], "2 traces"),
+            }
+
+        table = []
+        small, large = lines("small"), lines("large")
+        py_small, py_large = lines("small", True), lines("large", True)
+        for label in small:
+            (s, s_ask), (l, l_ask) = small[label], large[label]
+            table.append([label, s, l, MIX_SMALL * s + (1 - MIX_SMALL) * l, s_ask, l_ask])
+        py_mix = None
+        if py_small and py_large:
+            py_mix = [MIX_SMALL * py_small[label][0] + (1 - MIX_SMALL) * py_large[label][0]
+                      for label in small]
+        return table, py_mix
+
+    def cost_lines(self):
+        made = self.cost_table()
+        if not made:
+            return []
+        table, py_mix = made
+        cost = self.cost
+        lines = ["", "## What a million deliveries cost", "",
+                 f"Deliveries through the deployed path on moto (`cost_runs` in `scripts/bench.py`): "
+                 f"the ingest (S3 archive, SQS queue), then the processor on the message it queued "
+                 f"(DynamoDB record store, notifications on an EventBridge bus), each started cold, "
+                 f"{len(cost['small'])} runs of each delivery. The **small** delivery is Bota's "
+                 f"sample `transcription.completed` ({cost['small'][0]['body_bytes']:,} bytes); "
+                 f"the **large** one is the {cost['large'][0]['body_bytes'] / MB:.1f} MB body above. "
+                 f"**Mix**: {MIX_SMALL:.0%} small, {1 - MIX_SMALL:.0%} large (lifecycle events "
+                 "around each transcript). Requests are counted from moto's recording of the "
+                 "functions' own calls (DynamoDB units and 64 KB chunks from the request sizes); "
+                 "durations are the functions' measured CPU time (medians), stretched to the "
+                 f"template's memory sizes (a function gets memory/{VCPU_MB} of a vCPU: x"
+                 f"{VCPU_MB / INGEST_MB:.2f} at {INGEST_MB} MB, x{VCPU_MB / PROCESSOR_MB:.2f} at "
+                 f"{PROCESSOR_MB} MB) and billed per started ms, arm64. Time spent waiting on AWS is "
+                 "not in it (moto answers on loopback), nor are the platform's own log lines "
+                 "(START, REPORT): each 10 ms of such waiting adds "
+                 f"${1e6 * 0.010 * INGEST_MB / 1024 * dict((k, v) for k, v, _ in PRICES)['lambda_gb_s']:.3f} "
+                 f"a million at {INGEST_MB} MB and "
+                 f"${1e6 * 0.010 * PROCESSOR_MB / 1024 * dict((k, v) for k, v, _ in PRICES)['lambda_gb_s']:.3f} at "
+                 f"{PROCESSOR_MB} MB. The ESM's receive and delete are counted as "
+                 f"{SQS_ESM_REQUESTS} SQS requests a message.", "",
+                 "| line, per million deliveries (one delivery's share in brackets) | small | large | mix | Python ingest, mix |",
+                 "|---|---|---|---|---|"]
+        total = [0.0, 0.0, 0.0, 0.0]
+        def usd(v):
+            return "<$0.01" if 0 < v < 0.005 else f"${v:,.2f}"
+
+        for i, (label, s, l, m, s_ask, l_ask) in enumerate(table):
+            p = py_mix[i] if py_mix else None
+            lines.append(f"| {label} | {usd(s)} ({s_ask}) | {usd(l)} ({l_ask}) | {usd(m)} | "
+                         + (usd(p) if p is not None else "not measured") + " |")
+            total[0] += s
+            total[1] += l
+            total[2] += m
+            total[3] += p if p is not None else 0
+        lines.append(f"| **total** | **${total[0]:,.2f}** | **${total[1]:,.2f}** | "
+                     f"**${total[2]:,.2f}** | "
+                     + (f"**${total[3]:,.2f}**" if py_mix else "not measured") + " |")
+        top = max(table, key=lambda row: row[3])
+        lines += ["", f"The dominant line of the mix: {top[0]}, ${top[3]:,.2f} of ${total[2]:,.2f} "
+                  f"({top[3] / total[2]:.0%}). The Python column replaces the ingest's two "
+                  "Lambda lines with the Python peer's measured CPU (its invoke and init, same "
+                  "events, same 256 MB); the peer stores nothing, so that is a lower bound for a "
+                  "Python ingest, and the rest of the path is priced as ours.", "",
+                  "Prices (not fetched live: no network here; public us-east-1 list prices as "
+                  f"remembered, {PRICE_DATE}; check them before relying on the totals): "
+                  + "; ".join(f"{label} {unit}" for _, _, (label, unit) in PRICES_LABELLED)
+                  + ". Not in the table: storage (S3 $0.023 a GB-month, DynamoDB $0.25), "
+                  "free tiers, data transfer, Secrets Manager ($0.40 a secret-month), and "
+                  "CloudWatch's custom metrics, billed per metric-month whatever the volume "
+                  "($0.30 each: at most 14 metrics for each of 5 providers, $21 a month)."]
         return lines
 
     @staticmethod
@@ -1234,6 +1523,14 @@ class Report:
             print("profile of the inline path (own ms per stage, median):")
             for label, value in table:
                 print(f"   {value:8.2f} ms  {value / ingest_inv:4.0%}  {label}")
+        costs = self.cost_table()
+        if costs:
+            table, py_mix = costs
+            print("cost per million deliveries (small, large, mix):")
+            for label, small, large, mix, s_ask, l_ask in table:
+                print(f"   ${small:9.2f} ${large:9.2f} ${mix:9.2f}  {label} ({s_ask}; {l_ask})")
+            print(f"   total of the mix ${sum(row[3] for row in table):.2f}"
+                  + (f"; with the Python ingest ${sum(py_mix):.2f}" if py_mix else ""))
 
     def write(self, path, notes_path):
         h, a = self.host, self.args
@@ -1266,6 +1563,8 @@ class Report:
                  "deployed": "`ingest`, deployed configuration (moto)",
                  "nc_deployed": "`ingest`, Nabla Connect, deployed configuration (moto)",
                  "peer": "Python peer",
+                 "deployed_small": "`ingest`, deployed configuration, small delivery (cost table)",
+                 "peer_small": "Python peer, small delivery (cost table)",
                  "constant_warm": "constant floor, two events (second invoke; RSS after both)",
                  "bare_warm": "bare echo, two events (second invoke; RSS after both)",
                  "ingest_warm": "`ingest`, two events (second invoke; RSS after both)"}
@@ -1283,6 +1582,7 @@ class Report:
                      f"{spread([r['invoke_ms'] for r in runs], lambda v: f'{v:.0f}')} | "
                      f"{spread([r['rss_kib'] for r in runs], lambda v: f'{v / 1024:.1f}')} |")
         lines += self.profile_lines()
+        lines += self.cost_lines()
         lines += [
             "",
             "## Machine",
@@ -1325,7 +1625,7 @@ class Report:
             f"`events/apigw-v2/bota/transcription.completed.json`, signed with Bota's scheme at "
             f"the time of each run (`whsec_scribehook_demo_bota`). Every answer is checked: the "
             f"ingest must answer HTTP 200 `accepted` and write the record, or the run stops.",
-            "- **The floor** (every row but 6, 7 and 9): `bench/src/bin/bare_constant.rs`, the "
+            "- **The floor** (rows 1 to 3, and the size in row 6): `bench/src/bin/bare_constant.rs`, the "
             "cheapest receiver there is: a bare `lambda_runtime` function that decodes its event "
             "into a `serde_json::Value` and answers a constant, built with the same release "
             "profile (thin LTO, one codegen unit, symbols stripped). The former floor, "
