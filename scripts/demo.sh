@@ -322,3 +322,4 @@ sys.exit(1 if behind or told else 0)
 PYEOF
 echo
 echo "Raw deliveries: $DATA/raw   Records: $DATA/records   Notifications: $DATA/notifications   Server log: $DATA/server.log"
+echo "To read these records again:  $BIN records --store file://${DATA#"$PWD"/}"

@@ -85,6 +85,8 @@ for file in "$EVENTS"/sqs/*.json; do invoke processor "$file"; done
 echo
 echo "Archive and records: ${DATA#"$PWD"/}/store; to read the records:"
 echo "  $TARGET_DIR/debug/scribehook records --store file://$DATA/store"
+echo "Bota's rec_xyz789 shows as deleted, its content purged: its samples include recording.deleted,"
+echo "and a deletion purges the subject's content while PURGE_ON_DELETE is true (the default)."
 if ((FAILED)); then
   echo "$FAILED invocation(s) did not answer as expected; the emulator's log: ${DATA#"$PWD"/}/watch.log" >&2
   exit 1

@@ -1,5 +1,5 @@
 //! Every documented example payload (events/payloads/, taken from the seeds and
-//! docs/providers.md) normalizes to the field values docs/behaviour.md#normalized-event gives.
+//! docs/provider-guide.md) normalizes to the field values docs/behaviour.md#normalized-event gives.
 
 use http::{HeaderMap, HeaderValue};
 use scribehook::record::{ArtifactKind, Category, Role, Status};

@@ -151,6 +151,7 @@ fn full_record() -> Record {
         notified: Notified {
             revision: 2,
             complete: true,
+            completed_by: Some("evt_1".to_owned()),
             purged: true,
             reasons: BTreeSet::from(["summary_failed".to_owned()]),
         },

@@ -270,11 +270,11 @@ pub fn is_one_json_value(body: &[u8]) -> bool {
 
 /// Whether `provider`'s scheme named `scheme` signs bytes that can be read more than one
 /// way (docs/behaviour.md#signed-bytes-quoting-and-bounds): Prosa's plain SHA-256 `v1`
-/// (length extension) and Nabla's timestamp ‖ body (re-split). Only a body that is one
-/// JSON value may verify under them.
+/// (length extension), and Nabla's and Nabla Connect's timestamp ‖ body (re-split). Only
+/// a body that is one JSON value may verify under them.
 pub fn ambiguous(provider: Provider, scheme: &str) -> bool {
     match provider {
-        Provider::Nabla => true,
+        Provider::Nabla | Provider::NablaConnect => true,
         Provider::Prosa => scheme == "v1",
         Provider::Daily | Provider::Bota => false,
     }
@@ -380,7 +380,7 @@ fn signed_correctly(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Res
             let sig = one(headers, "x-nabla-connect-signature")?;
             let expected = expected_signature(provider, ts, body);
             // A comma-separated list; the whitespace split is the list grammar Nabla and
-            // Nabla Connect share (docs/providers.md#nabla): what matters is that one whole
+            // Nabla Connect share (docs/provider-guide.md#nabla): what matters is that one whole
             // entry is the digest.
             let found = sig
                 .split(|c: char| c == ',' || c.is_ascii_whitespace())
@@ -511,7 +511,7 @@ pub fn fuzz_normalize(provider: Provider, data: &[u8]) {
 }
 
 /// The Prosa event types a record may hold: `webhook.ping`, or a documented family and
-/// an outcome (docs/providers.md#prosa).
+/// an outcome (docs/provider-guide.md#prosa).
 fn is_documented_prosa_type(kind: &str) -> bool {
     kind == "webhook.ping"
         || ["stt.jobs.", "stt.job.", "tts.jobs.", "tts.job."]

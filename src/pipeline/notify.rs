@@ -320,13 +320,29 @@ pub fn reasons(record: &Record) -> BTreeSet<String> {
 /// that makes a milestone true owns its event; a processing that changed nothing (a retry,
 /// `notify --pending`) sends whatever is still unconfirmed
 /// (docs/behaviour.md#revisions-and-publication).
-pub fn due(record: &Record, facts: &Facts, before: Option<&Facts>) -> Vec<DetailType> {
+///
+/// `by` is the event this processing folded; `None` for a catch-up that is not a
+/// processing (`notify --pending`, after a purge or a replay), which tells whatever is
+/// unconfirmed. `Record Completed` not yet confirmed belongs to the processing of the event
+/// that made the record complete (`notified.completed_by`), first attempt or retry.
+pub fn due(
+    record: &Record,
+    facts: &Facts,
+    before: Option<&Facts>,
+    by: Option<&str>,
+) -> Vec<DetailType> {
     let notified = &record.notified;
     let mut due = Vec::new();
     if record.revision > notified.revision {
         due.push(DetailType::Updated);
     }
-    if facts.complete && !notified.complete && before.is_none_or(|b| !b.complete) {
+    let owner = match (by, notified.completed_by.as_deref()) {
+        (None, _) => true,
+        (Some(by), Some(owner)) => by == owner,
+        // A record written before owners were noted: the change that completed it.
+        (Some(_), None) => before.is_none_or(|b| !b.complete),
+    };
+    if facts.complete && !notified.complete && owner {
         due.push(DetailType::Completed);
     }
     if !facts.reasons.is_empty()
@@ -382,7 +398,10 @@ pub(crate) fn confirm(
     sent: &[DetailType],
 ) -> Notified {
     let mut next = notified.clone();
-    next.complete |= sent.contains(&DetailType::Completed);
+    if sent.contains(&DetailType::Completed) {
+        next.complete = true;
+        next.completed_by = None;
+    }
     next.purged |= sent.contains(&DetailType::Purged);
     if revision >= next.revision {
         next.revision = revision;
@@ -400,14 +419,18 @@ pub(crate) fn confirm(
 pub struct Change {
     pub record: Record,
     pub before: Option<Facts>,
+    /// The event this processing folded; `None` for a catch-up (see [`due`]).
+    pub by: Option<String>,
 }
 
 /// Folds `event` into its record in `store` (as `records::merge_event` does), noting what
-/// the record was before when this fold changed it.
+/// the record was before when this fold changed it, and, when `notifying`, which event
+/// owns the `Record Completed` still to be told.
 pub async fn merge_noting(
     store: &dyn RecordStore,
     event: &NormalizedEvent,
     policy: OnDelete,
+    notifying: bool,
 ) -> Result<Option<Box<Change>>, StoreError> {
     // The facts before the last attempt's fold, and whether it changed the record.
     let noted: Mutex<Option<Facts>> = Mutex::new(None);
@@ -419,13 +442,20 @@ pub async fn merge_noting(
             record.fold_with(event, policy);
             let changed = before.as_ref() != Some(&record);
             let facts = changed.then(|| before.as_ref().map(Facts::of).unwrap_or_default());
+            if let (true, Some(facts)) = (notifying, &facts) {
+                // This event made the record complete: its processing owns the telling.
+                if !facts.complete && !record.notified.complete && Facts::of(&record).complete {
+                    record.notified.completed_by = Some(event.event_id.clone());
+                }
+            }
             *noted.lock().unwrap_or_else(|p| p.into_inner()) = facts;
             Ok(changed.then_some(record))
         })
         .await?;
     let before = noted.into_inner().unwrap_or_else(|p| p.into_inner());
+    let by = Some(event.event_id.clone());
     // Boxed: a record is kilobytes, and this rides along the processing futures.
-    Ok(record.map(|record| Box::new(Change { record, before })))
+    Ok(record.map(|record| Box::new(Change { record, before, by })))
 }
 
 #[cfg(test)]
@@ -461,21 +491,53 @@ mod tests {
         assert!(facts.complete && facts.reasons.is_empty());
         // The change that completes it sends Completed.
         assert_eq!(
-            due(&after, &facts, Some(&Facts::of(&before))),
+            due(&after, &facts, Some(&Facts::of(&before)), Some("s")),
             [DetailType::Updated, DetailType::Completed]
         );
         // Another processor's concurrent change of an already complete record does not.
-        assert_eq!(due(&after, &facts, Some(&facts)), [DetailType::Updated]);
+        assert_eq!(
+            due(&after, &facts, Some(&facts), Some("x")),
+            [DetailType::Updated]
+        );
         // A retry (no change) sends what is unconfirmed; once confirmed, nothing.
         assert_eq!(
-            due(&after, &facts, None),
+            due(&after, &facts, None, None),
             [DetailType::Updated, DetailType::Completed]
         );
         let mut confirmed = after.clone();
-        confirmed.notified = confirm(&after.notified, 2, &facts, &due(&after, &facts, None));
-        assert!(due(&confirmed, &facts, None).is_empty());
+        confirmed.notified = confirm(&after.notified, 2, &facts, &due(&after, &facts, None, None));
+        assert!(due(&confirmed, &facts, None, None).is_empty());
         // A record written before revisions were counted says nothing until it changes.
-        assert!(due(&record(&[t, s], 0), &facts, None).is_empty());
+        assert!(due(&record(&[t, s], 0), &facts, None, None).is_empty());
+    }
+
+    #[test]
+    fn completed_unconfirmed_is_told_by_the_processing_that_completed_the_record() {
+        let t = event("t", Category::Transcript, Status::Completed, 1);
+        let s = event("s", Category::Summary, Status::Completed, 2);
+        let mut after = record(&[t, s], 2);
+        after.notified.completed_by = Some("s".into());
+        let facts = Facts::of(&after);
+        // Its retry (no change) tells it; so does a catch-up (notify --pending).
+        assert_eq!(
+            due(&after, &facts, None, Some("s")),
+            [DetailType::Updated, DetailType::Completed]
+        );
+        assert_eq!(
+            due(&after, &facts, None, None),
+            [DetailType::Updated, DetailType::Completed]
+        );
+        // Another event's processing, changed or not, does not: the owner may have told it
+        // already and not yet noted it confirmed.
+        assert_eq!(due(&after, &facts, None, Some("t")), [DetailType::Updated]);
+        assert_eq!(
+            due(&after, &facts, Some(&facts), Some("t")),
+            [DetailType::Updated]
+        );
+        // Confirmed: the owner is forgotten and Completed is never due again.
+        let sent = due(&after, &facts, None, Some("s"));
+        let told = confirm(&after.notified, 2, &facts, &sent);
+        assert!(told.complete && told.completed_by.is_none());
     }
 
     #[test]
@@ -499,7 +561,7 @@ mod tests {
         );
         let failing = record(std::slice::from_ref(&failed), 1);
         let facts = Facts::of(&failing);
-        let sent = due(&failing, &facts, Some(&Facts::default()));
+        let sent = due(&failing, &facts, Some(&Facts::default()), Some("f"));
         assert_eq!(sent, [DetailType::Updated, DetailType::NeedsAttention]);
         let told = confirm(&Notified::default(), 1, &facts, &sent);
         assert_eq!(told.reasons, facts.reasons);
@@ -511,7 +573,7 @@ mod tests {
         again.revision = 3;
         again.notified = cleared;
         assert_eq!(
-            due(&again, &facts, Some(&fixed)),
+            due(&again, &facts, Some(&fixed), Some("f")),
             [DetailType::Updated, DetailType::NeedsAttention]
         );
         // An older confirmation arriving late does not move the marks back.

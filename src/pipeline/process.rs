@@ -279,7 +279,8 @@ impl Processor {
             // Only the ids of an ended record are kept: the record itself (its content
             // included) is not copied.
             if index == 0 {
-                primary = merge_noting(store.as_ref(), event, self.on_delete).await?;
+                let notifying = self.notifier.is_some();
+                primary = merge_noting(store.as_ref(), event, self.on_delete, notifying).await?;
                 if let Some(change) = &primary {
                     note_ended(&change.record, self.on_delete, &mut ended);
                 }

@@ -48,7 +48,7 @@ impl Processor {
         };
         let record = &change.record;
         let facts = Facts::of(record);
-        let due = due(record, &facts, change.before.as_ref());
+        let due = due(record, &facts, change.before.as_ref(), change.by.as_deref());
         if due.is_empty() {
             return Ok(0);
         }
@@ -151,6 +151,7 @@ impl Processor {
                 self.notify(&Change {
                     record,
                     before: None,
+                    by: None,
                 })
                 .await
             }
@@ -177,6 +178,7 @@ impl Processor {
                 .notify(&Change {
                     record,
                     before: None,
+                    by: None,
                 })
                 .await?;
             if put > 0 {

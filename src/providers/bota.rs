@@ -132,7 +132,7 @@ fn with_event_id(
 }
 
 // ---------------------------------------------------------------------------------------
-// Event model (docs.bota.dev webhook events; docs/providers.md#bota)
+// Event model (docs.bota.dev webhook events; docs/provider-guide.md#bota)
 
 struct Envelope<'a> {
     id: String,

@@ -1,9 +1,9 @@
 //! Nabla Core API (docs.nabla.com), as every Nabla source that shows code signs
-//! (docs/providers.md#nabla, the official sample app): `x-nabla-webhook-signature` holds one or
+//! (docs/provider-guide.md#nabla, the official sample app): `x-nabla-webhook-signature` holds one or
 //! several hex HMAC-SHA256 digests (split on commas and whitespace, trimmed, optional
 //! `sha256=`/`v1=` prefix, either case), each over `x-nabla-webhook-timestamp` ‖ raw body
 //! (no separator) keyed with the secret's UTF-8 bytes; the timestamp is RFC 3339, ISO 8601
-//! without a zone (UTC), or unix seconds/milliseconds (docs/providers.md). Envelope
+//! without a zone (UTC), or unix seconds/milliseconds (docs/provider-guide.md). Envelope
 //! `{id, type, created_at, data:{id, client_request_id, status, payload}}`.
 
 use serde::Deserialize;
@@ -74,7 +74,7 @@ fn complete(record: &Record) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// Event model (docs.nabla.com "Receive webhook events"; docs/providers.md#nabla)
+// Event model (docs.nabla.com "Receive webhook events"; docs/provider-guide.md#nabla)
 
 #[derive(Deserialize)]
 struct Envelope<'a> {

@@ -1,6 +1,6 @@
 //! Nabla Connect, Nabla's integration protocol with EHRs (beta): when the clinician clicks
 //! "Export Note", Nabla calls the EHR's endpoint with the note, the transcript and the visit
-//! diagnoses, or with the patient instructions (docs/providers.md#nabla-connect).
+//! diagnoses, or with the patient instructions (docs/provider-guide.md#nabla-connect).
 //!
 //! `x-nabla-connect-signature` holds one or more hex HMAC-SHA256 digests, comma-separated,
 //! each over `x-nabla-connect-timestamp` ‖ raw body (no separator) keyed with the secret's

@@ -1,5 +1,5 @@
 //! Prosa speech API (docs2.prosa.ai, and GL Speech's docs of the same service). Two
-//! published schemes, told apart by the header's grammar (docs/providers.md): the official
+//! published schemes, told apart by the header's grammar (docs/provider-guide.md): the official
 //! receiver checks `sha256(secret "." raw body)` (plain SHA-256, not HMAC; the secret's
 //! UTF-8 text, not hex-decoded) against every `v1` in `X-Prosa-Signature:
 //! t=<unix>,v1=<hex>[,v1=…]`; GL Speech sends `sha256=<hex>` = HMAC-SHA256(secret, body).
@@ -145,7 +145,7 @@ fn with_event_headers(
 }
 
 // ---------------------------------------------------------------------------------------
-// Event model (Prosa's WebhookDeliveryDTO.request_body and WebhookEventDTO; docs/providers.md#prosa)
+// Event model (Prosa's WebhookDeliveryDTO.request_body and WebhookEventDTO; docs/provider-guide.md#prosa)
 
 #[derive(Deserialize)]
 struct JobId {
@@ -232,7 +232,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// header is a contradiction for `normalize` to refuse, not something to drop.
 const PING: &str = "webhook.ping";
 
-/// A `webhook.ping` delivery (docs/providers.md): answered 200 with nothing stored. Ask after
+/// A `webhook.ping` delivery (docs/provider-guide.md): answered 200 with nothing stored. Ask after
 /// verification, so that a test delivery with the wrong secret is still refused.
 fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
     header(headers, EVENT_HEADER) == Some(PING)

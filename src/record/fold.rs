@@ -64,6 +64,12 @@ pub struct Notified {
     /// `Record Completed` was confirmed: it is sent once per record.
     #[serde(default, skip_serializing_if = "is_false")]
     pub complete: bool,
+    /// The event whose processing owns the unconfirmed `Record Completed`: the last one that
+    /// made the record complete. Only its processing (and its retries) tells it, so that
+    /// concurrent processings of other events do not tell it again at other revisions;
+    /// cleared once confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
     /// `Record Purged` was confirmed.
     #[serde(default, skip_serializing_if = "is_false")]
     pub purged: bool,
