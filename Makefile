@@ -123,9 +123,10 @@ invoke: setup
 	scripts/lambda_local.sh
 
 ## Issue 9's performance table, each row against its floor, measured in one run on this
-## machine (medians of interleaved cold runs): prints one line per row and writes
-## docs/performance.md from the same run. BENCH_RUNS (20) and BENCH_PROCESSOR_RUNS (5) set
-## the number of runs. Needs the release binaries and examples (built here), moto from
+## machine (medians of interleaved cold runs), with issue 22's profile of the inline path
+## and cost table: prints one line per row and writes docs/performance.md from the same
+## run. BENCH_RUNS (20), BENCH_PROCESSOR_RUNS (5; also the cost table's runs) and
+## BENCH_PROFILE_RUNS (10) set the number of runs. Needs the release binaries and examples (built here), moto from
 ## .venv (setup) and the Python peer's own venv (bench-peer).
 bench: setup bench-peer
 	@# Two builds with the features the functions are deployed with; the floors' package

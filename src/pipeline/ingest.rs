@@ -11,6 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::config::{Limits, Secrets, SecretsError};
 use crate::pipeline::delivery::Verified;
@@ -336,7 +337,9 @@ impl Ingest {
             e => Reply::unavailable(e),
         })?;
         let window = Window::new(now.unix_seconds(), self.limits.tolerance(provider));
-        Verified::check(provider, headers, body, keys, window).map_err(|e| {
+        let checked = telemetry::stage("verify")
+            .in_scope(|| Verified::check(provider, headers, body, keys, window));
+        checked.map_err(|e| {
             // A stale refusal's log line states the skew: a provider clock on local time
             // shows at once as whole hours.
             log.skew_secs = e.skew_secs();
@@ -353,7 +356,8 @@ impl Ingest {
         log: &mut telemetry::Delivery,
     ) -> Result<Reply, Reply> {
         let provider = verified.provider();
-        let parsed = provider.normalize(verified.headers(), verified.body());
+        let parsed = telemetry::stage("parse + normalize")
+            .in_scope(|| provider.normalize(verified.headers(), verified.body()));
         let event_id = match &parsed {
             Ok(draft) if !draft.event_id.trim().is_empty() => draft.event_id.clone(),
             _ => body_event_id(verified.body()),
@@ -363,6 +367,7 @@ impl Ingest {
         let created = self
             .archive
             .create(verified, &event_id, now)
+            .instrument(telemetry::stage("archive"))
             .await
             .map_err(Reply::store_failed)?;
         let draft = match parsed {
@@ -395,6 +400,7 @@ impl Ingest {
         };
         self.dispatch
             .send(&delivery, fresh)
+            .instrument(telemetry::stage("dispatch"))
             .await
             .map_err(Reply::store_failed)?;
         Ok(Reply::ok(provider, outcome, &event_id))

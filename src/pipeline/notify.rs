@@ -436,6 +436,7 @@ pub async fn merge_noting(
     let noted: Mutex<Option<Facts>> = Mutex::new(None);
     let record = store
         .update_record(event.provider, &event.subject_id, &|current| {
+            let _fold = crate::telemetry::stage("fold").entered();
             let mut record = current.cloned().unwrap_or_else(|| Record::new(event));
             let before = current.is_some().then(|| record.clone());
             record.fold_with(event, policy);

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::pipeline::notify::{merge_noting, Change, Notifier};
 use crate::providers::daily::outputs::Fetcher;
@@ -180,7 +181,10 @@ impl Processor {
         received_at: Timestamp,
     ) -> Result<Processed, ProcessError> {
         let processed = async {
-            let event = self.complete(id, draft, received_at).await?;
+            let event = self
+                .complete(id, draft, received_at)
+                .instrument(crate::telemetry::stage("finish event"))
+                .await?;
             self.record(id, &event).await?;
             Ok(event)
         };
@@ -272,15 +276,16 @@ impl Processor {
         let mut primary = None;
         for (index, store) in self.stores.iter().enumerate() {
             store.put_event(event).await?;
-            let record = if index == 0 {
+            // Only the ids of an ended record are kept: the record itself (its content
+            // included) is not copied.
+            if index == 0 {
                 let notifying = self.notifier.is_some();
                 primary = merge_noting(store.as_ref(), event, self.on_delete, notifying).await?;
-                primary.as_ref().map(|change| change.record.clone())
-            } else {
-                merge_event(store.as_ref(), event, self.on_delete).await?
-            };
-            if let Some(record) = record.filter(|r| r.content_ended(self.on_delete)) {
-                ended.extend(record.events);
+                if let Some(change) = &primary {
+                    note_ended(&change.record, self.on_delete, &mut ended);
+                }
+            } else if let Some(record) = merge_event(store.as_ref(), event, self.on_delete).await? {
+                note_ended(&record, self.on_delete, &mut ended);
             }
         }
         if !ended.is_empty() {
@@ -396,6 +401,13 @@ impl Processor {
                 Ok(next)
             })
             .await
+    }
+}
+
+/// Adds the events of `record` to `ended` when its content has ended under `policy`.
+fn note_ended(record: &Record, policy: OnDelete, ended: &mut BTreeSet<String>) {
+    if record.content_ended(policy) {
+        ended.extend(record.events.iter().cloned());
     }
 }
 

@@ -11,6 +11,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::{
     decode_key_segment, is_shortened_segment, key_segment, Blobs, Condition, Erase, Put, StoreError,
@@ -82,13 +83,27 @@ fn encode_new(
     // Reopen the object for the last field; base64 needs no JSON escaping.
     out.pop();
     out.extend_from_slice(b",\"body_base64\":\"");
-    let start = out.len();
-    out.resize(start + encoded_len, 0);
-    STANDARD
-        .encode_slice(body, &mut out[start..])
-        .map_err(|e| StoreError::permanent("archive encode", e))?;
+    push_base64(&mut out, body, encoded_len)?;
     out.extend_from_slice(b"\"}");
     Ok(Bytes::from(out))
+}
+
+/// Appends the standard, padded base64 of `body` (`encoded_len` bytes) to `out`: the
+/// alphabet and padding of `base64`'s STANDARD, which reads it back, encoded with SIMD
+/// (chosen at run time), several times faster on a body of megabytes.
+fn push_base64(out: &mut Vec<u8>, body: &[u8], encoded_len: usize) -> Result<(), StoreError> {
+    let start = out.len();
+    out.resize(start + encoded_len, 0);
+    let written = base64_simd::STANDARD
+        .encode(body, base64_simd::AsOut::as_out(&mut out[start..]))
+        .len();
+    if written != encoded_len {
+        return Err(StoreError::permanent(
+            "archive encode",
+            format!("encoded {written} bytes where {encoded_len} were expected"),
+        ));
+    }
+    Ok(())
 }
 
 impl ArchivedDelivery {
@@ -147,7 +162,8 @@ impl Archive {
     ) -> Result<Created, StoreError> {
         let provider = verified.provider();
         let key = Self::key(provider, event_id);
-        let object = encode_new(verified, event_id, received_at)?;
+        let object = crate::telemetry::stage("encode archive")
+            .in_scope(|| encode_new(verified, event_id, received_at))?;
         match self.blobs.put(&key, object, Condition::IfAbsent).await? {
             Put::Written => Ok(Created::New),
             Put::ConditionFailed => match self.get(provider, event_id).await? {
@@ -241,6 +257,7 @@ impl Archive {
                 Bytes::from(mark.to_string()),
                 Condition::Always,
             )
+            .instrument(crate::telemetry::stage("processed mark"))
             .await?;
         Ok(())
     }
@@ -395,5 +412,20 @@ mod tests {
         assert_eq!(decoded.event_id, "evt/1 é");
         assert!(decoded.headers.contains_key("x-bota-signature"));
         assert_eq!(serde_json::to_vec(&decoded).unwrap(), streamed.to_vec());
+        assert_eq!(decoded.body_base64, STANDARD.encode(body));
+    }
+
+    #[test]
+    fn the_simd_base64_is_the_standard_padded_one() {
+        // Every tail length, and lengths past the SIMD blocks.
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        for len in (0..200).chain([4_095, 4_096, 4_097, 65_536, 70_000]) {
+            let body = &data[..len];
+            let encoded_len = base64::encoded_len(len, true).unwrap();
+            let mut out = b"prefix".to_vec();
+            push_base64(&mut out, body, encoded_len).unwrap();
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(out[6..], *STANDARD.encode(body).as_bytes(), "length {len}");
+        }
     }
 }

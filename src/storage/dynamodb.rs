@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::ProvideErrorKind;
 
-use super::records::{decode_record, encode, RecordLocation, RecordStore};
+use super::records::{decode_record, encode_event, encode_record, RecordLocation, RecordStore};
 use super::{key_segment, Blobs, Condition, Erase, Fault, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
@@ -207,7 +207,7 @@ impl RecordStore for DynamoDbStore {
             key_segment(&event.event_id)
         );
         let (name, document) = self
-            .document("event", overflow_key, encode("event", event)?)
+            .document("event", overflow_key, encode_event(event)?)
             .await?;
         let category = serde_json::to_value(event.category).ok();
         let status = serde_json::to_value(event.status).ok();
@@ -280,7 +280,7 @@ impl RecordStore for DynamoDbStore {
     ) -> Result<bool, StoreError> {
         let overflow_key = format!("large/{provider}/{}/record", key_segment(subject_id));
         let (name, document) = self
-            .document("record", overflow_key, encode("record", record)?)
+            .document("record", overflow_key, encode_record(record)?)
             .await?;
         let current: u64 = match expected {
             Some(Version(n)) => n

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tracing::Instrument;
 
 use super::{Blobs, Condition, Erase, Fault, Put, StoreError, Version};
 
@@ -191,7 +192,8 @@ fn list_blocking(
 impl Blobs for FileBlobs {
     async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
         let path = self.path(key);
-        match tokio::fs::read(&path).await {
+        let read = tokio::fs::read(&path).instrument(crate::telemetry::stage("file read"));
+        match read.await {
             Ok(bytes) => {
                 let version = version_of(&bytes);
                 Ok(Some((Bytes::from(bytes), version)))
@@ -203,9 +205,14 @@ impl Blobs for FileBlobs {
 
     async fn put(&self, key: &str, bytes: Bytes, condition: Condition) -> Result<Put, StoreError> {
         let path = self.path(key);
-        tokio::task::spawn_blocking(move || put_blocking(&path, &bytes, &condition))
-            .await
-            .map_err(|e| StoreError::new("file write task", e))?
+        // The span is opened here (under the caller's) and entered on the blocking thread,
+        // so it times the write itself.
+        let span = crate::telemetry::stage("file write");
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| put_blocking(&path, &bytes, &condition))
+        })
+        .await
+        .map_err(|e| StoreError::new("file write task", e))?
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::{key_segment, Blobs, Condition, Erase, Put, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
-use crate::record::{OnDelete, Record};
+use crate::record::{OnDelete, Record, Transcript};
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).
@@ -169,6 +169,7 @@ pub async fn merge_event(
 ) -> Result<Option<Record>, StoreError> {
     store
         .update_record(event.provider, &event.subject_id, &|current| {
+            let _fold = crate::telemetry::stage("fold").entered();
             let mut record = current.cloned().unwrap_or_else(|| Record::new(event));
             let before = current.is_some().then(|| record.clone());
             record.fold_with(event, policy);
@@ -212,10 +213,52 @@ pub(crate) async fn backoff(attempt: u32) {
     .await;
 }
 
-pub(crate) fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Bytes, StoreError> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
+/// A value as JSON, into a buffer of `capacity` bytes to begin with: a document of megabytes
+/// is then not grown (and copied) by doubling from 128 bytes.
+fn encode_sized<T: serde::Serialize>(
+    what: &str,
+    value: &T,
+    capacity: usize,
+) -> Result<Bytes, StoreError> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value)
+        .map(|()| Bytes::from(out))
         .map_err(|e| StoreError::permanent(format!("encode {what}"), e))
+}
+
+/// A guess at the encoded size of a document carrying `transcripts` (the bulk of any large
+/// document): their text and segments, with room for field names and numbers. Too small a
+/// guess only costs the growth it was meant to save.
+fn size_hint<'a>(transcripts: impl Iterator<Item = &'a Transcript>) -> usize {
+    const SEGMENT_FIELDS: usize = 112;
+    let text: usize = transcripts
+        .map(|t| {
+            t.text.as_ref().map_or(0, String::len)
+                + t.segments
+                    .iter()
+                    .map(|s| s.text.len() + s.speaker.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+                + t.segments.len() * SEGMENT_FIELDS
+        })
+        .sum();
+    text + text / 8 + 4096
+}
+
+/// An event as JSON, its buffer sized for its transcript.
+pub(crate) fn encode_event(event: &NormalizedEvent) -> Result<Bytes, StoreError> {
+    let hint = size_hint(event.content.transcript.iter());
+    encode_sized("event", event, hint)
+}
+
+/// A record as JSON, its buffer sized for the transcripts of its components.
+pub(crate) fn encode_record(record: &Record) -> Result<Bytes, StoreError> {
+    let hint = size_hint(
+        record
+            .components
+            .iter()
+            .filter_map(|c| c.content.transcript.as_ref()),
+    );
+    encode_sized("record", record, hint)
 }
 
 pub(crate) fn decode_record(what: &str, bytes: &[u8]) -> Result<Record, StoreError> {
@@ -263,9 +306,8 @@ impl BlobRecordStore {
 impl RecordStore for BlobRecordStore {
     async fn put_event(&self, event: &NormalizedEvent) -> Result<(), StoreError> {
         let key = Self::event_key(event.provider, &event.subject_id, &event.event_id);
-        self.blobs
-            .put(&key, encode("event", event)?, Condition::Always)
-            .await?;
+        let bytes = crate::telemetry::stage("encode event").in_scope(|| encode_event(event))?;
+        self.blobs.put(&key, bytes, Condition::Always).await?;
         Ok(())
     }
 
@@ -293,11 +335,8 @@ impl RecordStore for BlobRecordStore {
             None => Condition::IfAbsent,
         };
         let key = Self::record_key(provider, subject_id);
-        Ok(self
-            .blobs
-            .put(&key, encode("record", record)?, condition)
-            .await?
-            == Put::Written)
+        let bytes = crate::telemetry::stage("encode record").in_scope(|| encode_record(record))?;
+        Ok(self.blobs.put(&key, bytes, condition).await? == Put::Written)
     }
 
     fn describe(&self) -> String {

@@ -38,6 +38,14 @@ fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A span around one stage of a delivery's path (verify, encode, write, ...), for the
+/// profile `make bench` takes of the 5.3 MB inline path (bench/src/bin/profile.rs). TRACE
+/// under a target of its own: the functions' log filters leave it off, where it costs one
+/// cached check.
+pub fn stage(name: &'static str) -> tracing::Span {
+    tracing::trace_span!(target: "scribehook::stage", "stage", name)
+}
+
 /// What happened to one delivery at the ingest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
