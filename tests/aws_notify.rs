@@ -112,36 +112,12 @@ impl Bus {
 /// for content; the raw bytes go to `seen` for the content search.
 async fn drain_events(clients: &Clients, queue_url: &str) -> Vec<Value> {
     let mut events = Vec::new();
-    loop {
-        let batch = clients
-            .sqs()
-            .await
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive")
-            .messages
-            .unwrap_or_default();
-        if batch.is_empty() {
-            return events;
-        }
-        for m in &batch {
-            clients
-                .sqs()
-                .await
-                .delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-            let event: Value = serde_json::from_str(m.body().unwrap()).expect("an event");
-            assert_valid_event(&event);
-            events.push(event);
-        }
+    for m in drain_queue(clients, queue_url).await {
+        let event: Value = serde_json::from_str(m.body().unwrap()).expect("an event");
+        assert_valid_event(&event);
+        events.push(event);
     }
+    events
 }
 
 fn validator() -> &'static jsonschema::Validator {

@@ -413,37 +413,7 @@ impl Stack {
 
     /// Receives what the ingest queued, as the SQS event source would hand it over.
     pub async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut messages = Vec::new();
-        loop {
-            let batch = self
-                .clients
-                .sqs()
-                .await
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .expect("receive")
-                .messages
-                .unwrap_or_default();
-            if batch.is_empty() {
-                return messages;
-            }
-            for m in &batch {
-                self.clients
-                    .sqs()
-                    .await
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-            messages.extend(batch);
-        }
+        drain_queue(&self.clients, &self.queue_url).await
     }
 }
 
@@ -783,4 +753,34 @@ pub fn sample_config(
         .region(Region::new("us-east-1"))
         .build();
     (config, Clients::from_sdk_config(&sdk))
+}
+
+/// Every message in the queue at `queue_url`, each deleted once received.
+pub async fn drain_queue(clients: &Clients, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let sqs = clients.sqs().await;
+    let mut messages = Vec::new();
+    loop {
+        let batch = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if batch.is_empty() {
+            return messages;
+        }
+        for m in &batch {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+        messages.extend(batch);
+    }
 }
