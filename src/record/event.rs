@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use super::shared::Shared;
 use time::OffsetDateTime;
 
 pub use super::provider::{Provider, UnknownProvider};
@@ -374,7 +376,7 @@ pub struct ErrorInfo {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript: Option<Transcript>,
+    pub transcript: Option<Shared<Transcript>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Note>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
