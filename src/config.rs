@@ -110,8 +110,8 @@ pub struct Config {
     pub queue_url: Option<String>,
     pub allowed_output_buckets: Vec<String>,
     pub max_output_bytes: u64,
-    /// `PURGE_ON_DELETE` (default true): a deletion ends the subject's content (contract
-    /// §9); `false` only marks the record.
+    /// `PURGE_ON_DELETE` (default true): a deletion ends the subject's content
+    /// (docs/behaviour.md#deletion-and-retention); `false` only marks the record.
     pub purge_on_delete: bool,
     /// `DAILY_API_KEY` / `DAILY_API_KEY_ARN` and `DAILY_API_URL`: Daily's REST API, for
     /// outputs in storage that is not ours to read (docs/behaviour.md#daily-outputs).

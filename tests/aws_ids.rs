@@ -1,4 +1,4 @@
-//! Contract §8 "any verified id is storable": event and subject ids of 2,048 characters
+//! docs/behaviour.md#ids-in-keys, "any verified id is storable": event and subject ids of 2,048 characters
 //! (and of characters that must be encoded) through the real ingest and processor into S3,
 //! DynamoDB (moto enforces its key limits) and local files (the OS enforces 255-byte names),
 //! then found again by replay.

@@ -1,4 +1,4 @@
-//! Contract §2 through the real ingest handler: real API Gateway v1/v2 events in, every
+//! docs/behaviour.md#http-answers through the real ingest handler: real API Gateway v1/v2 events in, every
 //! status code out, and what is (or is not) stored in the S3 archive (moto) and queued in
 //! SQS (moto) for each answer.
 
@@ -794,7 +794,7 @@ async fn a_verified_body_that_is_not_the_envelope_is_400_and_archived_under_its_
         let (status, reply, response) =
             invoke(&stack.ingest, post(shape, provider, &headers, body)).await;
         assert_error(status, &reply, &response, 400, "malformed_event");
-        // Contract §2: archived under its `sha256-…` id (even when a header named one).
+        // docs/behaviour.md#http-answers: archived under its `sha256-…` id (even when a header named one).
         let event_id = format!("sha256-{}", scribehook::signature::sha256_hex(body));
         let message = reply["error"]["message"].as_str().unwrap();
         assert!(

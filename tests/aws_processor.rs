@@ -534,7 +534,7 @@ async fn an_object_over_max_output_bytes_is_not_fetched() {
     assert_eq!(artifact(&record, "transcript/soap.json")["fetched"], true);
 }
 
-/// Contract §10: when the preferred (Deepgram JSON) rendition is over MAX_OUTPUT_BYTES,
+/// docs/behaviour.md#daily-outputs: when the preferred (Deepgram JSON) rendition is over MAX_OUTPUT_BYTES,
 /// missing or unparseable, the next one (WebVTT) is read, and each artifact says what
 /// happened to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Contract §8 through the real processor handler: what a retry can fix is reported back to
+//! docs/behaviour.md#failure-classes through the real processor handler: what a retry can fix is reported back to
 //! SQS; what it cannot (a value the store refuses, a delivery this release cannot parse) is
 //! quarantined beside the archive and acknowledged, never looped; operator errors on our own
 //! resources are retried; `scribehook replay` processes quarantined deliveries after a fix.

@@ -380,7 +380,7 @@ async fn records_print_control_characters_escaped() {
         Status::Completed,
         Timestamp::from_unix(1_700_000_000),
     );
-    draft.content.transcript = Some(Transcript {
+    draft.content.transcript = Some(scribehook::record::Shared::new(Transcript {
         segments: vec![Segment {
             start_ms: 0,
             end_ms: 1000,
@@ -390,7 +390,7 @@ async fn records_print_control_characters_escaped() {
             confidence: None,
         }],
         ..Transcript::default()
-    });
+    }));
     let event = draft.finish(
         Provider::Bota,
         Timestamp::from_unix(1_700_000_001).unwrap(),

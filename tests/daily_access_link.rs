@@ -1,4 +1,4 @@
-//! Contract §10 on the real ingest and processor handlers: a Daily batch job whose outputs
+//! docs/behaviour.md#daily-outputs on the real ingest and processor handlers: a Daily batch job whose outputs
 //! sit in Daily's own bucket (not in ALLOWED_OUTPUT_BUCKETS) is fetched through Daily's
 //! access-link API, played by a local stand-in on 127.0.0.1 that serves the documented
 //! answer (`{id, preset, status, transcription: [{format, link}], summary, soap}`) and the

@@ -1,4 +1,4 @@
-//! Contract §12 through the real ingest handler (API Gateway v1 and v2): deliveries as the
+//! docs/provider-guide.md through the real ingest handler (API Gateway v1 and v2): deliveries as the
 //! providers really send them. Prosa's second scheme and its ping, Prosa's clock seven hours
 //! behind and the per-provider tolerance, Nabla's timestamp variants, malformed headers; and
 //! that what was refused for a good reason still is.

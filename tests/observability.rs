@@ -1,4 +1,4 @@
-//! Contract §11 on the real binaries: `ingest` and `processor` run as Lambda runs them,
+//! docs/behaviour.md#observability on the real binaries: `ingest` and `processor` run as Lambda runs them,
 //! against a stand-in of the Lambda Runtime API on loopback, and what they print is checked:
 //! Powertools-conventional JSON log lines, and EMF documents flushed once per invocation
 //! (one per provider, one dimension set, `ColdStart` on its own).

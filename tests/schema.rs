@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue};
 use jsonschema::{Registry, Validator};
 use scribehook::record::{
     Category, DeviceInfo, Diagnosis, ErrorInfo, Instructions, Note, RecordingInfo, Section,
-    Segment, Status, Summary, Transcript,
+    Segment, Shared, Status, Summary, Transcript,
 };
 use scribehook::{merge, NormalizedEvent, Provider, Record, Timestamp};
 use serde_json::{json, Value};
@@ -283,7 +283,7 @@ fn complete_record() -> Record {
             artifact.reason = Some("too large: 104857601 bytes".into());
         }
     }
-    job.content.transcript = Some(Transcript {
+    job.content.transcript = Some(Shared::new(Transcript {
         language: Some("en".into()),
         duration_ms: Some(6_470),
         text: Some("What brings you in today? My knee hurts.".into()),
@@ -305,7 +305,7 @@ fn complete_record() -> Record {
                 confidence: None,
             },
         ],
-    });
+    }));
     job.content.note = Some(Note {
         title: Some("SOAP note".into()),
         sections: vec![
@@ -457,7 +457,7 @@ fn base_event() -> Value {
         .map(|(_, e)| e)
         .find(|e| e.category == Category::Transcript && e.status == Status::Completed)
         .expect("a completed transcript sample");
-    event.content.transcript = Some(Transcript {
+    event.content.transcript = Some(Shared::new(Transcript {
         segments: vec![Segment {
             start_ms: 1_500,
             end_ms: 2_000,
@@ -467,7 +467,7 @@ fn base_event() -> Value {
             confidence: None,
         }],
         ..Transcript::default()
-    });
+    }));
     let json = to_json(&event);
     assert_valid(&event_validator(), &json, "the base event");
     json

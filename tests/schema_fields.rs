@@ -12,7 +12,7 @@ use scribehook::pipeline::notify::{
 };
 use scribehook::record::{
     Artifact, ArtifactKind, Category, Component, Components, Content, DeviceInfo, Diagnosis,
-    ErrorInfo, Instructions, Note, Notified, RecordingInfo, Role, Section, Segment, Status,
+    ErrorInfo, Instructions, Note, Notified, RecordingInfo, Role, Section, Segment, Shared, Status,
     Summary, Transcript,
 };
 use scribehook::{NormalizedEvent, Provider, Record, Timestamp};
@@ -33,7 +33,7 @@ fn at(secs: i64) -> Timestamp {
 /// Every content field set, every list with one element, every option `Some`.
 fn full_content() -> Content {
     Content {
-        transcript: Some(Transcript {
+        transcript: Some(Shared::new(Transcript {
             language: Some("en".into()),
             duration_ms: Some(1_000),
             text: Some("Hello.".into()),
@@ -45,7 +45,7 @@ fn full_content() -> Content {
                 text: "Hello.".into(),
                 confidence: Some(0.9),
             }],
-        }),
+        })),
         note: Some(Note {
             title: Some("Note".into()),
             sections: vec![Section {

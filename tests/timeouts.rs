@@ -1,4 +1,4 @@
-//! Contract §8 time budgets: every AWS client has connect and operation timeouts, and the
+//! docs/behaviour.md#timeouts: every AWS client has connect and operation timeouts, and the
 //! ingest answers 503 with Retry-After within `INGEST_DEADLINE_MS` whatever hangs, never
 //! running into the function's own timeout.
 

@@ -284,7 +284,7 @@ mod tests {
             Status::Completed,
             Timestamp::from_unix(0),
         );
-        draft.content.transcript = Some(Transcript {
+        draft.content.transcript = Some(crate::record::Shared::new(Transcript {
             segments: (0..5)
                 .map(|i| Segment {
                     start_ms: i * 61_500,
@@ -296,7 +296,7 @@ mod tests {
                 })
                 .collect(),
             ..Transcript::default()
-        });
+        }));
         let event = draft.finish(Provider::Nabla, Timestamp::from_unix(1).unwrap(), None);
         let text = summarize(&crate::record::merge(&[event]).unwrap());
         assert!(

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::record::Record;
 use crate::record::{
-    seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Status, Summary,
-    Timestamp, Transcript,
+    seconds_to_ms, Category, DeviceInfo, EventDraft, RecordingInfo, Role, Segment, Shared, Status,
+    Summary, Timestamp, Transcript,
 };
 use crate::signature::{self, Commas, VerifyError};
 
@@ -441,12 +441,12 @@ fn transcription(
         })
         .collect();
     if t.text.is_some() || !segments.is_empty() || status == Status::Completed {
-        event.content.transcript = Some(Transcript {
+        event.content.transcript = Some(Shared::new(Transcript {
             language: t.language,
             duration_ms: t.duration_seconds.map(seconds_to_ms),
             text: t.text,
             segments,
-        });
+        }));
     }
     event
 }

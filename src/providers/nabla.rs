@@ -165,10 +165,13 @@ fn normalize(body: &[u8]) -> Result<EventDraft, MalformedEvent> {
             event.content.note = Some(note(read_json(Provider::Nabla, "data.payload", p)?));
         }
         (Category::Transcript, Status::Completed, Some(p)) => {
-            event.content.transcript = Some(transcript(
-                read_json::<TranscriptPayload>(Provider::Nabla, "data.payload", p)?.transcript,
-                None,
-            ));
+            event.content.transcript = Some(
+                transcript(
+                    read_json::<TranscriptPayload>(Provider::Nabla, "data.payload", p)?.transcript,
+                    None,
+                )
+                .into(),
+            );
         }
         (Category::Note | Category::Transcript, Status::Failed, p) => {
             event.content.error = Some(failure(p));

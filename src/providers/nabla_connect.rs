@@ -194,7 +194,7 @@ fn note_export(event: &mut EventDraft, export: NoteExport) {
     content.transcript = export
         .transcript
         .filter(|items| !items.is_empty())
-        .map(transcript);
+        .map(|items| transcript(items).into());
     content.diagnoses = export
         .visit_diagnoses
         .map(|list| list.into_iter().filter_map(diagnosis).collect());

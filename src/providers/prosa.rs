@@ -304,7 +304,7 @@ fn normalize(headers: &HeaderMap, body: &[u8]) -> Result<EventDraft, MalformedEv
     );
     match (category, status) {
         (Category::Transcript, Status::Completed) => {
-            event.content.transcript = Some(transcript(job))
+            event.content.transcript = Some(transcript(job).into())
         }
         (_, Status::Failed) => event.content.error = Some(failure(job)),
         _ => {}

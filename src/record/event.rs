@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use super::shared::Shared;
 use time::OffsetDateTime;
 
 pub use super::provider::{Provider, UnknownProvider};
@@ -154,7 +156,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// Contract §5.2: created 1 < uploaded 2 < processing 3 < completed = failed 4 < deleted 5.
+    /// docs/behaviour.md#categories-and-statuses: created 1 < uploaded 2 < processing 3 < completed = failed 4 < deleted 5.
     /// `info` carries no lifecycle meaning and ranks lowest.
     pub fn rank(self) -> u8 {
         match self {
@@ -367,14 +369,13 @@ pub struct ErrorInfo {
     pub message: String,
 }
 
-/// Contract §5.1: one per accepted delivery.
 /// What an event says beyond its identity and status. Declared once: the normalized event
 /// carries it whole, a record component the part of its kind (both flatten it, so the
 /// schema's field names stay where they were).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript: Option<Transcript>,
+    pub transcript: Option<Shared<Transcript>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Note>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -448,7 +448,7 @@ mod tests {
         );
         draft.relate("marker", Some(id));
         if category == Category::Transcript && status == Status::Completed {
-            draft.content.transcript = Some(Transcript {
+            draft.content.transcript = Some(crate::record::Shared::new(Transcript {
                 text: Some(format!("text of {id}")),
                 segments: vec![Segment {
                     start_ms: 0,
@@ -459,7 +459,7 @@ mod tests {
                     confidence: None,
                 }],
                 ..Transcript::default()
-            });
+            }));
         }
         if category == Category::Summary && status == Status::Completed {
             draft.content.summary = Some(Summary {

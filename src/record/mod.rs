@@ -5,6 +5,8 @@ mod content;
 mod event;
 mod fold;
 mod provider;
+mod shared;
 
 pub use event::*;
 pub use fold::*;
+pub use shared::{encode_json, Shared};

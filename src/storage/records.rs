@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::{key_segment, Blobs, Condition, Erase, Put, StoreError, Version};
 use crate::record::NormalizedEvent;
 use crate::record::Provider;
-use crate::record::{OnDelete, Record, Transcript};
+use crate::record::{OnDelete, Record, Shared, Transcript};
 
 /// How many times a compare-and-swap is retried before the write is reported as failed
 /// (and the SQS message retried later).
@@ -214,15 +214,14 @@ pub(crate) async fn backoff(attempt: u32) {
 }
 
 /// A value as JSON, into a buffer of `capacity` bytes to begin with: a document of megabytes
-/// is then not grown (and copied) by doubling from 128 bytes.
+/// is then not grown (and copied) by doubling from 128 bytes. A transcript already encoded
+/// into an earlier document is copied from it (`record::Shared`).
 fn encode_sized<T: serde::Serialize>(
     what: &str,
     value: &T,
     capacity: usize,
 ) -> Result<Bytes, StoreError> {
-    let mut out = Vec::with_capacity(capacity);
-    serde_json::to_writer(&mut out, value)
-        .map(|()| Bytes::from(out))
+    crate::record::encode_json(value, capacity)
         .map_err(|e| StoreError::permanent(format!("encode {what}"), e))
 }
 
@@ -244,20 +243,27 @@ fn size_hint<'a>(transcripts: impl Iterator<Item = &'a Transcript>) -> usize {
     text + text / 8 + 4096
 }
 
+/// The transcripts that will be serialized, not copied from an earlier document.
+fn unencoded<'a>(
+    transcripts: impl Iterator<Item = &'a Shared<Transcript>>,
+) -> impl Iterator<Item = &'a Transcript> {
+    transcripts.filter(|t| !t.is_encoded()).map(|t| &**t)
+}
+
 /// An event as JSON, its buffer sized for its transcript.
 pub(crate) fn encode_event(event: &NormalizedEvent) -> Result<Bytes, StoreError> {
-    let hint = size_hint(event.content.transcript.iter());
+    let hint = size_hint(unencoded(event.content.transcript.iter()));
     encode_sized("event", event, hint)
 }
 
 /// A record as JSON, its buffer sized for the transcripts of its components.
 pub(crate) fn encode_record(record: &Record) -> Result<Bytes, StoreError> {
-    let hint = size_hint(
+    let hint = size_hint(unencoded(
         record
             .components
             .iter()
             .filter_map(|c| c.content.transcript.as_ref()),
-    );
+    ));
     encode_sized("record", record, hint)
 }
 

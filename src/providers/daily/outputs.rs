@@ -355,7 +355,7 @@ fn apply(event: &mut NormalizedEvent, artifact: &Artifact, bytes: &[u8]) -> Resu
                 .ok_or_else(|| format!("fetched, but {UNREAD_FORMAT}"))?;
             let parsed = transcript::parse(format, bytes)
                 .map_err(|e| format!("fetched, but could not be parsed: {e}"))?;
-            event.content.transcript = Some(parsed);
+            event.content.transcript = Some(parsed.into());
         }
     }
     Ok(())
