@@ -164,12 +164,18 @@ impl io::Write for Counted<'_> {
 /// [`Shared`] value already encoded is copied from its earlier document; one encoded here
 /// keeps its bytes (a slice of the returned document) for the next.
 pub fn encode_json<T: Serialize + ?Sized>(value: &T, capacity: usize) -> serde_json::Result<Bytes> {
-    /// Ends the encoding however serde_json returns, restoring an enclosing one.
-    struct Scope(Option<Encoding>, usize);
+    /// Ends the encoding however serde_json returns, once, restoring an enclosing one.
+    struct Scope {
+        /// The enclosing encoding (usually none) until the scope ends.
+        outer: Option<Option<Encoding>>,
+        written: usize,
+    }
     impl Scope {
         fn finish(&mut self) -> Encoding {
-            let outer = self.0.take();
-            WRITTEN.set(self.1);
+            let Some(outer) = self.outer.take() else {
+                return Encoding::default();
+            };
+            WRITTEN.set(self.written);
             ENCODING.with(|e| e.replace(outer)).unwrap_or_default()
         }
     }
@@ -178,10 +184,10 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, capacity: usize) -> serde_j
             self.finish();
         }
     }
-    let mut scope = Scope(
-        ENCODING.with(|e| e.replace(Some(Encoding::default()))),
-        WRITTEN.replace(0),
-    );
+    let mut scope = Scope {
+        outer: Some(ENCODING.with(|e| e.replace(Some(Encoding::default())))),
+        written: WRITTEN.replace(0),
+    };
     let mut out = Vec::with_capacity(capacity);
     serde_json::to_writer(Counted(&mut out), value)?;
     let encoding = scope.finish();
@@ -326,6 +332,46 @@ mod tests {
             serde_json::to_value(transcript("text")).unwrap()
         );
         assert!(ENCODING.with(|e| e.borrow().is_none()));
+    }
+
+    /// Serializes as `null` after encoding a document of its own.
+    struct Nested(Shared<Transcript>);
+
+    impl Serialize for Nested {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let doc = Doc {
+                id: "inner",
+                first: Some(self.0.clone()),
+                second: None,
+            };
+            encode_json(&doc, 0).map_err(serde::ser::Error::custom)?;
+            serializer.serialize_unit()
+        }
+    }
+
+    #[test]
+    fn an_encoding_inside_another_leaves_the_outer_one_whole() {
+        #[derive(Serialize)]
+        struct Outer {
+            before: Shared<Transcript>,
+            nested: Nested,
+            after: Shared<Transcript>,
+        }
+        let outer = Outer {
+            before: Shared::new(transcript("before")),
+            nested: Nested(Shared::new(transcript("nested"))),
+            after: Shared::new(transcript("after")),
+        };
+        let document = encode_json(&outer, 0).unwrap();
+        assert_eq!(document, serde_json::to_vec(&outer).unwrap());
+        for shared in [&outer.before, &outer.after, &outer.nested.0] {
+            assert_eq!(
+                shared.0.json.get().expect("kept").as_ref(),
+                serde_json::to_vec(&**shared).unwrap().as_slice()
+            );
+        }
+        assert!(ENCODING.with(|e| e.borrow().is_none()));
+        assert_eq!(WRITTEN.get(), 0);
     }
 
     #[test]
