@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::shared::Shared;
-use time::OffsetDateTime;
 
 pub use super::provider::{Provider, UnknownProvider};
 
@@ -156,7 +156,8 @@ pub enum Status {
 }
 
 impl Status {
-    /// docs/behaviour.md#categories-and-statuses: created 1 < uploaded 2 < processing 3 < completed = failed 4 < deleted 5.
+    /// docs/behaviour.md#categories-and-statuses: created 1 < uploaded 2 < processing 3 <
+    /// completed = failed 4 < deleted 5.
     /// `info` carries no lifecycle meaning and ranks lowest.
     pub fn rank(self) -> u8 {
         match self {

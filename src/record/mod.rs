@@ -9,4 +9,5 @@ mod shared;
 
 pub use event::*;
 pub use fold::*;
-pub use shared::{encode_json, Shared};
+pub(crate) use shared::encode_json;
+pub use shared::Shared;
